@@ -55,9 +55,11 @@ package: $(SYNCED) ## build the per-worker code archives and the dependency laye
 demo: $(SYNCED) ## run the product on this machine
 	$(VENV)/bin/dmd sandbox demo
 
-lock: ## re-resolve dependencies after editing pyproject.toml
+lock: ## re-resolve dependencies after editing pyproject.toml (and refresh the layer's pins)
 	@test -x $(UV) || { python3 -m venv $(VENV) && $(VENV)/bin/pip install --quiet uv==$(UV_VERSION); }
 	$(UV) lock
+	$(UV) sync --frozen --quiet
+	$(PY) -c "from pathlib import Path; from infra.packaging import *; write_layer_requirements(LAYER_REQUIREMENTS_FILE, export_layer_requirements(Path('.')))"
 
 clean: ## remove the virtualenv and build outputs
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache

@@ -100,9 +100,7 @@ class Access(enum.Enum):
 class WorkerTunables(BaseModel):
     """Worker-specific settings from stack config, rendered as UPPER_SNAKE environment variables."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
     def environment(self) -> dict[str, str]:
         rendered: dict[str, str] = {}

@@ -1,0 +1,36 @@
+"""Composition root of the fleet: validated stack config, platform, one Worker per catalog entry."""
+
+from pathlib import Path
+
+import pulumi
+
+from infra.artifacts import build_artifacts
+from infra.catalog import CATALOG
+from infra.config import load_stack_config, stack_values
+from infra.dashboard import FleetDashboard, fleet_dashboard_args
+from infra.platform import Platform, PlatformArgs
+from infra.worker import Worker, WorkerArgs
+
+stack = load_stack_config(pulumi.get_stack(), stack_values(pulumi.Config(), pulumi.Config("aws")))
+artifacts = build_artifacts(stack, CATALOG, Path(__file__).parent)
+platform = Platform("platform", PlatformArgs(stack=stack, layers=artifacts.layers))
+workers = [
+    Worker(
+        spec.name,
+        WorkerArgs(
+            spec=spec,
+            config=stack.workers[spec.name],
+            stack=stack,
+            refs=platform.refs,
+            code=artifacts.code[spec.name],
+        ),
+    )
+    for spec in CATALOG
+]
+FleetDashboard("fleet", fleet_dashboard_args(stack, CATALOG, platform.refs))
+
+pulumi.export("table_name", platform.table.table.name)
+pulumi.export("table_stream_arn", platform.table.stream.arn)
+pulumi.export("alarm_topic_arn", platform.alarm_topic.topic.arn)
+pulumi.export("graphql_api_url", platform.api.api.uris)
+pulumi.export("functions", {worker.function_name: worker.alias.arn for worker in workers})

@@ -1,0 +1,141 @@
+"""What each declared Access grants: IAM statements and the environment variables that name it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from infra.catalog import Access, WorkerSpec
+from infra.config import StackConfig
+from infra.iam import Statement
+from infra.platform import PlatformRefs
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grant:
+    """Statements and environment variables of one Access."""
+
+    statements: tuple[Statement, ...]
+    environment: dict[str, pulumi.Input[str]]
+
+
+def _sid(text: str) -> str:
+    return "".join(part.capitalize() for part in text.replace("_", "-").split("-"))
+
+
+def grant(access: Access, stack: StackConfig, refs: PlatformRefs) -> Grant:
+    """The least-privilege grant of one Access in this stack."""
+    table_env: dict[str, pulumi.Input[str]] = {
+        "DEMAND_TABLE_NAME": refs.table_name,
+        "DEMAND_TABLE_SALES_INDEX": refs.index_names["sales"],
+        "DEMAND_TABLE_DEMAND_INDEX": refs.index_names["demand"],
+    }
+    index_arns = [
+        pulumi.Output.concat(refs.table_arn, "/index/", index) for index in refs.index_names.values()
+    ]
+    vendors = stack.vendors
+    match access:
+        case Access.TABLE_READ:
+            return Grant(
+                statements=(
+                    Statement(
+                        sid="ReadDemandTable",
+                        actions=("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"),
+                        resources=(refs.table_arn, *index_arns),
+                    ),
+                ),
+                environment=table_env,
+            )
+        case Access.TABLE_WRITE:
+            return Grant(
+                statements=(
+                    Statement(
+                        sid="WriteDemandTable",
+                        actions=("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"),
+                        resources=(refs.table_arn,),
+                    ),
+                ),
+                environment=table_env,
+            )
+        case Access.SHORT_URL_QUEUE_SEND | Access.GENERATION_QUEUE_SEND:
+            queue = refs.queues["short_url" if access is Access.SHORT_URL_QUEUE_SEND else "generation"]
+            variable = (
+                "SHORT_URL_QUEUE_URL" if access is Access.SHORT_URL_QUEUE_SEND else "GENERATION_QUEUE_URL"
+            )
+            return Grant(
+                statements=(
+                    Statement(
+                        sid=f"Send{_sid(access.value)}", actions=("sqs:SendMessage",), resources=(queue.arn,)
+                    ),
+                ),
+                environment={variable: queue.url},
+            )
+        case Access.SMS_SERVICE:
+            return _vendor_grant(
+                "sms_service", "SMS_SERVICE", vendors.sms_service_url, vendors.sms_service_role_arn, refs
+            )
+        case Access.ACCOUNTS:
+            return _vendor_grant(
+                "accounts", "ACCOUNTS", vendors.accounts_url, vendors.accounts_role_arn, refs
+            )
+        case Access.BITLY:
+            return _vendor_grant("bitly", "BITLY", vendors.bitly_url, None, refs)
+        case Access.DISCOVERY:
+            grant_ = _vendor_grant("discovery", "DISCOVERY", vendors.discovery_url, None, refs)
+            rules = stack.business
+            return Grant(
+                statements=grant_.statements,
+                environment={
+                    **grant_.environment,
+                    "SUPPRESSED_ARTIST_IDS": ",".join(rules.suppressed_artist_ids),
+                    "ALLOWED_COUNTRIES": ",".join(rules.allowed_countries),
+                    "ALLOWED_CLASSIFICATIONS": ",".join(rules.allowed_classifications),
+                    "EVENT_CACHE_TTL_HOURS": str(stack.platform.table.event_cache_ttl_hours),
+                },
+            )
+        case Access.EMAIL:
+            template_arns = tuple(
+                f"arn:aws:ses:{stack.region}:{stack.account_id}:template/{name}"
+                for name in refs.email_template_names.values()
+            )
+            return Grant(
+                statements=(
+                    Statement(
+                        sid="SendTemplatedEmail",
+                        actions=("ses:SendTemplatedEmail",),
+                        resources=(refs.email_identity_arn, *template_arns),
+                        conditions={"StringEquals": {"ses:FromAddress": stack.email.from_address}},
+                    ),
+                ),
+                environment={
+                    "EMAIL_FROM_ADDRESS": stack.email.from_address,
+                    "EMAIL_TEMPLATE_PREFIX": refs.email_template_prefix,
+                },
+            )
+
+
+def _vendor_grant(secret: str, variable: str, url: str, role_arn: str | None, refs: PlatformRefs) -> Grant:
+    statements = [
+        Statement(
+            sid=f"Read{_sid(secret)}Secret",
+            actions=("secretsmanager:GetSecretValue",),
+            resources=(refs.secret_arns[secret],),
+        )
+    ]
+    environment: dict[str, pulumi.Input[str]] = {
+        f"{variable}_URL": url,
+        f"{variable}_SECRET_ARN": refs.secret_arns[secret],
+    }
+    if role_arn is not None:
+        # The vendor authorizes IAM principals: calls are SigV4-signed with this assumed role.
+        statements.append(
+            Statement(sid=f"Assume{_sid(secret)}Role", actions=("sts:AssumeRole",), resources=(role_arn,))
+        )
+        environment[f"{variable}_ROLE_ARN"] = role_arn
+    return Grant(statements=tuple(statements), environment=environment)
+
+
+def worker_grants(spec: WorkerSpec, stack: StackConfig, refs: PlatformRefs) -> list[Grant]:
+    """Grants of every Access the worker declares, in a stable order."""
+    return [grant(access, stack, refs) for access in sorted(spec.access, key=lambda item: item.value)]

@@ -1,0 +1,84 @@
+"""The stack's alarm topic, encrypted with a key CloudWatch may use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import AlarmTopicSettings
+from infra.naming import Naming
+
+COMPONENT_TYPE = "dmd:platform:AlarmTopic"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmTopicArgs:
+    """Topic identity, account and subscribers."""
+
+    naming: Naming
+    account_id: str
+    settings: AlarmTopicSettings
+
+
+class AlarmTopic(pulumi.ComponentResource):
+    """SNS topic for every alarm of the stack, with its KMS key and subscriptions."""
+
+    key: aws.kms.Key
+    topic: aws.sns.Topic
+    subscriptions: list[aws.sns.TopicSubscription]
+
+    def __init__(self, name: str, args: AlarmTopicArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(COMPONENT_TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        naming = args.naming
+        # The AWS-managed SNS key does not let CloudWatch publish, so the topic needs its own key.
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"{naming.name('alarms')} topic encryption",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AccountAdministers",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:aws:iam::{args.account_id}:root"},
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        },
+                        {
+                            "Sid": "CloudWatchPublishes",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                            "Resource": "*",
+                            "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                        },
+                    ],
+                }
+            ),
+            tags=naming.tags(),
+            opts=child,
+        )
+        self.topic = aws.sns.Topic(
+            f"{name}-topic",
+            name=naming.name("alarms"),
+            kms_master_key_id=self.key.arn,
+            tags=naming.tags(),
+            opts=child,
+        )
+        self.subscriptions = [
+            aws.sns.TopicSubscription(
+                f"{name}-subscription-{index}",
+                topic=self.topic.arn,
+                protocol=subscription.protocol,
+                endpoint=subscription.endpoint,
+                opts=child,
+            )
+            for index, subscription in enumerate(args.settings.subscriptions)
+        ]
+        self.register_outputs({"topic_arn": self.topic.arn})

@@ -1,0 +1,717 @@
+"""Stack configuration: typed, validated before any resource is declared."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Protocol, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from infra.catalog import (
+    CATALOG,
+    QueueName,
+    QueueSource,
+    ScheduleSource,
+    StreamName,
+    StreamSource,
+    WorkerSpec,
+)
+
+PROJECT = "dmd-workers"
+
+# The values CloudWatch Logs accepts for retentionInDays.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+MAX_FILTER_PATTERNS = 5
+SCHEDULE_EXPRESSION = re.compile(
+    r"^(rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)|cron\((\S+ ){5}\S+\))$"
+)
+ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.+$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+ENVIRONMENT = re.compile(r"^[a-z][a-z0-9]{1,9}$")
+
+MIN_MAX_RECORD_AGE = 60
+MAX_MAX_RECORD_AGE = 604_800
+SQS_MAX_BATCH_WITHOUT_WINDOW = 10
+VISIBILITY_TIMEOUT_FACTOR = 6
+
+
+class ConfigError(ValueError):
+    """A stack file holds a value the program refuses; the message names file, key and rule."""
+
+
+class _Model(BaseModel):
+    """Stack-config models: camelCase keys as in the YAML, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Triggers
+# ---------------------------------------------------------------------------------------------
+
+FilterPattern = dict[str, Any]
+
+
+def _check_filter_patterns(patterns: tuple[FilterPattern, ...] | None) -> None:
+    if patterns is None:
+        return
+    if len(patterns) > MAX_FILTER_PATTERNS:
+        raise ValueError(f"at most {MAX_FILTER_PATTERNS} filter patterns are allowed, got {len(patterns)}")
+    for index, pattern in enumerate(patterns):
+        if not pattern:
+            raise ValueError(f"filter pattern {index} is empty; omit filterPatterns to receive every record")
+        try:
+            json.dumps(pattern)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"filter pattern {index} is not valid JSON: {error}") from error
+
+
+def _parse_filter_patterns(value: Any) -> Any:
+    """Accept patterns as objects or as JSON strings (the form AWS shows them in)."""
+    if not isinstance(value, list | tuple):
+        return value
+    parsed: list[Any] = []
+    for index, given in enumerate(value):
+        item = given
+        if isinstance(given, str):
+            try:
+                item = json.loads(given)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"filter pattern {index} is not valid JSON: {error.msg}") from error
+        if not isinstance(item, dict):
+            raise ValueError(f"filter pattern {index} must be a JSON object")
+        parsed.append(item)
+    return tuple(parsed)
+
+
+STREAM_ONLY_KEYS = {
+    "parallelizationFactor": "parallelization factor",
+    "bisectBatchOnFunctionError": "bisect on error",
+    "startingPosition": "starting position",
+    "maximumRetryAttempts": "retry attempts",
+    "maximumRecordAgeSeconds": "maximum record age",
+    "tumblingWindowSeconds": "tumbling window",
+}
+
+
+class StreamTriggerSettings(_Model):
+    """Kinesis event-source mapping options."""
+
+    enabled: bool = True
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    maximum_batching_window_seconds: int = Field(default=1, ge=0, le=300)
+    parallelization_factor: int = Field(default=1, ge=1, le=10)
+    starting_position: Literal["LATEST", "TRIM_HORIZON"] = "LATEST"
+    maximum_retry_attempts: int = Field(default=5, ge=-1, le=10_000)
+    maximum_record_age_seconds: int = Field(default=3600, ge=-1, le=MAX_MAX_RECORD_AGE)
+    bisect_batch_on_function_error: bool = True
+    tumbling_window_seconds: int = Field(default=0, ge=0, le=900)
+    filter_patterns: tuple[FilterPattern, ...] | None = None
+    metrics: bool = True
+
+    _parse_patterns = field_validator("filter_patterns", mode="before")(_parse_filter_patterns)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        # Unbounded retries or record age let one poison record block a shard until it expires.
+        if self.maximum_retry_attempts == -1:
+            raise ValueError("maximumRetryAttempts must be bounded (0..10000), not -1 (infinite)")
+        if self.maximum_record_age_seconds == -1:
+            raise ValueError("maximumRecordAgeSeconds must be bounded (60..604800), not -1 (infinite)")
+        if self.maximum_record_age_seconds < MIN_MAX_RECORD_AGE:
+            raise ValueError(
+                f"maximumRecordAgeSeconds must be between {MIN_MAX_RECORD_AGE} and "
+                f"{MAX_MAX_RECORD_AGE}, got {self.maximum_record_age_seconds}"
+            )
+        _check_filter_patterns(self.filter_patterns)
+        return self
+
+
+class QueueTriggerSettings(_Model):
+    """SQS event-source mapping options."""
+
+    enabled: bool = True
+    batch_size: int = Field(default=10, ge=1, le=10_000)
+    maximum_batching_window_seconds: int = Field(default=0, ge=0, le=300)
+    maximum_concurrency: int | None = Field(default=None, ge=2, le=1000)
+    filter_patterns: tuple[FilterPattern, ...] | None = None
+    metrics: bool = True
+
+    _parse_patterns = field_validator("filter_patterns", mode="before")(_parse_filter_patterns)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_stream_options(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            for key, label in STREAM_ONLY_KEYS.items():
+                if key in value:
+                    raise ValueError(f"{key} ({label}) applies to stream triggers only, not SQS queues")
+        return value
+
+    @model_validator(mode="after")
+    def _window_for_large_batches(self) -> Self:
+        if self.batch_size > SQS_MAX_BATCH_WITHOUT_WINDOW and self.maximum_batching_window_seconds < 1:
+            raise ValueError(
+                f"batchSize {self.batch_size} > {SQS_MAX_BATCH_WITHOUT_WINDOW} on an SQS queue needs "
+                "maximumBatchingWindowSeconds >= 1"
+            )
+        _check_filter_patterns(self.filter_patterns)
+        return self
+
+
+class ScheduleTriggerSettings(_Model):
+    """EventBridge schedule options."""
+
+    enabled: bool = True
+    schedule_expression: str = "cron(0/30 * * * ? *)"
+    retry_attempts: int = Field(default=2, ge=0, le=185)
+    maximum_event_age_seconds: int = Field(default=900, ge=60, le=86_400)
+
+    @field_validator("schedule_expression")
+    @classmethod
+    def _expression(cls, value: str) -> str:
+        if not SCHEDULE_EXPRESSION.match(value):
+            raise ValueError(
+                f"{value!r} is not an EventBridge schedule: use rate(N minutes|hours|days) or "
+                "cron(min hour day-of-month month day-of-week year)"
+            )
+        return value
+
+    def interval_seconds(self) -> int:
+        """How often the schedule fires (cron expressions: the gap of their minute field)."""
+        rate = re.match(r"rate\((\d+) (minute|hour|day)s?\)", self.schedule_expression)
+        if rate:
+            amount, unit = int(rate.group(1)), rate.group(2)
+            return amount * {"minute": 60, "hour": 3600, "day": 86_400}[unit]
+        minute_field = self.schedule_expression.removeprefix("cron(").split()[0]
+        step = re.match(r"^(\d+|\*)/(\d+)$", minute_field)
+        if step:
+            return int(step.group(2)) * 60
+        if "," in minute_field:
+            minutes = sorted(int(part) for part in minute_field.split(","))
+            gaps = [b - a for a, b in zip(minutes, [*minutes[1:], minutes[0] + 60], strict=True)]
+            return max(gaps) * 60
+        return 3600 if minute_field.isdigit() else 60
+
+
+class ResolverTriggerSettings(_Model):
+    """AppSync resolver options."""
+
+    max_batch_size: int = Field(default=0, ge=0, le=2000)
+
+
+TriggerSettings = (
+    StreamTriggerSettings | QueueTriggerSettings | ScheduleTriggerSettings | ResolverTriggerSettings
+)
+
+# ---------------------------------------------------------------------------------------------
+# Alarms
+# ---------------------------------------------------------------------------------------------
+
+
+class AlarmSettings(_Model):
+    """Alarm thresholds; most are ratios of the worker's own settings."""
+
+    enabled: bool = True
+    error_rate_percent: float = Field(default=5.0, gt=0, le=100)
+    throttles: int = Field(default=0, ge=0)
+    duration_ratio: float = Field(default=0.8, gt=0, le=1, description="p90 duration vs timeout")
+    concurrency_ratio: float = Field(default=0.8, gt=0, le=1, description="vs reservation or quota")
+    iterator_age_ratio: float = Field(default=0.5, gt=0, le=1, description="vs maximum record age")
+    queue_age_ratio: float = Field(default=0.5, gt=0, le=1, description="vs message retention")
+    queue_depth: int = Field(default=1000, ge=1)
+    latency_slo_ms: int = Field(default=500, ge=10, description="resolver p95 latency objective")
+    evaluation_periods: int = Field(default=3, ge=1, le=60)
+    period_seconds: Literal[10, 30, 60, 300, 900, 3600] = 60
+
+
+# ---------------------------------------------------------------------------------------------
+# Workers
+# ---------------------------------------------------------------------------------------------
+
+Architecture = Literal["arm64", "x86_64"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def _retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(str(days) for days in LOG_RETENTION_DAYS)
+        raise ValueError(f"{value} is not a CloudWatch Logs retention; use one of {allowed}")
+    return value
+
+
+def _reserved(value: int) -> int:
+    if value < -1:
+        raise ValueError(f"must be -1 (unreserved) or >= 0 (0 pauses the worker), got {value}")
+    return value
+
+
+class WorkerDefaults(_Model):
+    """Function settings every worker gets unless it overrides them."""
+
+    memory_mb: int = Field(default=1024, ge=128, le=10_240)
+    timeout_seconds: int = Field(default=60, ge=1, le=900)
+    architecture: Architecture = "arm64"
+    reserved_concurrency: int = -1
+    log_retention_days: int = 14
+    log_streaming: bool = True
+    log_level: LogLevel = "INFO"
+
+    _retention = field_validator("log_retention_days")(_retention)
+    _reserved = field_validator("reserved_concurrency")(_reserved)
+
+
+class WorkerOverrides(_Model):
+    """Per-worker overrides: every function setting plus trigger, alarms and tunables."""
+
+    memory_mb: int | None = Field(default=None, ge=128, le=10_240)
+    timeout_seconds: int | None = Field(default=None, ge=1, le=900)
+    architecture: Architecture | None = None
+    reserved_concurrency: int | None = None
+    log_retention_days: int | None = None
+    log_streaming: bool | None = None
+    log_level: LogLevel | None = None
+    trigger: dict[str, Any] = Field(default_factory=dict)
+    alarms: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_override(cls, value: int | None) -> int | None:
+        return None if value is None else _retention(value)
+
+    @field_validator("reserved_concurrency")
+    @classmethod
+    def _reserved_override(cls, value: int | None) -> int | None:
+        return None if value is None else _reserved(value)
+
+
+class WorkerConfig(_Model):
+    """A worker's fully resolved settings (defaults merged with its overrides)."""
+
+    memory_mb: int
+    timeout_seconds: int
+    architecture: Architecture
+    reserved_concurrency: int
+    log_retention_days: int
+    log_streaming: bool
+    log_level: LogLevel
+    trigger: TriggerSettings
+    alarms: AlarmSettings
+    tunables: dict[str, str]
+
+
+# ---------------------------------------------------------------------------------------------
+# Platform
+# ---------------------------------------------------------------------------------------------
+
+
+class TableSettings(_Model):
+    """The demand table."""
+
+    billing_mode: Literal["PAY_PER_REQUEST", "PROVISIONED"] = "PAY_PER_REQUEST"
+    read_capacity: int | None = Field(default=None, ge=1)
+    write_capacity: int | None = Field(default=None, ge=1)
+    point_in_time_recovery: bool = True
+    event_cache_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+
+    @model_validator(mode="after")
+    def _capacity(self) -> Self:
+        provisioned = self.billing_mode == "PROVISIONED"
+        has_capacity = self.read_capacity is not None and self.write_capacity is not None
+        if provisioned and not has_capacity:
+            raise ValueError("billingMode PROVISIONED needs readCapacity and writeCapacity")
+        if not provisioned and (self.read_capacity or self.write_capacity):
+            raise ValueError("readCapacity/writeCapacity apply to billingMode PROVISIONED only")
+        return self
+
+
+class StreamSettings(_Model):
+    """A Kinesis data stream the program creates."""
+
+    mode: Literal["ON_DEMAND", "PROVISIONED"] = "ON_DEMAND"
+    shard_count: int | None = Field(default=None, ge=1, le=500)
+    retention_hours: int = Field(default=24, ge=24, le=8760)
+
+    @model_validator(mode="after")
+    def _shards(self) -> Self:
+        if self.mode == "PROVISIONED" and self.shard_count is None:
+            raise ValueError("mode PROVISIONED needs shardCount")
+        if self.mode == "ON_DEMAND" and self.shard_count is not None:
+            raise ValueError("shardCount applies to mode PROVISIONED only")
+        return self
+
+
+class ExternalStreamSettings(_Model):
+    """A Kinesis stream owned by another team, referenced by ARN."""
+
+    existing_arn: str
+    retention_hours: int = Field(default=24, ge=24, le=8760)
+
+    @field_validator("existing_arn")
+    @classmethod
+    def _arn(cls, value: str) -> str:
+        if not ARN.match(value) or ":kinesis:" not in value or ":stream/" not in value:
+            raise ValueError(
+                f"{value!r} is not a Kinesis stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)"
+            )
+        return value
+
+
+class QueueSettings(_Model):
+    """An SQS queue with its dead-letter queue."""
+
+    visibility_timeout_seconds: int = Field(default=360, ge=0, le=43_200)
+    message_retention_seconds: int = Field(default=345_600, ge=60, le=1_209_600)
+    max_receive_count: int = Field(default=3, ge=1, le=1000)
+    dlq_retention_seconds: int = Field(default=1_209_600, ge=60, le=1_209_600)
+
+
+class Subscription(_Model):
+    """Who hears the alarms."""
+
+    protocol: Literal["email", "https", "sqs", "lambda", "sms"]
+    endpoint: str = Field(min_length=3)
+
+
+class AlarmTopicSettings(_Model):
+    """The alarm SNS topic."""
+
+    subscriptions: tuple[Subscription, ...] = ()
+    account_concurrency_limit: int = Field(default=1000, ge=10)
+
+
+class VpcSettings(_Model):
+    """Optional VPC placement of every function."""
+
+    subnet_ids: tuple[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")], ...] = Field(min_length=1)
+    security_group_ids: tuple[Annotated[str, Field(pattern=r"^sg-[0-9a-f]+$")], ...] = Field(min_length=1)
+
+
+class VendorSettings(_Model):
+    """Where the vendor APIs live and which roles sign calls to them."""
+
+    sms_service_url: str = "https://sms.example.invalid"
+    sms_service_role_arn: str | None = None
+    bitly_url: str = "https://api-ssl.bitly.com/v4"
+    discovery_url: str = "https://app.ticketmaster.com/discovery/v2"
+    accounts_url: str = "https://accounts.example.invalid"
+    accounts_role_arn: str | None = None
+
+    @field_validator("sms_service_role_arn", "accounts_role_arn")
+    @classmethod
+    def _role_arn(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$", value):
+            raise ValueError(f"{value!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+        return value
+
+    @field_validator("sms_service_url", "bitly_url", "discovery_url", "accounts_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+
+class EmailSettings(_Model):
+    """SES sender identity and templates."""
+
+    from_address: str = Field(default="reminders@example.com", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    identity_domain: str = Field(default="example.com", pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")
+    locales: tuple[Literal["en-us", "en-ca", "fr-ca"], ...] = ("en-us", "en-ca", "fr-ca")
+
+
+class BusinessRules(_Model):
+    """Suppression rules shared by the workers that normalize events."""
+
+    suppressed_artist_ids: tuple[str, ...] = ()
+    allowed_countries: tuple[str, ...] = ("US", "CA")
+    allowed_classifications: tuple[str, ...] = ("music", "theatre")
+
+
+class ObservabilitySettings(_Model):
+    """Tracing, metrics and runbook links."""
+
+    otel_collector_endpoint: str | None = None
+    metrics_namespace: str = Field(default="DmdWorkers", pattern=r"^[A-Za-z0-9/_.#:-]{1,255}$")
+    runbook_base_url: str = "https://git.tmaws.io/demand-capture/workers/-/blob/main/docs/runbooks.md"
+
+    @field_validator("otel_collector_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+(:\d+)?/?$", value):
+            raise ValueError(f"{value!r} is not an OTLP/HTTP collector endpoint like http://host:4318")
+        return value
+
+
+class PlatformSettings(_Model):
+    """Shared resources of the stack."""
+
+    table: TableSettings = TableSettings()
+    table_stream: StreamSettings = StreamSettings()
+    sms_status_stream: StreamSettings | ExternalStreamSettings = StreamSettings()
+    short_url_queue: QueueSettings = QueueSettings()
+    generation_queue: QueueSettings = QueueSettings(visibility_timeout_seconds=5400)
+    central_log_stream_arn: str | None = None
+    alarm_topic: AlarmTopicSettings = AlarmTopicSettings()
+    vpc: VpcSettings | None = None
+    appsync_authentication: Literal["AWS_IAM", "API_KEY", "AMAZON_COGNITO_USER_POOLS"] = "AWS_IAM"
+
+    def queue(self, name: QueueName) -> QueueSettings:
+        return self.short_url_queue if name == "short_url" else self.generation_queue
+
+    def stream(self, name: StreamName) -> StreamSettings | ExternalStreamSettings:
+        return self.table_stream if name == "table" else self.sms_status_stream
+
+    @field_validator("central_log_stream_arn")
+    @classmethod
+    def _log_stream(cls, value: str | None) -> str | None:
+        if value is not None and (not ARN.match(value) or ":stream/" not in value):
+            raise ValueError(
+                f"{value!r} is not a Kinesis stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)"
+            )
+        return value
+
+
+# ---------------------------------------------------------------------------------------------
+# The stack
+# ---------------------------------------------------------------------------------------------
+
+
+class RawStackConfig(_Model):
+    """The `dmd-workers:*` keys of a stack file, as written."""
+
+    environment: str
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    account_id: str
+    production: bool = False
+    defaults: WorkerDefaults = WorkerDefaults()
+    workers: dict[str, WorkerOverrides] = Field(default_factory=dict)
+    platform: PlatformSettings = PlatformSettings()
+    vendors: VendorSettings = VendorSettings()
+    email: EmailSettings = EmailSettings()
+    business: BusinessRules = BusinessRules()
+    observability: ObservabilitySettings = ObservabilitySettings()
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, value: str) -> str:
+        if not ENVIRONMENT.match(value):
+            raise ValueError(f"{value!r} must be a short lowercase name like qa1 or prod1")
+        return value
+
+    @field_validator("account_id")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        if not ACCOUNT_ID.match(value):
+            raise ValueError(f"{value!r} is not a 12-digit AWS account id")
+        return value
+
+
+class StackConfig(_Model):
+    """Validated configuration of one stack with every worker resolved."""
+
+    stack: str
+    environment: str
+    region: str
+    account_id: str
+    production: bool
+    workers: dict[str, WorkerConfig]
+    platform: PlatformSettings
+    vendors: VendorSettings
+    email: EmailSettings
+    business: BusinessRules
+    observability: ObservabilitySettings
+
+    def worker(self, name: str) -> WorkerConfig:
+        return self.workers[name]
+
+
+def _trigger_model(spec: WorkerSpec) -> type[TriggerSettings]:
+    match spec.source:
+        case StreamSource():
+            return StreamTriggerSettings
+        case QueueSource():
+            return QueueTriggerSettings
+        case ScheduleSource():
+            return ScheduleTriggerSettings
+        case _:
+            return ResolverTriggerSettings
+
+
+def _trigger_defaults(spec: WorkerSpec) -> dict[str, Any]:
+    if isinstance(spec.source, StreamSource) and spec.source.filter_patterns:
+        return {"filterPatterns": list(spec.source.filter_patterns)}
+    return {}
+
+
+def _format_location(location: tuple[str | int, ...]) -> str:
+    return ".".join(str(part) for part in location if part not in ("function-after", "function-before"))
+
+
+def _format_errors(stack_file: str, error: ValidationError, prefix: tuple[str | int, ...]) -> list[str]:
+    lines = []
+    for item in error.errors(include_url=False):
+        location = _format_location((*prefix, *item["loc"]))
+        key = "aws:region" if location == "region" else f"{PROJECT}:{location}"
+        message = item["msg"].removeprefix("Value error, ")
+        given = item.get("input")
+        shown = "" if isinstance(given, dict | list) or given is None else f" (got {given!r})"
+        lines.append(f"{stack_file}: {key}: {message}{shown}")
+    return lines
+
+
+def load_stack_config(
+    stack: str, values: Mapping[str, Any], catalog: tuple[WorkerSpec, ...] = CATALOG
+) -> StackConfig:
+    """Validate the `dmd-workers:*` values of `Pulumi.<stack>.yaml` and resolve every worker."""
+    stack_file = f"Pulumi.{stack}.yaml"
+    problems: list[str] = []
+    try:
+        raw = RawStackConfig.model_validate(values)
+    except ValidationError as error:
+        raise ConfigError("\n".join(_format_errors(stack_file, error, ()))) from None
+
+    known = {spec.name for spec in catalog}
+    for name in raw.workers:
+        if name not in known:
+            problems.append(
+                f"{stack_file}: {PROJECT}:workers.{name}: no such worker; the catalog has "
+                + ", ".join(sorted(known))
+            )
+
+    resolved: dict[str, WorkerConfig] = {}
+    defaults = raw.defaults.model_dump()
+    for spec in catalog:
+        overrides = raw.workers.get(spec.name, WorkerOverrides())
+        prefix: tuple[str | int, ...] = ("workers", spec.name)
+        try:
+            trigger = _trigger_model(spec).model_validate({**_trigger_defaults(spec), **overrides.trigger})
+        except ValidationError as error:
+            problems += _format_errors(stack_file, error, (*prefix, "trigger"))
+            continue
+        try:
+            alarms = AlarmSettings.model_validate(overrides.alarms)
+        except ValidationError as error:
+            problems += _format_errors(stack_file, error, (*prefix, "alarms"))
+            continue
+        try:
+            tunables = spec.tunables.model_validate(overrides.settings).environment()
+        except ValidationError as error:
+            problems += _format_errors(stack_file, error, (*prefix, "settings"))
+            continue
+        chosen = overrides.model_dump(exclude={"trigger", "alarms", "settings"}, exclude_none=True)
+        resolved[spec.name] = WorkerConfig.model_validate(
+            {**defaults, **chosen, "trigger": trigger, "alarms": alarms, "tunables": tunables}
+        )
+
+    problems += _cross_resource_rules(stack_file, raw, resolved, catalog)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return StackConfig(
+        stack=stack,
+        environment=raw.environment,
+        region=raw.region,
+        account_id=raw.account_id,
+        production=raw.production,
+        workers=resolved,
+        platform=raw.platform,
+        vendors=raw.vendors,
+        email=raw.email,
+        business=raw.business,
+        observability=raw.observability,
+    )
+
+
+QUEUE_SETTING_KEYS = {"short_url": "shortUrlQueue", "generation": "generationQueue"}  # YAML keys
+STREAM_SETTING_KEYS = {"table": "tableStream", "sms_status": "smsStatusStream"}
+
+
+def _cross_resource_rules(
+    stack_file: str, raw: RawStackConfig, workers: Mapping[str, WorkerConfig], catalog: tuple[WorkerSpec, ...]
+) -> list[str]:
+    """Rules that tie a worker's settings to the resource it consumes."""
+    problems = []
+    for spec in catalog:
+        worker = workers.get(spec.name)
+        if worker is None:
+            continue
+        source = spec.source
+        if isinstance(source, QueueSource) and isinstance(worker.trigger, QueueTriggerSettings):
+            key = QUEUE_SETTING_KEYS[source.queue]
+            queue = raw.platform.queue(source.queue)
+            needed = (
+                VISIBILITY_TIMEOUT_FACTOR * worker.timeout_seconds
+                + worker.trigger.maximum_batching_window_seconds
+            )
+            if queue.visibility_timeout_seconds < needed:
+                problems.append(
+                    f"{stack_file}: {PROJECT}:platform.{key}.visibilityTimeoutSeconds: must be >= "
+                    f"{VISIBILITY_TIMEOUT_FACTOR} x timeout of {spec.name} ({worker.timeout_seconds} s) "
+                    f"+ its batching window = {needed} s (got {queue.visibility_timeout_seconds})"
+                )
+        if isinstance(source, StreamSource) and isinstance(worker.trigger, StreamTriggerSettings):
+            key = STREAM_SETTING_KEYS[source.stream]
+            stream = raw.platform.stream(source.stream)
+            retention = stream.retention_hours * 3600
+            if worker.trigger.maximum_record_age_seconds > retention:
+                problems.append(
+                    f"{stack_file}: {PROJECT}:workers.{spec.name}.trigger.maximumRecordAgeSeconds: must "
+                    f"not exceed the retention of platform.{key} ({retention} s) "
+                    f"(got {worker.trigger.maximum_record_age_seconds})"
+                )
+        if worker.log_streaming and raw.platform.central_log_stream_arn is None:
+            problems.append(
+                f"{stack_file}: {PROJECT}:workers.{spec.name}.logStreaming: needs "
+                "platform.centralLogStreamArn (or set defaults.logStreaming: false)"
+            )
+        if (
+            isinstance(worker.trigger, QueueTriggerSettings)
+            and worker.trigger.maximum_concurrency is not None
+            and worker.reserved_concurrency > 0
+            and worker.trigger.maximum_concurrency > worker.reserved_concurrency
+        ):
+            problems.append(
+                f"{stack_file}: {PROJECT}:workers.{spec.name}.trigger.maximumConcurrency: "
+                f"{worker.trigger.maximum_concurrency} exceeds the worker's reservedConcurrency "
+                f"{worker.reserved_concurrency}; the surplus pollers would only be throttled"
+            )
+    return problems
+
+
+class _ConfigReader(Protocol):
+    def get(self, key: str) -> str | None: ...
+
+
+def stack_values(project_config: _ConfigReader, aws_config: _ConfigReader) -> dict[str, Any]:
+    """The `dmd-workers:*` keys (objects decoded from the CLI's JSON) plus `aws:region`."""
+    values: dict[str, Any] = {}
+    for key in RawStackConfig.model_fields:
+        alias = to_camel(key)
+        raw = project_config.get(alias)
+        if raw is None:
+            continue
+        if raw.startswith(("{", "[")):
+            try:
+                values[alias] = json.loads(raw)
+            except json.JSONDecodeError as error:
+                raise ConfigError(f"{PROJECT}:{alias}: not valid JSON: {error.msg}") from None
+        else:
+            values[alias] = raw
+    region = aws_config.get("region")
+    if region is not None:
+        values["region"] = region
+    return values

@@ -1,0 +1,73 @@
+"""A work queue with its dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import QueueSettings
+from infra.naming import Naming
+
+COMPONENT_TYPE = "dmd:platform:WorkQueue"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkQueueArgs:
+    """Queue identity and settings."""
+
+    naming: Naming
+    suffix: str
+    settings: QueueSettings
+
+
+class WorkQueue(pulumi.ComponentResource):
+    """An encrypted SQS queue whose poison messages land in an encrypted DLQ after N receives."""
+
+    queue: aws.sqs.Queue
+    dead_letter_queue: aws.sqs.Queue
+    queue_name: str
+    dead_letter_queue_name: str
+
+    def __init__(self, name: str, args: WorkQueueArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(COMPONENT_TYPE, name, None, opts)
+        settings = args.settings
+        self.queue_name = args.naming.name(args.suffix)
+        self.dead_letter_queue_name = f"{self.queue_name}-dlq"
+        child = pulumi.ResourceOptions(parent=self)
+        self.dead_letter_queue = aws.sqs.Queue(
+            f"{name}-dlq",
+            name=self.dead_letter_queue_name,
+            message_retention_seconds=settings.dlq_retention_seconds,
+            sqs_managed_sse_enabled=True,
+            tags=args.naming.tags(),
+            opts=child,
+        )
+        self.queue = aws.sqs.Queue(
+            f"{name}-queue",
+            name=self.queue_name,
+            visibility_timeout_seconds=settings.visibility_timeout_seconds,
+            message_retention_seconds=settings.message_retention_seconds,
+            sqs_managed_sse_enabled=True,
+            redrive_policy=self.dead_letter_queue.arn.apply(
+                lambda arn: json.dumps(
+                    {"deadLetterTargetArn": arn, "maxReceiveCount": settings.max_receive_count}
+                )
+            ),
+            tags=args.naming.tags(),
+            opts=child,
+        )
+        # Only this queue may redrive into the DLQ, so a stray producer cannot hide work there.
+        aws.sqs.RedriveAllowPolicy(
+            f"{name}-dlq-allow",
+            queue_url=self.dead_letter_queue.url,
+            redrive_allow_policy=self.queue.arn.apply(
+                lambda arn: json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [arn]})
+            ),
+            opts=child,
+        )
+        self.register_outputs(
+            {"queue_url": self.queue.url, "dead_letter_queue_url": self.dead_letter_queue.url}
+        )

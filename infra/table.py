@@ -1,0 +1,165 @@
+"""The demand table with its change stream into Kinesis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.alarms import AlarmSpec, AlarmTarget, Metric, declare_alarms
+from infra.config import StreamSettings, TableSettings
+from infra.naming import Naming
+
+COMPONENT_TYPE = "dmd:platform:DemandTable"
+
+SALES_INDEX = "sales"
+DEMAND_INDEX = "demand-by-sale"
+TTL_ATTRIBUTE = "expiresAt"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemandTableArgs:
+    """Table and CDC stream settings; `production` protects the data."""
+
+    naming: Naming
+    table: TableSettings
+    stream: StreamSettings
+    production: bool
+    alarms: AlarmTarget
+
+
+class DemandTable(pulumi.ComponentResource):
+    """Single-table store of events, sales, demand and notifications, streamed to Kinesis."""
+
+    table: aws.dynamodb.Table
+    stream: aws.kinesis.Stream
+    streaming: aws.dynamodb.KinesisStreamingDestination
+    alarms: list[aws.cloudwatch.MetricAlarm]
+
+    def __init__(self, name: str, args: DemandTableArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(COMPONENT_TYPE, name, None, opts)
+        naming = args.naming
+        table_name = naming.name("demand-table")
+        stream_name = naming.global_name("dmnd-table-stream")
+        protected = pulumi.ResourceOptions(parent=self, protect=args.production)
+        settings = args.table
+        provisioned = settings.billing_mode == "PROVISIONED"
+        self.table = aws.dynamodb.Table(
+            f"{name}-table",
+            name=table_name,
+            billing_mode=settings.billing_mode,
+            read_capacity=settings.read_capacity if provisioned else None,
+            write_capacity=settings.write_capacity if provisioned else None,
+            hash_key="PK",
+            range_key="SK",
+            attributes=[
+                aws.dynamodb.TableAttributeArgs(name=attribute, type="S")
+                for attribute in ("PK", "SK", "saleStartDate", "saleStartDateTime", "demandSaleKey", "fanId")
+            ],
+            global_secondary_indexes=[
+                # Sales by window: one date partition, ISO start times sorted within it.
+                aws.dynamodb.TableGlobalSecondaryIndexArgs(
+                    name=SALES_INDEX,
+                    key_schemas=_keys("saleStartDate", "saleStartDateTime"),
+                    projection_type="ALL",
+                    read_capacity=settings.read_capacity if provisioned else None,
+                    write_capacity=settings.write_capacity if provisioned else None,
+                ),
+                # A sale's demand by Query (sparse: only demand records carry demandSaleKey).
+                aws.dynamodb.TableGlobalSecondaryIndexArgs(
+                    name=DEMAND_INDEX,
+                    key_schemas=_keys("demandSaleKey", "fanId"),
+                    projection_type="ALL",
+                    read_capacity=settings.read_capacity if provisioned else None,
+                    write_capacity=settings.write_capacity if provisioned else None,
+                ),
+            ],
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name=TTL_ATTRIBUTE, enabled=True),
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(
+                enabled=settings.point_in_time_recovery
+            ),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            deletion_protection_enabled=args.production,
+            tags=naming.tags(),
+            opts=protected,
+        )
+        stream = args.stream
+        self.stream = aws.kinesis.Stream(
+            f"{name}-stream",
+            name=stream_name,
+            retention_period=stream.retention_hours,
+            shard_count=stream.shard_count,
+            stream_mode_details=aws.kinesis.StreamStreamModeDetailsArgs(stream_mode=stream.mode),
+            encryption_type="KMS",
+            kms_key_id="alias/aws/kinesis",
+            shard_level_metrics=["IncomingRecords", "WriteProvisionedThroughputExceeded"],
+            tags=naming.tags(),
+            opts=protected,
+        )
+        self.streaming = aws.dynamodb.KinesisStreamingDestination(
+            f"{name}-cdc",
+            table_name=self.table.name,
+            stream_arn=self.stream.arn,
+            approximate_creation_date_time_precision="MILLISECOND",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.alarms = declare_alarms(
+            name, table_name, table_alarm_specs(table_name, stream_name), args.alarms, self
+        )
+        self.register_outputs({"table_name": self.table.name, "stream_arn": self.stream.arn})
+
+
+def _keys(partition: str, sort: str) -> list[aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs]:
+    return [
+        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name=partition, key_type="HASH"),
+        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name=sort, key_type="RANGE"),
+    ]
+
+
+def table_alarm_specs(table_name: str, stream_name: str) -> list[AlarmSpec]:
+    """Throttles and system errors of the table, write throttling of its CDC stream."""
+
+    def table_metric(metric: str) -> Metric:
+        return Metric(namespace="AWS/DynamoDB", name=metric, dimensions={"TableName": table_name})
+
+    return [
+        AlarmSpec(
+            suffix="read-throttles",
+            summary=f"{table_name}: read requests are throttled",
+            runbook="table-throttling",
+            threshold=0,
+            evaluation_periods=5,
+            metric=table_metric("ReadThrottleEvents"),
+        ),
+        AlarmSpec(
+            suffix="write-throttles",
+            summary=f"{table_name}: write requests are throttled",
+            runbook="table-throttling",
+            threshold=0,
+            evaluation_periods=5,
+            metric=table_metric("WriteThrottleEvents"),
+        ),
+        AlarmSpec(
+            suffix="system-errors",
+            summary=f"{table_name}: DynamoDB returns system errors",
+            runbook="table-system-errors",
+            threshold=0,
+            evaluation_periods=15,
+            datapoints_to_alarm=5,
+            metric=table_metric("SystemErrors"),
+        ),
+        AlarmSpec(
+            suffix="stream-write-throttles",
+            summary=f"{stream_name}: change records are throttled on the way into Kinesis",
+            runbook="stream-write-throttling",
+            threshold=0,
+            evaluation_periods=5,
+            metric=Metric(
+                namespace="AWS/Kinesis",
+                name="WriteProvisionedThroughputExceeded",
+                dimensions={"StreamName": stream_name},
+                statistic="Sum",
+            ),
+        ),
+    ]

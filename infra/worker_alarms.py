@@ -1,0 +1,232 @@
+"""The alarms of one worker, derived from its own settings and its source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from infra.alarms import AlarmSpec, Metric, dlq_not_empty, lambda_metric, queue_alarms
+from infra.catalog import QueueSource, ResolverSource, ScheduleSource, StreamSource, WorkerSpec
+from infra.config import ScheduleTriggerSettings, StreamTriggerSettings, WorkerConfig
+from infra.platform import PlatformRefs
+
+
+@dataclass(frozen=True, kw_only=True)
+class WatchedNames:
+    """Names of what the alarms watch that the Worker declared."""
+
+    function_name: str
+    log_group_name: str
+    subscription_filter_name: str | None
+    on_failure_queue_name: str | None
+    schedule_rule_name: str | None
+    schedule_dlq_name: str | None
+    event_source_mapping_uuid: pulumi.Input[str] | None
+
+
+def worker_alarm_specs(
+    spec: WorkerSpec,
+    config: WorkerConfig,
+    names: WatchedNames,
+    refs: PlatformRefs,
+    account_concurrency_limit: int,
+) -> list[AlarmSpec]:
+    """Every alarm of the worker; thresholds are ratios of its own timeout, reservation, retention."""
+    alarms = config.alarms
+    if not alarms.enabled:
+        return []
+    function = names.function_name
+    periods = alarms.evaluation_periods
+    period = alarms.period_seconds
+    specs = [
+        AlarmSpec(
+            suffix="error-rate",
+            summary=f"{spec.name}: more than {alarms.error_rate_percent:g}% of invocations fail",
+            runbook="high-error-rate",
+            threshold=alarms.error_rate_percent,
+            evaluation_periods=periods,
+            math_metrics={
+                "errors": lambda_metric("Errors", function, period=period),
+                "invocations": lambda_metric("Invocations", function, period=period),
+            },
+            expression="IF(invocations > 0, 100 * errors / invocations, 0)",
+        ),
+        AlarmSpec(
+            suffix="throttles",
+            summary=f"{spec.name}: invocations are throttled",
+            runbook="throttling",
+            threshold=alarms.throttles,
+            evaluation_periods=periods,
+            metric=lambda_metric("Throttles", function, period=period),
+        ),
+        AlarmSpec(
+            suffix="duration",
+            summary=f"{spec.name}: p90 duration above {alarms.duration_ratio:.0%} of its "
+            f"{config.timeout_seconds} s timeout",
+            runbook="duration-near-timeout",
+            threshold=round(config.timeout_seconds * 1000 * alarms.duration_ratio),
+            evaluation_periods=max(periods, 5),
+            metric=lambda_metric("Duration", function, statistic="p90", period=period),
+        ),
+    ]
+    reservation = config.reserved_concurrency
+    concurrency_ceiling = reservation if reservation > 0 else account_concurrency_limit
+    ceiling_label = "its reserved concurrency" if reservation > 0 else "the account concurrency quota"
+    specs.append(
+        AlarmSpec(
+            suffix="concurrency",
+            summary=f"{spec.name}: concurrency above {alarms.concurrency_ratio:.0%} of {ceiling_label} "
+            f"({concurrency_ceiling})",
+            runbook="throttling",
+            threshold=max(1, round(concurrency_ceiling * alarms.concurrency_ratio)),
+            evaluation_periods=max(periods, 5),
+            metric=lambda_metric("ConcurrentExecutions", function, statistic="Maximum", period=period),
+        )
+    )
+    specs += _source_alarms(spec, config, names, refs)
+    if names.subscription_filter_name is not None:
+        specs += _log_delivery_alarms(spec, names)
+    return specs
+
+
+def _source_alarms(
+    spec: WorkerSpec, config: WorkerConfig, names: WatchedNames, refs: PlatformRefs
+) -> list[AlarmSpec]:
+    alarms = config.alarms
+    source = spec.source
+    specs: list[AlarmSpec] = []
+    if isinstance(source, StreamSource) and isinstance(config.trigger, StreamTriggerSettings):
+        # Records older than the maximum record age are discarded: alarm well before that.
+        age_limit_ms = config.trigger.maximum_record_age_seconds * 1000
+        specs.append(
+            AlarmSpec(
+                suffix="iterator-age",
+                summary=f"{spec.name}: oldest unprocessed record is older than "
+                f"{alarms.iterator_age_ratio:.0%} of its maximum record age",
+                runbook="stream-processing-lag",
+                threshold=round(age_limit_ms * alarms.iterator_age_ratio),
+                evaluation_periods=alarms.evaluation_periods,
+                treat_missing_data="missing",
+                metric=lambda_metric("IteratorAge", names.function_name, statistic="Maximum"),
+            )
+        )
+        assert names.on_failure_queue_name is not None
+        specs.append(
+            dlq_not_empty(names.on_failure_queue_name, suffix="on-failure-not-empty", owner=spec.name)
+        )
+    if isinstance(source, QueueSource):
+        queue = refs.queues[source.queue]
+        specs += queue_alarms(
+            queue.name,
+            owner=spec.name,
+            retention_seconds=queue.retention_seconds,
+            age_ratio=alarms.queue_age_ratio,
+            depth=alarms.queue_depth,
+            periods=max(alarms.evaluation_periods, 5),
+        )
+        specs.append(dlq_not_empty(queue.dead_letter_queue_name, suffix="dlq-not-empty", owner=spec.name))
+    if isinstance(source, StreamSource | QueueSource) and names.event_source_mapping_uuid is not None:
+        specs += _event_source_alarms(spec, names.event_source_mapping_uuid)
+    if isinstance(source, ScheduleSource) and isinstance(config.trigger, ScheduleTriggerSettings):
+        specs += _schedule_alarms(spec, config.trigger, names)
+    if isinstance(source, ResolverSource):
+        specs.append(
+            AlarmSpec(
+                suffix="latency",
+                summary=f"{spec.name}: p95 duration above the {alarms.latency_slo_ms} ms objective",
+                runbook="resolver-latency",
+                threshold=alarms.latency_slo_ms,
+                evaluation_periods=max(alarms.evaluation_periods, 5),
+                metric=lambda_metric("Duration", names.function_name, statistic="p95"),
+            )
+        )
+    return specs
+
+
+def _event_source_alarms(spec: WorkerSpec, mapping_uuid: pulumi.Input[str]) -> list[AlarmSpec]:
+    def mapping_metric(name: str) -> Metric:
+        return Metric(namespace="AWS/Lambda", name=name, dimensions={"EventSourceMappingUUID": mapping_uuid})
+
+    return [
+        AlarmSpec(
+            suffix="failed-invoke-events",
+            summary=f"{spec.name}: the event source could not invoke the function",
+            runbook="event-source-failures",
+            threshold=0,
+            evaluation_periods=1,
+            metric=mapping_metric("FailedInvokeEventCount"),
+        ),
+        AlarmSpec(
+            suffix="dropped-events",
+            summary=f"{spec.name}: the event source dropped records (lost work)",
+            runbook="event-source-failures",
+            threshold=0,
+            evaluation_periods=1,
+            metric=mapping_metric("DroppedEventCount"),
+        ),
+    ]
+
+
+def _schedule_alarms(
+    spec: WorkerSpec, trigger: ScheduleTriggerSettings, names: WatchedNames
+) -> list[AlarmSpec]:
+    assert names.schedule_rule_name is not None and names.schedule_dlq_name is not None
+    interval = trigger.interval_seconds()
+    # CloudWatch periods above a minute must be multiples of 60; two intervals tolerate jitter.
+    period = max(60, interval * 2)
+    return [
+        AlarmSpec(
+            suffix="did-not-run",
+            summary=f"{spec.name}: no invocation in {period // 60} minutes "
+            f"(schedule {trigger.schedule_expression})",
+            runbook="scheduled-worker-did-not-run",
+            threshold=1,
+            comparison="LessThanThreshold",
+            evaluation_periods=1,
+            # Lambda publishes nothing when nothing runs, so missing data is the failure itself.
+            treat_missing_data="breaching",
+            metric=lambda_metric("Invocations", names.function_name, period=period),
+        ),
+        AlarmSpec(
+            suffix="schedule-failed-invocations",
+            summary=f"{spec.name}: EventBridge failed to invoke the worker",
+            runbook="scheduled-worker-did-not-run",
+            threshold=0,
+            evaluation_periods=1,
+            metric=Metric(
+                namespace="AWS/Events",
+                name="FailedInvocations",
+                dimensions={"RuleName": names.schedule_rule_name},
+                period=300,
+            ),
+        ),
+        dlq_not_empty(names.schedule_dlq_name, suffix="schedule-dlq-not-empty", owner=spec.name),
+    ]
+
+
+def _log_delivery_alarms(spec: WorkerSpec, names: WatchedNames) -> list[AlarmSpec]:
+    assert names.subscription_filter_name is not None
+    dimensions = {
+        "LogGroupName": names.log_group_name,
+        "DestinationType": "Kinesis",
+        "FilterName": names.subscription_filter_name,
+    }
+    return [
+        AlarmSpec(
+            suffix="log-delivery-errors",
+            summary=f"{spec.name}: logs fail to reach the central log stream",
+            runbook="log-delivery",
+            threshold=0,
+            evaluation_periods=1,
+            metric=Metric(namespace="AWS/Logs", name="DeliveryErrors", dimensions=dimensions, period=300),
+        ),
+        AlarmSpec(
+            suffix="log-delivery-throttling",
+            summary=f"{spec.name}: log delivery to the central stream is throttled (under-sharded)",
+            runbook="log-delivery",
+            threshold=0,
+            evaluation_periods=3,
+            metric=Metric(namespace="AWS/Logs", name="DeliveryThrottling", dimensions=dimensions, period=300),
+        ),
+    ]
