@@ -10,7 +10,9 @@ from typing import Annotated, Any, Literal, Protocol, Self
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -38,7 +40,7 @@ MAX_FILTER_PATTERNS = 5
 SCHEDULE_EXPRESSION = re.compile(
     r"^(rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)|cron\((\S+ ){5}\S+\))$"
 )
-ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.+$")
+KINESIS_STREAM_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/.+$")
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 ENVIRONMENT = re.compile(r"^[a-z][a-z0-9]{1,9}$")
 
@@ -50,6 +52,15 @@ VISIBILITY_TIMEOUT_FACTOR = 6
 
 class ConfigError(ValueError):
     """A stack file holds a value the program refuses; the message names file, key and rule."""
+
+
+class _KeyRuleError(ValueError):
+    """A model-level rule broken by one key; the error is reported at that key with its value."""
+
+    def __init__(self, key: str, message: str, given: Any) -> None:
+        super().__init__(message)
+        self.key = key
+        self.given = given
 
 
 class _Model(BaseModel):
@@ -69,14 +80,22 @@ def _check_filter_patterns(patterns: tuple[FilterPattern, ...] | None) -> None:
     if patterns is None:
         return
     if len(patterns) > MAX_FILTER_PATTERNS:
-        raise ValueError(f"at most {MAX_FILTER_PATTERNS} filter patterns are allowed, got {len(patterns)}")
+        raise _KeyRuleError(
+            "filterPatterns", f"at most {MAX_FILTER_PATTERNS} filter patterns are allowed", len(patterns)
+        )
     for index, pattern in enumerate(patterns):
         if not pattern:
-            raise ValueError(f"filter pattern {index} is empty; omit filterPatterns to receive every record")
+            raise _KeyRuleError(
+                "filterPatterns",
+                f"filter pattern {index} is empty; omit filterPatterns to receive every record",
+                None,
+            )
         try:
             json.dumps(pattern)
         except (TypeError, ValueError) as error:
-            raise ValueError(f"filter pattern {index} is not valid JSON: {error}") from error
+            raise _KeyRuleError(
+                "filterPatterns", f"filter pattern {index} is not valid JSON: {error}", None
+            ) from error
 
 
 def _parse_filter_patterns(value: Any) -> Any:
@@ -128,13 +147,16 @@ class StreamTriggerSettings(_Model):
     def _bounded(self) -> Self:
         # Unbounded retries or record age let one poison record block a shard until it expires.
         if self.maximum_retry_attempts == -1:
-            raise ValueError("maximumRetryAttempts must be bounded (0..10000), not -1 (infinite)")
+            raise _KeyRuleError("maximumRetryAttempts", "must be bounded (0..10000), not -1 (infinite)", -1)
         if self.maximum_record_age_seconds == -1:
-            raise ValueError("maximumRecordAgeSeconds must be bounded (60..604800), not -1 (infinite)")
+            raise _KeyRuleError(
+                "maximumRecordAgeSeconds", "must be bounded (60..604800), not -1 (infinite)", -1
+            )
         if self.maximum_record_age_seconds < MIN_MAX_RECORD_AGE:
-            raise ValueError(
-                f"maximumRecordAgeSeconds must be between {MIN_MAX_RECORD_AGE} and "
-                f"{MAX_MAX_RECORD_AGE}, got {self.maximum_record_age_seconds}"
+            raise _KeyRuleError(
+                "maximumRecordAgeSeconds",
+                f"must be between {MIN_MAX_RECORD_AGE} and {MAX_MAX_RECORD_AGE}",
+                self.maximum_record_age_seconds,
             )
         _check_filter_patterns(self.filter_patterns)
         return self
@@ -158,15 +180,19 @@ class QueueTriggerSettings(_Model):
         if isinstance(value, Mapping):
             for key, label in STREAM_ONLY_KEYS.items():
                 if key in value:
-                    raise ValueError(f"{key} ({label}) applies to stream triggers only, not SQS queues")
+                    raise _KeyRuleError(
+                        key, f"{label} applies to stream triggers only, not SQS queues", value[key]
+                    )
         return value
 
     @model_validator(mode="after")
     def _window_for_large_batches(self) -> Self:
         if self.batch_size > SQS_MAX_BATCH_WITHOUT_WINDOW and self.maximum_batching_window_seconds < 1:
-            raise ValueError(
-                f"batchSize {self.batch_size} > {SQS_MAX_BATCH_WITHOUT_WINDOW} on an SQS queue needs "
-                "maximumBatchingWindowSeconds >= 1"
+            raise _KeyRuleError(
+                "batchSize",
+                f"more than {SQS_MAX_BATCH_WITHOUT_WINDOW} on an SQS queue needs "
+                "maximumBatchingWindowSeconds >= 1",
+                self.batch_size,
             )
         _check_filter_patterns(self.filter_patterns)
         return self
@@ -255,7 +281,7 @@ def _retention(value: int) -> int:
 
 def _reserved(value: int) -> int:
     if value < -1:
-        raise ValueError(f"must be -1 (unreserved) or >= 0 (0 pauses the worker), got {value}")
+        raise ValueError("must be -1 (unreserved) or >= 0 (0 pauses the worker)")
     return value
 
 
@@ -333,9 +359,12 @@ class TableSettings(_Model):
         provisioned = self.billing_mode == "PROVISIONED"
         has_capacity = self.read_capacity is not None and self.write_capacity is not None
         if provisioned and not has_capacity:
-            raise ValueError("billingMode PROVISIONED needs readCapacity and writeCapacity")
-        if not provisioned and (self.read_capacity or self.write_capacity):
-            raise ValueError("readCapacity/writeCapacity apply to billingMode PROVISIONED only")
+            raise _KeyRuleError(
+                "billingMode", "PROVISIONED needs readCapacity and writeCapacity", self.billing_mode
+            )
+        for key, capacity in (("readCapacity", self.read_capacity), ("writeCapacity", self.write_capacity)):
+            if not provisioned and capacity is not None:
+                raise _KeyRuleError(key, "applies to billingMode PROVISIONED only", capacity)
         return self
 
 
@@ -349,9 +378,9 @@ class StreamSettings(_Model):
     @model_validator(mode="after")
     def _shards(self) -> Self:
         if self.mode == "PROVISIONED" and self.shard_count is None:
-            raise ValueError("mode PROVISIONED needs shardCount")
+            raise _KeyRuleError("mode", "PROVISIONED needs shardCount", self.mode)
         if self.mode == "ON_DEMAND" and self.shard_count is not None:
-            raise ValueError("shardCount applies to mode PROVISIONED only")
+            raise _KeyRuleError("shardCount", "applies to mode PROVISIONED only", self.shard_count)
         return self
 
 
@@ -364,7 +393,7 @@ class ExternalStreamSettings(_Model):
     @field_validator("existing_arn")
     @classmethod
     def _arn(cls, value: str) -> str:
-        if not ARN.match(value) or ":kinesis:" not in value or ":stream/" not in value:
+        if not KINESIS_STREAM_ARN.match(value):
             raise ValueError(
                 f"{value!r} is not a Kinesis stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)"
             )
@@ -397,8 +426,16 @@ class AlarmTopicSettings(_Model):
 class VpcSettings(_Model):
     """Optional VPC placement of every function."""
 
-    subnet_ids: tuple[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")], ...] = Field(min_length=1)
-    security_group_ids: tuple[Annotated[str, Field(pattern=r"^sg-[0-9a-f]+$")], ...] = Field(min_length=1)
+    subnet_ids: tuple[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")], ...]
+    security_group_ids: tuple[Annotated[str, Field(pattern=r"^sg-[0-9a-f]+$")], ...]
+
+    # Not Field(min_length=1): pydantic would also report one malformed id as "not 0 items".
+    @field_validator("subnet_ids", "security_group_ids")
+    @classmethod
+    def _not_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one id")
+        return value
 
 
 class VendorSettings(_Model):
@@ -457,12 +494,28 @@ class ObservabilitySettings(_Model):
         return value
 
 
+def _stream_kind(value: Any) -> str:
+    # Pick the model from the key that tells them apart, so errors come from the one the file meant.
+    external = isinstance(value, ExternalStreamSettings) or (
+        isinstance(value, Mapping) and ("existingArn" in value or "existing_arn" in value)
+    )
+    return "existing-stream" if external else "created-stream"
+
+
+UNION_TAGS = ("existing-stream", "created-stream")  # pydantic puts these in error locations
+SmsStatusStream = Annotated[
+    Annotated[StreamSettings, Tag("created-stream")]
+    | Annotated[ExternalStreamSettings, Tag("existing-stream")],
+    Discriminator(_stream_kind),
+]
+
+
 class PlatformSettings(_Model):
     """Shared resources of the stack."""
 
     table: TableSettings = TableSettings()
     table_stream: StreamSettings = StreamSettings()
-    sms_status_stream: StreamSettings | ExternalStreamSettings = StreamSettings()
+    sms_status_stream: SmsStatusStream = StreamSettings()
     short_url_queue: QueueSettings = QueueSettings()
     generation_queue: QueueSettings = QueueSettings(visibility_timeout_seconds=5400)
     central_log_stream_arn: str | None = None
@@ -479,7 +532,7 @@ class PlatformSettings(_Model):
     @field_validator("central_log_stream_arn")
     @classmethod
     def _log_stream(cls, value: str | None) -> str | None:
-        if value is not None and (not ARN.match(value) or ":stream/" not in value):
+        if value is not None and not KINESIS_STREAM_ARN.match(value):
             raise ValueError(
                 f"{value!r} is not a Kinesis stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)"
             )
@@ -559,16 +612,19 @@ def _trigger_defaults(spec: WorkerSpec) -> dict[str, Any]:
 
 
 def _format_location(location: tuple[str | int, ...]) -> str:
-    return ".".join(str(part) for part in location if part not in ("function-after", "function-before"))
+    return ".".join(str(part) for part in location if part not in UNION_TAGS)
 
 
 def _format_errors(stack_file: str, error: ValidationError, prefix: tuple[str | int, ...]) -> list[str]:
     lines = []
     for item in error.errors(include_url=False):
-        location = _format_location((*prefix, *item["loc"]))
+        where, given = (*prefix, *item["loc"]), item.get("input")
+        cause = item.get("ctx", {}).get("error")
+        if isinstance(cause, _KeyRuleError):
+            where, given = (*where, cause.key), cause.given
+        location = _format_location(where)
         key = "aws:region" if location == "region" else f"{PROJECT}:{location}"
         message = item["msg"].removeprefix("Value error, ")
-        given = item.get("input")
         shown = "" if isinstance(given, dict | list) or given is None else f" (got {given!r})"
         lines.append(f"{stack_file}: {key}: {message}{shown}")
     return lines
@@ -674,10 +730,15 @@ def _cross_resource_rules(
                     f"(got {worker.trigger.maximum_record_age_seconds})"
                 )
         if worker.log_streaming and raw.platform.central_log_stream_arn is None:
-            problems.append(
-                f"{stack_file}: {PROJECT}:workers.{spec.name}.logStreaming: needs "
-                "platform.centralLogStreamArn (or set defaults.logStreaming: false)"
+            # Name the key the file set: the worker's override, else defaults (reported once).
+            overridden = spec.name in raw.workers and raw.workers[spec.name].log_streaming is not None
+            key = f"workers.{spec.name}.logStreaming" if overridden else "defaults.logStreaming"
+            line = (
+                f"{stack_file}: {PROJECT}:{key}: needs platform.centralLogStreamArn "
+                "(or set logStreaming: false) (got True)"
             )
+            if line not in problems:
+                problems.append(line)
         if (
             isinstance(worker.trigger, QueueTriggerSettings)
             and worker.trigger.maximum_concurrency is not None

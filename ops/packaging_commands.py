@@ -1,0 +1,77 @@
+"""`dmd package`: build what Lambda runs and show what it weighs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra.catalog import CATALOG
+from infra.packaging import (
+    LAYER_REQUIREMENTS_FILE,
+    Architecture,
+    LayerSpec,
+    PackagingError,
+    build_code_archive,
+    build_layer,
+    export_layer_requirements,
+    read_layer_requirements,
+    write_layer_requirements,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.2f} MB" if size >= 100_000 else f"{size / 1000:.1f} kB"
+
+
+def package(
+    architecture: Annotated[
+        list[str] | None, typer.Option("--arch", help="Layer architecture(s) to build (default arm64).")
+    ] = None,
+    refresh_requirements: Annotated[
+        bool, typer.Option(help="Regenerate infra/layer-requirements.txt from uv.lock first.")
+    ] = False,
+) -> None:
+    """Build every worker's code archive and the dependency layer(s) into build/; report sizes."""
+    console = Console()
+    if refresh_requirements:
+        write_layer_requirements(LAYER_REQUIREMENTS_FILE, export_layer_requirements(PROJECT_ROOT))
+        console.print(f"refreshed {LAYER_REQUIREMENTS_FILE.relative_to(PROJECT_ROOT)}")
+    build_dir = PROJECT_ROOT / "build"
+    table = Table(title="Lambda artifacts (deterministic: same sources, same bytes)")
+    for column in ("artifact", "files", "zipped", "unzipped", "sha256 (base64)"):
+        table.add_column(column)
+    try:
+        for spec in CATALOG:
+            archive = build_code_archive(spec.name, source_root=PROJECT_ROOT, out_dir=build_dir / "code")
+            table.add_row(
+                f"code/{spec.name}",
+                str(archive.file_count),
+                _megabytes(archive.size_bytes),
+                _megabytes(archive.uncompressed_bytes),
+                archive.sha256_base64,
+            )
+        requirements = tuple(read_layer_requirements(LAYER_REQUIREMENTS_FILE))
+        for arch in architecture or ["arm64"]:
+            if arch not in ("arm64", "x86_64"):
+                raise typer.BadParameter(f"{arch!r}: use arm64 or x86_64", param_hint="--arch")
+            chosen: Architecture = "arm64" if arch == "arm64" else "x86_64"
+            layer_spec = LayerSpec(requirements=requirements, architecture=chosen)
+            with console.status(f"building the {arch} layer ({len(requirements)} packages from PyPI)…"):
+                layer = build_layer(layer_spec, build_dir=build_dir)
+            table.add_row(
+                f"layer/{layer.path.name}",
+                str(layer.file_count),
+                _megabytes(layer.size_bytes),
+                _megabytes(layer.uncompressed_bytes),
+                layer.sha256_base64,
+            )
+    except PackagingError as error:
+        console.print(f"[red]packaging failed:[/red] {error}")
+        raise typer.Exit(1) from None
+    console.print(table)
