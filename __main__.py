@@ -6,12 +6,12 @@ import pulumi
 
 from infra.artifacts import build_artifacts
 from infra.catalog import CATALOG
-from infra.config import load_stack_config, stack_values
+from infra.config import stack_from_pulumi
 from infra.dashboard import FleetDashboard, fleet_dashboard_args
 from infra.platform import Platform, PlatformArgs
 from infra.worker import Worker, WorkerArgs
 
-stack = load_stack_config(pulumi.get_stack(), stack_values(pulumi.Config(), pulumi.Config("aws")))
+stack = stack_from_pulumi()
 artifacts = build_artifacts(stack, CATALOG, Path(__file__).parent)
 platform = Platform("platform", PlatformArgs(stack=stack, layers=artifacts.layers))
 workers = [

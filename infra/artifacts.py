@@ -38,7 +38,7 @@ def build_artifacts(stack: StackConfig, catalog: Sequence[WorkerSpec], project_r
     requirements = tuple(read_layer_requirements(project_root / "infra" / "layer-requirements.txt"))
     offline = os.environ.get(OFFLINE_ENV) == "1"
     layers: dict[str, LayerArtifact] = {}
-    for architecture in sorted({stack.workers[spec.name].architecture for spec in catalog}):
+    for architecture in sorted({worker.architecture for worker in stack.workers.values()}):
         spec = LayerSpec(requirements=requirements, architecture=architecture, python_version=PYTHON_VERSION)
         path = spec.archive_path(build_dir) if offline else build_layer(spec, build_dir=build_dir).path
         layers[architecture] = LayerArtifact(spec=spec, archive=pulumi.FileArchive(str(path)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, Protocol, Self
 
 from pydantic import (
@@ -217,20 +217,34 @@ class ScheduleTriggerSettings(_Model):
         return value
 
     def interval_seconds(self) -> int:
-        """How often the schedule fires (cron expressions: the gap of their minute field)."""
+        """The longest gap between two runs of the schedule (what "did not run" must tolerate)."""
         rate = re.match(r"rate\((\d+) (minute|hour|day)s?\)", self.schedule_expression)
         if rate:
             amount, unit = int(rate.group(1)), rate.group(2)
             return amount * {"minute": 60, "hour": 3600, "day": 86_400}[unit]
-        minute_field = self.schedule_expression.removeprefix("cron(").split()[0]
-        step = re.match(r"^(\d+|\*)/(\d+)$", minute_field)
-        if step:
-            return int(step.group(2)) * 60
-        if "," in minute_field:
-            minutes = sorted(int(part) for part in minute_field.split(","))
-            gaps = [b - a for a, b in zip(minutes, [*minutes[1:], minutes[0] + 60], strict=True)]
-            return max(gaps) * 60
-        return 3600 if minute_field.isdigit() else 60
+        minute, hour, day_of_month, _month, day_of_week, _year = self.schedule_expression[5:-1].split()
+        if day_of_month not in ("*", "?") or day_of_week not in ("*", "?"):
+            return 31 * 86_400 if day_of_month not in ("*", "?") else 7 * 86_400
+        times = sorted(h * 60 + m for h in _cron_values(hour, 24) for m in _cron_values(minute, 60))
+        gaps = [later - earlier for earlier, later in zip(times, [*times[1:], times[0] + 1440], strict=True)]
+        return max(gaps) * 60
+
+
+def _cron_values(field: str, size: int) -> list[int]:
+    """The values a cron minute/hour field selects: `*`, `a`, `a-b`, `a,b`, `*/n`, `a/n`."""
+    values: set[int] = set()
+    for part in field.split(","):
+        base, _, step = part.partition("/")
+        if base == "*":
+            start, stop = 0, size - 1
+        elif "-" in base:
+            low, high = base.split("-")
+            start, stop = int(low), int(high)
+        else:
+            start = int(base)
+            stop = size - 1 if step else start
+        values.update(range(start, stop + 1, int(step) if step else 1))
+    return sorted(values)
 
 
 class ResolverTriggerSettings(_Model):
@@ -757,11 +771,30 @@ class _ConfigReader(Protocol):
     def get(self, key: str) -> str | None: ...
 
 
-def stack_values(project_config: _ConfigReader, aws_config: _ConfigReader) -> dict[str, Any]:
-    """The `dmd-workers:*` keys (objects decoded from the CLI's JSON) plus `aws:region`."""
+def stack_values(
+    project_config: _ConfigReader, aws_config: _ConfigReader, *, present_keys: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The `dmd-workers:*` keys (objects decoded from the CLI's JSON) plus `aws:region`.
+
+    `present_keys` (every configured key, when the caller can list them) lets a misspelt
+    top-level key fail instead of being ignored.
+    """
+    known = {to_camel(key) for key in RawStackConfig.model_fields if key != "region"}
+    unknown = sorted(
+        key.split(":", 1)[1]
+        for key in present_keys
+        if key.startswith(f"{PROJECT}:") and key.split(":", 1)[1] not in known
+    )
+    if unknown:
+        raise ConfigError(
+            "\n".join(
+                f"{PROJECT}:{key}: unknown key; the keys are {', '.join(sorted(known))}"
+                + (" (the region is aws:region)" if key == "region" else "")
+                for key in unknown
+            )
+        )
     values: dict[str, Any] = {}
-    for key in RawStackConfig.model_fields:
-        alias = to_camel(key)
+    for alias in sorted(known):
         raw = project_config.get(alias)
         if raw is None:
             continue
@@ -776,3 +809,14 @@ def stack_values(project_config: _ConfigReader, aws_config: _ConfigReader) -> di
     if region is not None:
         values["region"] = region
     return values
+
+
+def stack_from_pulumi() -> StackConfig:
+    """Read and validate the running Pulumi program's stack configuration."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    # The SDK has no public way to list configured keys; these are where it keeps them.
+    present = {*runtime_config.get_config_env(), *runtime_config.CONFIG.get()}
+    values = stack_values(pulumi.Config(), pulumi.Config("aws"), present_keys=present)
+    return load_stack_config(pulumi.get_stack(), values)

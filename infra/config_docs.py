@@ -66,8 +66,9 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
 
 def _type(schema: dict[str, Any], root: dict[str, Any]) -> str:
     schema = _resolve(schema, root)
-    if "anyOf" in schema:
-        return " or ".join(_type(option, root) for option in schema["anyOf"])
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if options:
+        return " or ".join(_type(option, root) for option in options)
     if "enum" in schema:
         return " \\| ".join(json.dumps(value) for value in schema["enum"])
     if "const" in schema:

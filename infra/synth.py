@@ -24,6 +24,7 @@ from pulumi.output import Unknown
 from pulumi.runtime import rpc as pulumi_rpc
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
+from pulumi.runtime.settings import _shutdown_callbacks
 from pulumi.runtime.stack import wait_for_rpcs
 
 DEFAULT_ACCOUNT_ID: Final = "123456789012"
@@ -45,7 +46,11 @@ _FAKE_ID_NAMESPACE: Final = uuid.UUID("6f1d3c3e-5b0a-4c59-9a57-1f2d4c8e0b7a")
 _RUN_LOCK: Final = threading.Lock()
 
 
-class StackFileError(Exception):
+class SynthError(Exception):
+    """The offline synth cannot produce a faithful graph for this program or stack."""
+
+
+class StackFileError(SynthError):
     """A Pulumi.yaml or Pulumi.<stack>.yaml file is missing or cannot be used offline."""
 
 
@@ -53,15 +58,19 @@ class SecureConfigError(StackFileError):
     """A stack file holds an encrypted `secure:` value, which an offline synth cannot decrypt."""
 
 
-class InvokeNotAllowedError(Exception):
+class InvokeNotAllowedError(SynthError):
     """The program called a provider function (data source); config and outputs must serve instead."""
 
 
-class ExistingResourceReadError(Exception):
+class ExistingResourceReadError(SynthError):
     """The program read an existing resource or stack reference, which needs a real cloud and backend."""
 
 
-class DuplicateUrnError(Exception):
+class TransformNotSupportedError(SynthError):
+    """The program uses engine-side transforms, which mocks never run, so the graph would be wrong."""
+
+
+class DuplicateUrnError(SynthError):
     """Two resources were registered with the same URN, which the real engine rejects."""
 
 
@@ -703,8 +712,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
             "data-source invokes (house rule: take account, region and ARNs from config and outputs)"
         )
 
+    def register_transform(self, transform: pulumi.ResourceTransform) -> NoReturn:
+        """Refuse stack transforms: the mock monitor never runs them, so the graph would silently differ."""
+        raise TransformNotSupportedError(
+            f"the program registers the transform {getattr(transform, '__name__', transform)!r}; engine-side "
+            "transforms do not run under mocks, so the offline graph would not match a deployment"
+        )
+
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         """Record the registration and return an id plus inputs merged with computed outputs."""
+        if args.transforms:
+            raise TransformNotSupportedError(
+                f"{args.typ} {args.name!r} declares `transforms`; engine-side transforms do not run under "
+                "mocks, so the offline graph would not match a deployment"
+            )
         if args.custom is None:
             # Only `ReadResource` (Resource.get, StackReference) leaves `custom` unset.
             what = "a stack reference" if args.typ == _STACK_REFERENCE_TYPE else "an existing resource"
@@ -903,7 +924,7 @@ class _DeclaredDependsOn:
         return declared
 
 
-async def _stack_exports(project_root: Path) -> dict[str, Any]:
+async def _stack_exports(project_root: Path | None) -> dict[str, Any]:
     root = pulumi_settings.get_root_resource()
     exports: dict[str, Any] = dict(getattr(root, "outputs", {}) or {})
     resolved: dict[str, Any] = {}
@@ -934,17 +955,41 @@ def synthesize(
     entry = program if program is not None else _entry_point(root, project)
     if not entry.is_file():
         raise StackFileError(f"program {entry} not found")
-    mocks = RecordingMocks(
-        account_id=account_id, region=config.get("aws:region", DEFAULT_REGION), project_root=root
-    )
     run = _ProgramRun(
-        project=project.name, stack=stack, preview=preview, root=root, entry=entry, config=config, mocks=mocks
+        body=lambda: runpy.run_path(str(entry), run_name="__main__"),
+        project=project.name,
+        stack=stack,
+        preview=preview,
+        config=config,
+        mocks=RecordingMocks(
+            account_id=account_id, region=config.get("aws:region", DEFAULT_REGION), project_root=root
+        ),
+        root=root,
     )
-    with _RUN_LOCK, ThreadPoolExecutor(max_workers=1, thread_name_prefix="pulumi-synth") as runner:
-        # A fresh thread starts with an empty contextvars context and no event loop, so nothing the
-        # SDK keeps in context variables (settings, root stack, config) leaks between runs or into the
-        # caller.
-        return runner.submit(run.execute).result()
+    return run.in_own_thread()
+
+
+def run_under_mocks(
+    build: Callable[[], object],
+    *,
+    project: str = "test-project",
+    stack: str = "test",
+    config: Mapping[str, str] | None = None,
+    preview: bool = False,
+    account_id: str = DEFAULT_ACCOUNT_ID,
+    region: str = DEFAULT_REGION,
+) -> ResourceGraph:
+    """Call `build` (e.g. construct one component) under recording mocks and return what it registered."""
+    run = _ProgramRun(
+        body=build,
+        project=project,
+        stack=stack,
+        preview=preview,
+        config=dict(config or {}),
+        mocks=RecordingMocks(account_id=account_id, region=region),
+        root=None,
+    )
+    return run.in_own_thread()
 
 
 def _entry_point(root: Path, project: _Project) -> Path:
@@ -954,16 +999,23 @@ def _entry_point(root: Path, project: _Project) -> Path:
 
 @dataclass(frozen=True)
 class _ProgramRun:
+    body: Callable[[], object]
     project: str
     stack: str
     preview: bool
-    root: Path
-    entry: Path
     config: dict[str, str]
     mocks: RecordingMocks
+    root: Path | None
 
-    def execute(self) -> ResourceGraph:
-        loop = asyncio.new_event_loop()
+    def in_own_thread(self) -> ResourceGraph:
+        with _RUN_LOCK, ThreadPoolExecutor(max_workers=1, thread_name_prefix="pulumi-synth") as runner:
+            # A fresh thread starts with an empty contextvars context and no event loop, so nothing
+            # the SDK keeps in context variables (settings, root stack, config) leaks between runs or
+            # into the caller, and the caller's event loop is never touched.
+            return runner.submit(self._execute).result()
+
+    def _execute(self) -> ResourceGraph:
+        loop = _new_loop()
         asyncio.set_event_loop(loop)
         worker_loops: list[asyncio.AbstractEventLoop] = []
         # The mock monitor runs on executor threads and needs an event loop there; give each worker
@@ -972,22 +1024,20 @@ class _ProgramRun:
             thread_name_prefix="pulumi-monitor", initializer=_give_thread_a_loop, initargs=(worker_loops,)
         )
         loop.set_default_executor(executor)
-        modules_before = set(sys.modules)
-        added_to_path = str(self.root) not in sys.path
-        if added_to_path:
-            sys.path.insert(0, str(self.root))
         try:
-            self._configure()
-            declared = _DeclaredDependsOn()
-            pulumi.runtime.register_stack_transformation(declared)
-            loop.run_until_complete(self._run_program())
-            depends_on = loop.run_until_complete(declared.by_urn())
-            exports = loop.run_until_complete(_stack_exports(self.root))
-        finally:
-            _shut_down(loop, worker_loops)
-            if added_to_path:
-                sys.path.remove(str(self.root))
-            _forget_program_modules(modules_before, self.root)
+            with _program_imports(self.root):
+                self._configure()
+                declared = _DeclaredDependsOn()
+                pulumi.runtime.register_stack_transformation(declared)
+                loop.run_until_complete(self._run_body())
+                depends_on = loop.run_until_complete(declared.by_urn())
+                exports = loop.run_until_complete(_stack_exports(self.root))
+        except BaseException:
+            # Cleanup after a failure must never replace the program's own error.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                _shut_down(loop, worker_loops)
+            raise
+        _shut_down(loop, worker_loops)
         resources = tuple(
             sorted(
                 (
@@ -1018,23 +1068,69 @@ class _ProgramRun:
             preview=self.preview,
             monitor=_RecordingMonitor(self.mocks),
         )
-        settings.root_directory = str(self.root)
+        if self.root is not None:
+            settings.root_directory = str(self.root)
 
-    async def _run_program(self) -> None:
-        # Run inside the loop, as the language host does, so synchronous invokes can pump it.
-        runpy.run_path(str(self.entry), run_name="__main__")
+    async def _run_body(self) -> None:
+        # Run inside the loop, as the language host does, so synchronous invokes can pump it. If the
+        # body raises, its exception propagates as is: nothing waits on registrations it left behind.
+        self.body()
         await wait_for_rpcs()
 
 
+@contextlib.contextmanager
+def _program_imports(root: Path | None) -> Iterator[None]:
+    """Let the program import the project's packages, and forget them afterwards."""
+    if root is None:
+        yield
+        return
+    modules_before = set(sys.modules)
+    added_to_path = str(root) not in sys.path
+    if added_to_path:
+        sys.path.insert(0, str(root))
+    try:
+        yield
+    finally:
+        if added_to_path:
+            sys.path.remove(str(root))
+        _forget_program_modules(modules_before, root)
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_drop_unretrieved_failures)
+    return loop
+
+
+def _drop_unretrieved_failures(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Skip asyncio's report of a failed future nobody awaited; report anything else as usual."""
+    # After a failed run, every output that depended on the failure holds a copy of its exception. The
+    # caller already has the first one, and logging each copy when the garbage collector finds it means
+    # formatting tracebacks (so `ast.parse`) on arbitrary threads, which races with pytest's import
+    # hook on CPython < 3.11.8 (gh-106905: "AST constructor recursion depth mismatch").
+    future = context.get("future")
+    failed = (
+        isinstance(future, asyncio.Future)
+        and future.done()
+        and not future.cancelled()
+        and future.exception() is not None
+    )
+    if not failed:
+        loop.default_exception_handler(context)
+
+
 def _give_thread_a_loop(worker_loops: list[asyncio.AbstractEventLoop]) -> None:
-    worker_loop = asyncio.new_event_loop()
+    worker_loop = _new_loop()
     asyncio.set_event_loop(worker_loop)
     worker_loops.append(worker_loop)
 
 
 def _shut_down(loop: asyncio.AbstractEventLoop, worker_loops: list[asyncio.AbstractEventLoop]) -> None:
-    """Cancel what a failed program left behind, then release the executor and every loop."""
+    """Stop callback servers, cancel what a failed program left behind, release executor and loops."""
     try:
+        # Resource hooks and transforms start a gRPC callback server on this loop; stop it before its
+        # tasks are cancelled below (the SDK only stops servers created on the current loop).
+        loop.run_until_complete(_shutdown_callbacks())  # type: ignore[no-untyped-call]
         pending = asyncio.all_tasks(loop)
         for task in pending:
             task.cancel()

@@ -173,21 +173,27 @@ def _schedule_alarms(
 ) -> list[AlarmSpec]:
     assert names.schedule_rule_name is not None and names.schedule_dlq_name is not None
     interval = trigger.interval_seconds()
-    # CloudWatch periods above a minute must be multiples of 60; two intervals tolerate jitter.
-    period = max(60, interval * 2)
+    alarms: list[AlarmSpec] = []
+    # Two intervals tolerate jitter. CloudWatch caps period x evaluation periods at one day, so a
+    # schedule slower than daily is watched by the failed-invocation alarm and the DLQ only.
+    if interval <= 86_400:
+        period = min(86_400, max(60, interval * 2))
+        alarms.append(
+            AlarmSpec(
+                suffix="did-not-run",
+                summary=f"{spec.name}: no invocation in {period // 60} minutes "
+                f"(schedule {trigger.schedule_expression})",
+                runbook="scheduled-worker-did-not-run",
+                threshold=1,
+                comparison="LessThanThreshold",
+                evaluation_periods=1,
+                # Lambda publishes nothing when nothing runs, so missing data is the failure itself.
+                treat_missing_data="breaching",
+                metric=lambda_metric("Invocations", names.function_name, period=period),
+            )
+        )
     return [
-        AlarmSpec(
-            suffix="did-not-run",
-            summary=f"{spec.name}: no invocation in {period // 60} minutes "
-            f"(schedule {trigger.schedule_expression})",
-            runbook="scheduled-worker-did-not-run",
-            threshold=1,
-            comparison="LessThanThreshold",
-            evaluation_periods=1,
-            # Lambda publishes nothing when nothing runs, so missing data is the failure itself.
-            treat_missing_data="breaching",
-            metric=lambda_metric("Invocations", names.function_name, period=period),
-        ),
+        *alarms,
         AlarmSpec(
             suffix="schedule-failed-invocations",
             summary=f"{spec.name}: EventBridge failed to invoke the worker",

@@ -1,0 +1,150 @@
+"""`make bench`: benchmarks as ratios against a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.offline import synthesize_stack
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "RESULTS.md"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One benchmark: what was measured against which baseline."""
+
+    name: str
+    measured_seconds: float
+    baseline_name: str
+    baseline_seconds: float
+    notes: str
+
+    @property
+    def ratio(self) -> float:
+        return self.measured_seconds / self.baseline_seconds
+
+
+def best_of(runs: int, action: Callable[[], object]) -> float:
+    """Best wall time of `runs` runs (the least disturbed by the rest of the machine)."""
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def synth_prod1(runs: int) -> Result:
+    """Synthesizing prod1 vs registering the same resources without components."""
+    graph = synthesize_stack("prod1")
+    measured = best_of(runs, lambda: synthesize_stack("prod1"))
+    baseline = _raw_baseline(graph.to_json(), runs)
+    return Result(
+        "synth prod1 (8 workers)",
+        measured,
+        "same resources, no components",
+        baseline,
+        f"{len(graph.resources)} resources",
+    )
+
+
+def synth_fleet(workers: int, runs: int) -> Result:
+    """A generated fleet of `workers` through the real components vs the same resources raw."""
+    os.environ["DMD_BENCH_WORKERS"] = str(workers)
+    program = ROOT / "bench" / "fleet_program.py"
+    graph = synthesize_stack("prod1", program=program)
+    measured = best_of(runs, lambda: synthesize_stack("prod1", program=program))
+    baseline = _raw_baseline(graph.to_json(), runs)
+    return Result(
+        f"synth generated {workers}-worker stack",
+        measured,
+        "same resources, no components",
+        baseline,
+        f"{len(graph.resources)} resources",
+    )
+
+
+def _raw_baseline(graph_json: str, runs: int) -> float:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "graph.json"
+        path.write_text(graph_json, encoding="utf-8")
+        os.environ["DMD_BENCH_GRAPH"] = str(path)
+        program = ROOT / "bench" / "raw_program.py"
+        return best_of(runs, lambda: synthesize_stack("prod1", program=program))
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        total_kb = int(meminfo.read_text(encoding="utf-8").split()[1])
+        memory = f", {total_kb / 1024 / 1024:.0f} GiB"
+    return f"{os.cpu_count()} cores ({cpu}){memory}, Python {platform.python_version()}, {platform.system()}"
+
+
+def report(results: list[Result]) -> str:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Last run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} at commit "
+        f"`{commit or 'unknown'}` on {machine()}.",
+        "Ratios compare against a baseline measured in the same run (best of N).",
+        "",
+        "| benchmark | measured | baseline | ratio | notes |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r.name} | {r.measured_seconds:.2f} s | {r.baseline_name}: {r.baseline_seconds:.2f} s | "
+        f"{r.ratio:.2f}× | {r.notes} |"
+        for r in results
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--fleet-workers", type=int, default=200)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    args = parser.parse_args()
+    results = []
+    benchmarks: list[tuple[str, Callable[[], Result]]] = [
+        ("synth prod1", lambda: synth_prod1(args.runs)),
+        (f"synth {args.fleet_workers}-worker fleet", lambda: synth_fleet(args.fleet_workers, args.runs)),
+    ]
+    for label, run in benchmarks:
+        print(f"running {label} …", flush=True)
+        result = run()
+        print(
+            f"  {result.name}: {result.measured_seconds:.2f} s vs {result.baseline_name} "
+            f"{result.baseline_seconds:.2f} s → ratio {result.ratio:.2f}× ({result.notes})",
+            flush=True,
+        )
+        results.append(result)
+    text = report(results)
+    print(text)
+    if not args.no_write:
+        RESULTS.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The committed stacks, synthesized once per stack and mode per test process, and ways to read them."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from infra.config import StackConfig
+from infra.offline import synthesize_stack
+from infra.stack_files import committed_stacks, load_committed
+from infra.synth import RecordedResource, ResourceGraph
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STACKS: tuple[str, ...] = tuple(committed_stacks())
+MODES: dict[str, bool] = {"up": False, "preview": True}
+
+
+@functools.cache
+def stack_graph(stack: str, *, preview: bool = False) -> ResourceGraph:
+    """The graph `__main__.py` declares for a committed stack (shared: never mutate it)."""
+    return synthesize_stack(stack, preview=preview)
+
+
+@functools.cache
+def stack_config(stack: str) -> StackConfig:
+    """The validated config of a committed stack, as the program resolves it."""
+    return load_committed(stack)
+
+
+def only(resources: list[RecordedResource], type_: str) -> RecordedResource:
+    """The one resource of a type among `resources`; fails naming what was found instead."""
+    matches = [resource for resource in resources if resource.type_ == type_]
+    assert len(matches) == 1, f"expected one {type_}, found {[match.name for match in matches]}"
+    return matches[0]
+
+
+def of_type(resources: list[RecordedResource], type_: str) -> list[RecordedResource]:
+    return [resource for resource in resources if resource.type_ == type_]
+
+
+def document(resource: RecordedResource, key: str) -> Any:
+    """A JSON-string input (policy, redrive policy, filter pattern) parsed."""
+    return json.loads(resource.inputs[key])
+
+
+@functools.cache
+def runbook_anchors() -> frozenset[str]:
+    """The `## <anchor>` section headings of docs/runbooks.md."""
+    text = (PROJECT_ROOT / "docs" / "runbooks.md").read_text(encoding="utf-8")
+    return frozenset(re.findall(r"^## ([a-z0-9-]+)\s*$", text, flags=re.MULTILINE))
