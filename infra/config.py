@@ -66,7 +66,13 @@ class _KeyRuleError(ValueError):
 class _Model(BaseModel):
     """Stack-config models: camelCase keys as in the YAML, unknown keys rejected, immutable."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,16 +136,27 @@ class StreamTriggerSettings(_Model):
     """Kinesis event-source mapping options."""
 
     enabled: bool = True
+    """False stops polling (maintenance); the checkpoint is kept."""
     batch_size: int = Field(default=100, ge=1, le=10_000)
+    """Records per invocation."""
     maximum_batching_window_seconds: int = Field(default=1, ge=0, le=300)
+    """Wait up to this long to fill a batch."""
     parallelization_factor: int = Field(default=1, ge=1, le=10)
+    """Concurrent batches per shard."""
     starting_position: Literal["LATEST", "TRIM_HORIZON"] = "LATEST"
+    """Where a new mapping starts reading."""
     maximum_retry_attempts: int = Field(default=5, ge=-1, le=10_000)
+    """Retries of a failing batch before it goes to the on-failure queue (bounded)."""
     maximum_record_age_seconds: int = Field(default=3600, ge=-1, le=MAX_MAX_RECORD_AGE)
+    """Records older than this go to the on-failure queue (bounded, ≤ stream retention)."""
     bisect_batch_on_function_error: bool = True
+    """Split a failing batch to isolate the bad record."""
     tumbling_window_seconds: int = Field(default=0, ge=0, le=900)
+    """Aggregation window (0 = off)."""
     filter_patterns: tuple[FilterPattern, ...] | None = None
+    """Lambda filter criteria on the record's decoded data, OR-ed (default: the catalog's)."""
     metrics: bool = True
+    """Publish event-source-mapping EventCount metrics (alarmed on)."""
 
     _parse_patterns = field_validator("filter_patterns", mode="before")(_parse_filter_patterns)
 
@@ -166,11 +183,17 @@ class QueueTriggerSettings(_Model):
     """SQS event-source mapping options."""
 
     enabled: bool = True
+    """False stops polling (maintenance) without deleting the mapping."""
     batch_size: int = Field(default=10, ge=1, le=10_000)
+    """Messages per invocation (> 10 needs a batching window)."""
     maximum_batching_window_seconds: int = Field(default=0, ge=0, le=300)
+    """Wait up to this long to fill a batch."""
     maximum_concurrency: int | None = Field(default=None, ge=2, le=1000)
+    """Cap on concurrent invocations from this queue (2–1000)."""
     filter_patterns: tuple[FilterPattern, ...] | None = None
+    """Lambda filter criteria (EventBridge patterns), OR-ed."""
     metrics: bool = True
+    """Publish event-source-mapping EventCount metrics (alarmed on)."""
 
     _parse_patterns = field_validator("filter_patterns", mode="before")(_parse_filter_patterns)
 
@@ -202,9 +225,13 @@ class ScheduleTriggerSettings(_Model):
     """EventBridge schedule options."""
 
     enabled: bool = True
+    """False disables the rule."""
     schedule_expression: str = "cron(0/30 * * * ? *)"
+    """EventBridge rate() or cron() expression."""
     retry_attempts: int = Field(default=2, ge=0, le=185)
+    """EventBridge retries of a failed invocation."""
     maximum_event_age_seconds: int = Field(default=900, ge=60, le=86_400)
+    """Give up (to the schedule DLQ) after this long."""
 
     @field_validator("schedule_expression")
     @classmethod
@@ -251,6 +278,7 @@ class ResolverTriggerSettings(_Model):
     """AppSync resolver options."""
 
     max_batch_size: int = Field(default=0, ge=0, le=2000)
+    """AppSync batch invoke size (0 = no batching)."""
 
 
 TriggerSettings = (
@@ -266,16 +294,22 @@ class AlarmSettings(_Model):
     """Alarm thresholds; most are ratios of the worker's own settings."""
 
     enabled: bool = True
+    """Declare this worker's alarms at all."""
     error_rate_percent: float = Field(default=5.0, gt=0, le=100)
+    """Alarm when more than this % of invocations fail."""
     throttles: int = Field(default=0, ge=0)
+    """Alarm when throttled invocations exceed this per period."""
     duration_ratio: float = Field(default=0.8, gt=0, le=1, description="p90 duration vs timeout")
     concurrency_ratio: float = Field(default=0.8, gt=0, le=1, description="vs reservation or quota")
     iterator_age_ratio: float = Field(default=0.5, gt=0, le=1, description="vs maximum record age")
     queue_age_ratio: float = Field(default=0.5, gt=0, le=1, description="vs message retention")
     queue_depth: int = Field(default=1000, ge=1)
+    """Alarm when more messages than this wait in the source queue."""
     latency_slo_ms: int = Field(default=500, ge=10, description="resolver p95 latency objective")
     evaluation_periods: int = Field(default=3, ge=1, le=60)
+    """Periods (of periodSeconds) that must breach before an alarm fires."""
     period_seconds: Literal[10, 30, 60, 300, 900, 3600] = 60
+    """Metric period of the Lambda alarms."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,12 +337,19 @@ class WorkerDefaults(_Model):
     """Function settings every worker gets unless it overrides them."""
 
     memory_mb: int = Field(default=1024, ge=128, le=10_240)
+    """Function memory (CPU scales with it)."""
     timeout_seconds: int = Field(default=60, ge=1, le=900)
+    """Function timeout."""
     architecture: Architecture = "arm64"
+    """Instruction set (the layer is built for it)."""
     reserved_concurrency: int = -1
+    """-1 unreserved, 0 paused, N reserved."""
     log_retention_days: int = 14
+    """CloudWatch Logs retention (a value CloudWatch accepts)."""
     log_streaming: bool = True
+    """Subscribe the log group to the central log stream."""
     log_level: LogLevel = "INFO"
+    """Powertools and Lambda application log level."""
 
     _retention = field_validator("log_retention_days")(_retention)
     _reserved = field_validator("reserved_concurrency")(_reserved)
@@ -363,10 +404,15 @@ class TableSettings(_Model):
     """The demand table."""
 
     billing_mode: Literal["PAY_PER_REQUEST", "PROVISIONED"] = "PAY_PER_REQUEST"
+    """On-demand or provisioned capacity."""
     read_capacity: int | None = Field(default=None, ge=1)
+    """Read units (PROVISIONED only)."""
     write_capacity: int | None = Field(default=None, ge=1)
+    """Write units (PROVISIONED only)."""
     point_in_time_recovery: bool = True
+    """Continuous backups (restore to any second of the last 35 days)."""
     event_cache_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+    """How long cached Discovery event details live."""
 
     @model_validator(mode="after")
     def _capacity(self) -> Self:
@@ -386,8 +432,11 @@ class StreamSettings(_Model):
     """A Kinesis data stream the program creates."""
 
     mode: Literal["ON_DEMAND", "PROVISIONED"] = "ON_DEMAND"
+    """ON_DEMAND or PROVISIONED capacity."""
     shard_count: int | None = Field(default=None, ge=1, le=500)
+    """Shards (PROVISIONED only)."""
     retention_hours: int = Field(default=24, ge=24, le=8760)
+    """How long records stay readable (replay window)."""
 
     @model_validator(mode="after")
     def _shards(self) -> Self:
@@ -402,7 +451,9 @@ class ExternalStreamSettings(_Model):
     """A Kinesis stream owned by another team, referenced by ARN."""
 
     existing_arn: str
+    """ARN of the stream another team owns."""
     retention_hours: int = Field(default=24, ge=24, le=8760)
+    """That stream's retention (bounds the consumer's record age)."""
 
     @field_validator("existing_arn")
     @classmethod
@@ -418,30 +469,40 @@ class QueueSettings(_Model):
     """An SQS queue with its dead-letter queue."""
 
     visibility_timeout_seconds: int = Field(default=360, ge=0, le=43_200)
+    """≥ 6 × the consumer's timeout + batching window."""
     message_retention_seconds: int = Field(default=345_600, ge=60, le=1_209_600)
+    """How long a message waits before it expires."""
     max_receive_count: int = Field(default=3, ge=1, le=1000)
+    """Receives before a message moves to the DLQ."""
     dlq_retention_seconds: int = Field(default=1_209_600, ge=60, le=1_209_600)
+    """How long dead letters are kept."""
 
 
 class Subscription(_Model):
     """Who hears the alarms."""
 
     protocol: Literal["email", "https", "sqs", "lambda", "sms"]
+    """SNS protocol."""
     endpoint: str = Field(min_length=3)
+    """Address for that protocol."""
 
 
 class AlarmTopicSettings(_Model):
     """The alarm SNS topic."""
 
     subscriptions: tuple[Subscription, ...] = ()
+    """Who is notified of alarms."""
     account_concurrency_limit: int = Field(default=1000, ge=10)
+    """The account's Lambda concurrency quota (ceiling for unreserved workers' concurrency alarm)."""
 
 
 class VpcSettings(_Model):
     """Optional VPC placement of every function."""
 
     subnet_ids: tuple[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")], ...]
+    """Subnets the functions' ENIs go in."""
     security_group_ids: tuple[Annotated[str, Field(pattern=r"^sg-[0-9a-f]+$")], ...]
+    """Security groups of those ENIs."""
 
     # Not Field(min_length=1): pydantic would also report one malformed id as "not 0 items".
     @field_validator("subnet_ids", "security_group_ids")
@@ -456,11 +517,17 @@ class VendorSettings(_Model):
     """Where the vendor APIs live and which roles sign calls to them."""
 
     sms_service_url: str = "https://sms.example.invalid"
+    """Base URL of the internal SMS service."""
     sms_service_role_arn: str | None = None
+    """Role assumed to SigV4-sign SMS service calls."""
     bitly_url: str = "https://api-ssl.bitly.com/v4"
+    """Bitly v4 API base URL."""
     discovery_url: str = "https://app.ticketmaster.com/discovery/v2"
+    """Ticketmaster Discovery API v2 base URL."""
     accounts_url: str = "https://accounts.example.invalid"
+    """TM Accounts API base URL."""
     accounts_role_arn: str | None = None
+    """Role assumed to SigV4-sign Accounts API calls."""
 
     @field_validator("sms_service_role_arn", "accounts_role_arn")
     @classmethod
@@ -481,24 +548,33 @@ class EmailSettings(_Model):
     """SES sender identity and templates."""
 
     from_address: str = Field(default="reminders@example.com", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    """SES sender address (a verified identity)."""
     identity_domain: str = Field(default="example.com", pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")
+    """SES identity the sender belongs to (IAM is scoped to it)."""
     locales: tuple[Literal["en-us", "en-ca", "fr-ca"], ...] = ("en-us", "en-ca", "fr-ca")
+    """Locales with an SES template."""
 
 
 class BusinessRules(_Model):
     """Suppression rules shared by the workers that normalize events."""
 
     suppressed_artist_ids: tuple[str, ...] = ()
+    """Discovery attraction ids whose events never notify."""
     allowed_countries: tuple[str, ...] = ("US", "CA")
+    """Venue countries that notify (others are suppressed)."""
     allowed_classifications: tuple[str, ...] = ("music", "theatre")
+    """Event segments that notify (others are suppressed)."""
 
 
 class ObservabilitySettings(_Model):
     """Tracing, metrics and runbook links."""
 
     otel_collector_endpoint: str | None = None
+    """OTLP/HTTP collector for traces; unset = tracing is a no-op."""
     metrics_namespace: str = Field(default="DmdWorkers", pattern=r"^[A-Za-z0-9/_.#:-]{1,255}$")
+    """CloudWatch namespace of the custom (EMF) metrics."""
     runbook_base_url: str = "https://git.tmaws.io/demand-capture/workers/-/blob/main/docs/runbooks.md"
+    """Where alarm descriptions link to (docs/runbooks.md)."""
 
     @field_validator("otel_collector_endpoint")
     @classmethod
@@ -528,14 +604,23 @@ class PlatformSettings(_Model):
     """Shared resources of the stack."""
 
     table: TableSettings = TableSettings()
+    """The demand table."""
     table_stream: StreamSettings = StreamSettings()
+    """The table's CDC Kinesis stream."""
     sms_status_stream: SmsStatusStream = StreamSettings()
+    """The SMS status stream: created (mode/shardCount) or referenced (existingArn)."""
     short_url_queue: QueueSettings = QueueSettings()
+    """Queue of events awaiting a short URL."""
     generation_queue: QueueSettings = QueueSettings(visibility_timeout_seconds=5400)
+    """Queue of notification-generation jobs."""
     central_log_stream_arn: str | None = None
+    """The platform's central log Kinesis stream (needed when logStreaming)."""
     alarm_topic: AlarmTopicSettings = AlarmTopicSettings()
+    """The alarm SNS topic."""
     vpc: VpcSettings | None = None
+    """Run every function in these subnets/security groups (optional)."""
     appsync_authentication: Literal["AWS_IAM", "API_KEY", "AMAZON_COGNITO_USER_POOLS"] = "AWS_IAM"
+    """How AppSync callers authenticate."""
 
     def queue(self, name: QueueName) -> QueueSettings:
         return self.short_url_queue if name == "short_url" else self.generation_queue

@@ -228,7 +228,13 @@ def _read_project(project_root: Path) -> _Project:
     project_file = project_root / "Pulumi.yaml"
     if not project_file.is_file():
         raise StackFileError(f"project file {project_file} not found: {project_root} is not a Pulumi project")
-    document = yaml.load(project_file.read_text(encoding="utf-8"), Loader=_StackFileLoader)  # noqa: S506 - a safe loader subclass
+    loader = _StackFileLoader(project_file.read_text(encoding="utf-8"))
+    try:
+        document = loader.get_single_data()
+    except yaml.YAMLError as error:
+        raise StackFileError(f"{project_file} is not valid YAML: {error}") from error
+    finally:
+        loader.dispose()
     if not isinstance(document, dict) or not isinstance(document.get("name"), str):
         raise StackFileError(f"{project_file} does not declare a project `name`")
     main = document.get("main")
@@ -653,6 +659,10 @@ class _ResourceClasses:
             return self._has_arn[token]
 
 
+# Shared by every run: whether a type's class has an `arn` never changes within a process.
+_RESOURCE_CLASSES: Final = _ResourceClasses()
+
+
 def _subclasses(cls: type) -> Iterator[type]:
     subclasses: list[type] = cls.__subclasses__()
     for subclass in subclasses:
@@ -688,7 +698,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self._urns: set[str] = set()
         self._lock = threading.Lock()
         self._in_flight = threading.local()
-        self._classes = _ResourceClasses()
 
     @property
     def resources(self) -> list[RecordedResource]:
@@ -697,7 +706,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return list(self._records)
 
     @contextlib.contextmanager
-    def registering(self, registration: _Registration) -> Iterator[None]:
+    def _registering(self, registration: _Registration) -> Iterator[None]:
         """Make the wire request visible to `new_resource`, which runs on the same thread."""
         self._in_flight.registration = registration
         try:
@@ -764,7 +773,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             type_=token, logical_name=name, inputs=inputs, region=self.region, account=self.account_id
         )
         template = OUTPUT_TEMPLATES.get(token)
-        if template is None and token.startswith("aws:") and self._classes.has_arn(token):
+        if template is None and token.startswith("aws:") and _RESOURCE_CLASSES.has_arn(token):
             template = _generic_arn
         try:
             if template is not None:
@@ -787,7 +796,7 @@ class _RecordingMonitor(MockMonitor):
         if request.type == _STACK_TYPE:
             return super().RegisterResource(request)  # type: ignore[no-untyped-call]
         urn = self.make_urn(request.parent, request.type, request.name)
-        with self._recorder.registering(_Registration(urn=urn, request=request)):
+        with self._recorder._registering(_Registration(urn=urn, request=request)):
             return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
