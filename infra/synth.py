@@ -922,6 +922,9 @@ class _DeclaredDependsOn:
         """Each resource's URN with the names it declared in `depends_on`."""
         declared: dict[str, list[str]] = {}
         for resource, depends_on in self._declared:
+            # A constructor that failed after this transformation (and was caught) never registered.
+            if not hasattr(resource, "urn"):
+                continue
             urn = await resource.urn.future()
             resolved = await pulumi.Output.from_input(depends_on).future()
             items = resolved if isinstance(resolved, Sequence) else [resolved]

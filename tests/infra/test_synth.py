@@ -363,6 +363,33 @@ def test_the_templates_cover_the_key_types_of_the_fleet() -> None:
     assert key_types <= set(OUTPUT_TEMPLATES)
 
 
+def test_run_under_mocks_gives_the_build_function_the_config_it_is_handed() -> None:
+    # Given a build function that reads config, and config for its project
+    def build() -> None:
+        aws.sqs.Queue(
+            "q", name=pulumi.Config().require("queue"), delay_seconds=pulumi.Config().require_int("delay")
+        )
+
+    # When it is run under the recording mocks
+    graph = run_under_mocks(build, project="unit", config={"unit:queue": "jobs", "unit:delay": "5"})
+
+    # Then the resource saw the config
+    assert graph.named("q").inputs == {"name": "jobs", "delaySeconds": 5}
+
+
+def test_a_run_leaves_the_callers_pulumi_state_untouched(demo: Path) -> None:
+    # Given the caller's own Pulumi runtime state
+    stack_before = pulumi.get_stack()
+
+    # When a stack is synthesized
+    synthesize("s1", project_root=demo)
+
+    # Then the caller's context still has no root stack, no config and its own stack name
+    assert pulumi.runtime.get_root_resource() is None
+    assert pulumi.runtime.get_config("demo-proj:batch") is None
+    assert pulumi.get_stack() == stack_before
+
+
 def test_secret_inputs_are_recorded_but_never_serialized_in_clear() -> None:
     # Given a resource with a secret input
     def build() -> None:

@@ -1,0 +1,82 @@
+"""Typed worker settings read once from the environment and validated at cold start."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Any, Literal, TypeVar, cast
+
+from pydantic import AliasChoices, BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from workers.shared.errors import SettingsError
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+# Infra renders lists as "a,b,c" (infra/catalog.py WorkerTunables); pydantic-settings would
+# otherwise try to JSON-decode a complex type read from the environment.
+CommaSeparated = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_commas)]
+
+
+class WorkerSettings(BaseSettings):
+    """What every worker reads from its environment; subclass it to add the worker's own fields."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    environment: str = Field(validation_alias="DMD_ENVIRONMENT", min_length=1)
+    service_name: str = Field(validation_alias="POWERTOOLS_SERVICE_NAME", min_length=1)
+    log_level: LogLevel = Field(default="INFO", validation_alias="POWERTOOLS_LOG_LEVEL")
+    metrics_namespace: str = Field(
+        validation_alias="POWERTOOLS_METRICS_NAMESPACE", pattern=r"^[A-Za-z0-9/_.#:-]{1,255}$"
+    )
+    aws_region: str = Field(
+        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"), pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
+    )
+    otel_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT", pattern=r"^https?://[^\s/]+(:\d+)?/?$"
+    )
+
+    @property
+    def is_production(self) -> bool:
+        """Production stacks (prod1, ...) never log at DEBUG whatever the configured level."""
+        return self.environment.startswith("prod")
+
+
+SettingsT = TypeVar("SettingsT", bound=WorkerSettings)
+
+
+@functools.cache
+def _load(settings_class: type[WorkerSettings]) -> WorkerSettings:
+    try:
+        return settings_class()
+    except ValidationError as error:
+        raise SettingsError(_describe(settings_class, error)) from None
+
+
+def load_settings(settings_class: type[SettingsT]) -> SettingsT:
+    """The worker's settings, read and validated once per process (per class)."""
+    return cast(SettingsT, _load(settings_class))
+
+
+def clear_settings_cache() -> None:
+    """Forget loaded settings so the next `load_settings` re-reads the environment (tests)."""
+    _load.cache_clear()
+
+
+def _describe(settings_class: type[WorkerSettings], error: ValidationError) -> str:
+    problems: list[str] = []
+    for item in error.errors(include_url=False):
+        variable = str(item["loc"][0]).upper() if item["loc"] else "?"
+        if item["type"] == "missing":
+            problems.append(f"{variable} is not set")
+        else:
+            # Values are echoed truncated: settings hold names and ARNs, never secrets.
+            shown = str(item.get("input"))[:60]
+            problems.append(f"{variable}={shown!r} is invalid: {item['msg']}")
+    return f"{settings_class.__name__}: " + "; ".join(problems)
