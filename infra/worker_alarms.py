@@ -108,7 +108,9 @@ def _source_alarms(
                 threshold=round(age_limit_ms * alarms.iterator_age_ratio),
                 evaluation_periods=alarms.evaluation_periods,
                 treat_missing_data="missing",
-                metric=lambda_metric("IteratorAge", names.function_name, statistic="Maximum"),
+                metric=lambda_metric(
+                    "IteratorAge", names.function_name, statistic="Maximum", period=alarms.period_seconds
+                ),
             )
         )
         assert names.on_failure_queue_name is not None
@@ -138,7 +140,9 @@ def _source_alarms(
                 runbook="resolver-latency",
                 threshold=alarms.latency_slo_ms,
                 evaluation_periods=max(alarms.evaluation_periods, 5),
-                metric=lambda_metric("Duration", names.function_name, statistic="p95"),
+                metric=lambda_metric(
+                    "Duration", names.function_name, statistic="p95", period=alarms.period_seconds
+                ),
             )
         )
     return specs

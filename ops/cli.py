@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from ops import config_commands, packaging_commands, synth_commands, workers_commands
+from ops import aws_commands, config_commands, packaging_commands, synth_commands, workers_commands
 
 app = typer.Typer(
     name="dmd",
-    help="dmd-workers operator CLI: synthesize stacks, package code, inspect the fleet.",
+    help="dmd-workers operator CLI: synthesize stacks, package code, inspect the fleet, check AWS.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -16,6 +16,7 @@ app.command("synth")(synth_commands.synth)
 app.command("package")(packaging_commands.package)
 app.add_typer(workers_commands.app, name="workers")
 app.add_typer(config_commands.app, name="config")
+app.add_typer(aws_commands.app, name="aws")
 
 
 def main() -> None:

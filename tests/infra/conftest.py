@@ -7,7 +7,8 @@ from typing import Protocol
 
 import pytest
 
-from infra.synth import ResourceGraph, synthesize
+from infra.offline import synthesize_stack
+from infra.synth import ResourceGraph
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +24,7 @@ def synth() -> Synth:
     """Run the repository's `__main__.py` under recording mocks with a committed stack, fresh each call."""
 
     def run(stack: str, preview: bool = False) -> ResourceGraph:
-        return synthesize(stack, project_root=REPO_ROOT, preview=preview)
+        # The project's own entry point: offline layer declaration (no PyPI) and the stack's account id.
+        return synthesize_stack(stack, preview=preview, project_root=REPO_ROOT)
 
     return run

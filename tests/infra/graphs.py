@@ -18,9 +18,14 @@ STACKS: tuple[str, ...] = tuple(committed_stacks())
 MODES: dict[str, bool] = {"up": False, "preview": True}
 
 
-@functools.cache
 def stack_graph(stack: str, *, preview: bool = False) -> ResourceGraph:
     """The graph `__main__.py` declares for a committed stack (shared: never mutate it)."""
+    return _synthesized(stack, preview)
+
+
+@functools.cache
+def _synthesized(stack: str, preview: bool) -> ResourceGraph:
+    # Positional, so `stack_graph(s)` and `stack_graph(s, preview=False)` share one cache entry.
     return synthesize_stack(stack, preview=preview)
 
 

@@ -36,7 +36,8 @@ class WorkerSettings(BaseSettings):
         validation_alias="POWERTOOLS_METRICS_NAMESPACE", pattern=r"^[A-Za-z0-9/_.#:-]{1,255}$"
     )
     aws_region: str = Field(
-        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"), pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
+        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
+        pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$",
     )
     otel_endpoint: str | None = Field(
         default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT", pattern=r"^https?://[^\s/]+(:\d+)?/?$"
@@ -61,7 +62,7 @@ def _load(settings_class: type[WorkerSettings]) -> WorkerSettings:
 
 def load_settings(settings_class: type[SettingsT]) -> SettingsT:
     """The worker's settings, read and validated once per process (per class)."""
-    return cast(SettingsT, _load(settings_class))
+    return cast("SettingsT", _load(settings_class))
 
 
 def clear_settings_cache() -> None:

@@ -1,0 +1,53 @@
+"""Cached boto3 clients for one region, against AWS or an emulator endpoint."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import boto3
+from botocore.config import Config
+
+# What an emulator on loopback accepts; real credentials must never be sent to (or needed by) it.
+EMULATOR_ACCESS_KEY: Final = "testing"
+EMULATOR_SECRET_KEY: Final = "testing"  # noqa: S105 - the emulator's well-known fake
+
+
+class AwsClients:
+    """One boto3 session and one cached client per service, for a region and an optional endpoint."""
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        endpoint_url: str | None = None,
+        max_attempts: int = 5,
+        fake_credentials: bool = False,
+    ) -> None:
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self._session = boto3.session.Session(
+            region_name=region,
+            aws_access_key_id=EMULATOR_ACCESS_KEY if fake_credentials else None,
+            aws_secret_access_key=EMULATOR_SECRET_KEY if fake_credentials else None,
+        )
+        # Account-id endpoints (DynamoDB) are not routed by emulators, and AWS needs none for reads.
+        self._config = Config(
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            account_id_endpoint_mode="disabled",
+        )
+        self._clients: dict[str, Any] = {}
+
+    @classmethod
+    def for_emulator(cls, endpoint_url: str | None, *, region: str) -> AwsClients:
+        """Clients for an emulator (HTTP endpoint, or in-process when None): fake credentials, no retries."""
+        return cls(region=region, endpoint_url=endpoint_url, max_attempts=1, fake_credentials=True)
+
+    def client(self, service: str) -> Any:
+        """The client for one service (`"lambda"`, `"sqs"`, …), created once."""
+        if service not in self._clients:
+            self._clients[service] = self._session.client(
+                service,  # type: ignore[call-overload]
+                endpoint_url=self.endpoint_url,
+                config=self._config,
+            )
+        return self._clients[service]

@@ -1,0 +1,119 @@
+"""`dmd aws`: compare what is deployed with what the program declares."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated
+
+import typer
+from botocore.exceptions import BotoCoreError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from infra.config import ConfigError
+from infra.offline import synthesize_stack
+from infra.stack_files import load_committed
+from infra.synth import StackFileError
+from ops.aws_check import (
+    AwsReadError,
+    DeployedState,
+    Finding,
+    Status,
+    check_stack,
+    checked_resources,
+    unchecked_types,
+)
+from ops.aws_clients import AwsClients
+
+app = typer.Typer(help="Check deployed AWS resources against the stack's program.", no_args_is_help=True)
+
+_STYLES = {Status.OK: "green", Status.MISSING: "bold red", Status.DRIFT: "yellow", Status.SKIPPED: "dim"}
+
+
+def _findings_table(stack: str, findings: list[Finding], *, problems_only: bool) -> Table:
+    table = Table(title=f"{stack}: deployed resources vs the program")
+    for column in ("status", "kind", "resource", "check", "expected", "actual"):
+        table.add_column(column, overflow="fold")
+    for finding in findings:
+        if problems_only and finding.status is Status.OK:
+            continue
+        style = _STYLES[finding.status]
+        table.add_row(
+            f"[{style}]{finding.status.value}[/{style}]",
+            finding.kind,
+            finding.resource,
+            finding.check,
+            finding.expected,
+            finding.actual,
+        )
+    return table
+
+
+@app.command()
+def check(
+    stack: Annotated[str, typer.Option(help="Stack to check (Pulumi.<stack>.yaml).")],
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="AWS emulator endpoint (fake credentials); default: real AWS.")
+    ] = None,
+    region: Annotated[str | None, typer.Option(help="Region (default: the stack's aws:region).")] = None,
+    problems_only: Annotated[bool, typer.Option(help="List only MISSING, DRIFT and SKIPPED checks.")] = False,
+) -> None:
+    """Post-deploy check: functions, aliases, triggers, log groups, alarms, queues, table, streams.
+
+    Exit 0 when all checks pass, 1 on any MISSING/DRIFT, 2 when the stack or AWS access is misconfigured.
+    """
+    errors = Console(stderr=True)
+    try:
+        config = load_committed(stack)
+        graph = synthesize_stack(stack)
+    except (ConfigError, StackFileError) as error:
+        errors.print(str(error), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    target_region = region or config.region
+    clients = (
+        AwsClients.for_emulator(endpoint_url, region=target_region)
+        if endpoint_url
+        else AwsClients(region=target_region)
+    )
+    state = DeployedState(clients)
+    resources = checked_resources(graph)
+    try:
+        account = state.account_id()
+        if account != config.account_id:
+            errors.print(
+                f"credentials are for account {account}, but stack {stack} deploys to {config.account_id}",
+                markup=False,
+            )
+            raise typer.Exit(2)
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=errors,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(f"checking {stack}", total=len(resources))
+            findings = check_stack(
+                graph,
+                state,
+                on_progress=lambda resource: progress.update(
+                    task, advance=1, description=f"checking {resource.name}"
+                ),
+            )
+    except (AwsReadError, BotoCoreError) as error:
+        errors.print(f"cannot read AWS: {error}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    console = Console()
+    if not problems_only or any(finding.status is not Status.OK for finding in findings):
+        console.print(_findings_table(stack, findings, problems_only=problems_only))
+    counts = Counter(finding.status for finding in findings)
+    summary = ", ".join(f"{counts[status]} {status.value}" for status in Status)
+    console.print(f"{len(resources)} resources, {len(findings)} checks: {summary}")
+    unchecked = unchecked_types(graph)
+    if unchecked:
+        listed = ", ".join(f"{token.split(':')[1]} ×{count}" for token, count in sorted(unchecked.items()))
+        console.print(f"[dim]not covered by this check: {listed}[/dim]")
+    if any(finding.failed for finding in findings):
+        raise typer.Exit(1)

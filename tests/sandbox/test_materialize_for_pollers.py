@@ -1,0 +1,69 @@
+"""Materializing for the sandbox's own pollers: mappings stay out of moto, so their sources accept writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from infra.offline import synthesize_stack
+from infra.synth import ResourceGraph
+from ops.aws_clients import AwsClients
+from sandbox.materialize import UNREGISTERED_MAPPING, Kind, materialize
+
+# Each test starts its own emulator and materializes the whole stack.
+pytestmark = pytest.mark.slow
+
+REGION = "us-east-1"
+ESM = "aws:lambda/eventSourceMapping:EventSourceMapping"
+TABLE_STREAM = "prd3292-local-dmnd-table-stream"
+
+
+@pytest.fixture(scope="module")
+def local_graph() -> ResourceGraph:
+    return synthesize_stack("local")
+
+
+@pytest.fixture
+def emulator() -> Iterator[AwsClients]:
+    with mock_aws():
+        yield AwsClients.for_emulator(None, region=REGION)
+
+
+def test_mappings_left_to_the_pollers_are_skipped_with_their_resolved_requests(
+    local_graph: ResourceGraph, emulator: AwsClients
+) -> None:
+    # Given the local stack materialized without registering its mappings in moto
+    result = materialize(local_graph, emulator, register_event_source_mappings=False)
+    mappings = {resource.name: resource for resource in local_graph.of_type(ESM)}
+    # Then each mapping is reported skipped with the reason, and none exists in moto
+    assert {item.name: item.reason for item in result.skipped if item.type_ == ESM} == dict.fromkeys(
+        mappings, UNREGISTERED_MAPPING
+    )
+    assert emulator.client("lambda").list_event_source_mappings()["EventSourceMappings"] == []
+    # And its request, resolved to the emulator's ARNs, is there for the pollers
+    send = result.event_source_mappings["notification_send-trigger"]
+    assert send["EventSourceArn"] == result.ref(Kind.STREAM, TABLE_STREAM)
+    assert send["FunctionName"] == result.ref(Kind.ALIAS, "prd3292-local-us-east-1-ntfcn-snd:live")
+    declared = mappings["notification_send-trigger"].inputs["filterCriteria"]["filters"]
+    assert send["FilterCriteria"] == {"Filters": [{"Pattern": item["pattern"]} for item in declared]}
+    # And the sources accept writes, which stay there for the pollers to read
+    kinesis, sqs = emulator.client("kinesis"), emulator.client("sqs")
+    kinesis.put_record(StreamName=TABLE_STREAM, Data=b'{"eventName": "INSERT"}', PartitionKey="pk")
+    url = result.ref(Kind.QUEUE_URL, "prd3292-local-us-east-1-event-short-url")
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+    assert len(sqs.receive_message(QueueUrl=url)["Messages"]) == 1
+
+
+def test_with_a_registered_stream_mapping_moto_refuses_records_without_docker(
+    local_graph: ResourceGraph, emulator: AwsClients
+) -> None:
+    # Given the stack materialized with its mappings registered in moto (the default)
+    materialize(local_graph, emulator)
+    # When a record is written to a stream a mapping reads
+    # Then moto tries to run the function in Docker (it only probes the local Docker socket) and the
+    # write fails: why the sandbox's pollers need `register_event_source_mappings=False`
+    with pytest.raises((AttributeError, ClientError)):
+        emulator.client("kinesis").put_record(StreamName=TABLE_STREAM, Data=b"{}", PartitionKey="pk")

@@ -1,0 +1,32 @@
+"""Fixtures of the runtime tests: loopback servers for vendor calls and span exports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from runtime_fakes import OtlpReceiver, ScriptedServer
+
+
+@pytest.fixture
+def vendor_server() -> Iterator[ScriptedServer]:
+    """A scripted vendor API on 127.0.0.1."""
+    server = ScriptedServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def otlp_receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
+    """A local OTLP/HTTP collector, configured as the workers' endpoint."""
+    from workers.shared.observability import reset_tracing
+
+    receiver = OtlpReceiver()
+    receiver.start()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test,faas.name=test_worker")
+    reset_tracing()
+    yield receiver
+    reset_tracing()
+    receiver.stop()

@@ -1,0 +1,109 @@
+"""Client factories: cached, configured for Lambda, pointed at a local emulator by AWS_ENDPOINT_URL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto.server import ThreadedMotoServer
+from runtime_fakes import OtlpReceiver
+
+from workers.shared import clients
+from workers.shared.observability import LOGGER, instrumented
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+
+
+def test_clients_are_created_on_first_use_and_then_reused() -> None:
+    # Given fresh caches (the autouse fixture resets them)
+    assert clients.dynamodb.cache_info().currsize == 0
+
+    # When a factory is called twice, then it builds one client; a reset builds a new one
+    first = clients.dynamodb()
+    assert clients.dynamodb() is first
+    clients.reset_clients()
+    assert clients.dynamodb() is not first
+
+
+def test_importing_the_runtime_creates_no_client() -> None:
+    # When the runtime modules are imported in a fresh interpreter
+    code = (
+        "import botocore.client as bc\n"
+        "created = []\n"
+        "original = bc.ClientCreator.create_client\n"
+        "bc.ClientCreator.create_client = lambda *a, **k: created.append(a) or original(*a, **k)\n"
+        "import workers.shared.repository, workers.shared.records, workers.shared.vendor_http\n"
+        "print(len(created))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    # Then no AWS client exists yet
+    assert result.stdout.strip() == "0"
+
+
+def test_clients_share_the_lambda_configuration() -> None:
+    # When the DynamoDB client is built
+    config = clients.dynamodb().meta.config
+
+    # Then it has bounded timeouts, standard retries, a pool for parallel writes, no account endpoints
+    assert (config.connect_timeout, config.read_timeout) == (2, 5)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 3}
+    assert config.max_pool_connections == clients.DYNAMODB_POOL_CONNECTIONS
+    assert config.account_id_endpoint_mode == "disabled"
+    assert clients.sqs().meta.config.read_timeout == 10
+    for factory in (clients.ses, clients.sts, clients.secretsmanager):
+        assert factory().meta.region_name == "us-east-1"
+
+
+@pytest.fixture
+def moto_server() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_aws_endpoint_url_points_every_client_at_a_local_emulator(
+    moto_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the sandbox's emulator endpoint in the environment
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    clients.reset_clients()
+
+    # When the cached clients talk to AWS
+    queue_url = clients.sqs().create_queue(QueueName="event-short-url")["QueueUrl"]
+    clients.dynamodb().create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    # Then boto3 honoured AWS_ENDPOINT_URL natively: the emulator holds the resources
+    assert clients.dynamodb().meta.endpoint_url == moto_server
+    assert clients.dynamodb().list_tables()["TableNames"] == ["t"]
+    assert queue_url.endswith("/event-short-url")
+
+
+def test_each_aws_call_is_a_client_span_under_the_invocation(
+    otlp_receiver: OtlpReceiver, aws: None, lambda_context: Any
+) -> None:
+    # Given tracing on and a worker calling DynamoDB
+    @instrumented
+    def lambda_handler(event: dict[str, Any], context: Any) -> list[str]:
+        return clients.dynamodb().list_tables()["TableNames"]
+
+    # When it is invoked
+    lambda_handler({}, lambda_context)
+
+    # Then the call is a span of its own, child of the invocation span
+    spans = {exported.name: exported for exported in otlp_receiver.spans()}
+    call, root = spans["DynamoDB.ListTables"], spans[LOGGER.service]
+    assert call.parent_span_id == root.span_id
+    assert call.attributes["rpc.system"] == "aws-api"
+    assert call.attributes["rpc.method"] == "ListTables"
+    assert call.attributes["http.response.status_code"] == 200

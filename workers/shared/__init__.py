@@ -1,0 +1,1 @@
+"""Shared runtime of the workers: settings, observability, clients, models, repository, records."""
