@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import pulumi
@@ -20,6 +21,11 @@ class AlarmTopicArgs:
     naming: Naming
     account_id: str
     settings: AlarmTopicSettings
+
+
+def _fingerprint(endpoint: str) -> str:
+    """Stable short id of a subscriber: reordering the list must not replace subscriptions."""
+    return hashlib.sha256(endpoint.encode()).hexdigest()[:10]
 
 
 class AlarmTopic(pulumi.ComponentResource):
@@ -73,12 +79,12 @@ class AlarmTopic(pulumi.ComponentResource):
         )
         self.subscriptions = [
             aws.sns.TopicSubscription(
-                f"{name}-subscription-{index}",
+                f"{name}-subscription-{subscription.protocol}-{_fingerprint(subscription.endpoint)}",
                 topic=self.topic.arn,
                 protocol=subscription.protocol,
                 endpoint=subscription.endpoint,
                 opts=child,
             )
-            for index, subscription in enumerate(args.settings.subscriptions)
+            for subscription in args.settings.subscriptions
         ]
         self.register_outputs({"topic_arn": self.topic.arn})

@@ -22,6 +22,8 @@ NOTIFICATION_SEND_FILTERS: tuple[dict[str, Any], ...] = (
                 "NewImage": {
                     "type": {"S": ["notification", "notification:asu"]},
                     "status": {"M": {"id": {"S": ["CREATED", "RETRY"]}}},
+                    # The sender's own claim write (still CREATED/RETRY) must not re-trigger it.
+                    "claimId": {"S": [{"exists": False}]},
                 }
             },
         }

@@ -42,7 +42,7 @@ class GraphqlApi(pulumi.ComponentResource):
         self.logging_role = aws.iam.Role(
             f"{name}-logging-role",
             name=naming.name("api-logs"),
-            assume_role_policy=assume_role_policy("appsync.amazonaws.com"),
+            assume_role_policy=assume_role_policy("appsync.amazonaws.com", source_account=args.account_id),
             tags=naming.tags(),
             opts=child,
         )

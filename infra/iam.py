@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 
 # Actions AWS does not let you scope below `*`. Anything else must name its resources.
-WILDCARD_RESOURCE_ACTIONS = frozenset({"ec2:DescribeNetworkInterfaces"})
+WILDCARD_RESOURCE_ACTIONS = frozenset({"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,13 +50,20 @@ def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
     )
 
 
-def assume_role_policy(service: str, *, source_arn: pulumi.Input[str] | None = None) -> pulumi.Output[str]:
-    """Trust policy for an AWS service, pinned to one source ARN when given (confused deputy)."""
+def assume_role_policy(
+    service: str, *, source_arn: pulumi.Input[str] | None = None, source_account: str | None = None
+) -> pulumi.Output[str]:
+    """Trust policy for an AWS service, pinned to a source ARN or account when given (confused deputy)."""
     statement: dict[str, object] = {
         "Effect": "Allow",
         "Principal": {"Service": service},
         "Action": "sts:AssumeRole",
     }
+    conditions: dict[str, dict[str, pulumi.Input[str]]] = {}
     if source_arn is not None:
-        statement["Condition"] = {"ArnLike": {"aws:SourceArn": source_arn}}
+        conditions["ArnLike"] = {"aws:SourceArn": source_arn}
+    if source_account is not None:
+        conditions["StringEquals"] = {"aws:SourceAccount": source_account}
+    if conditions:
+        statement["Condition"] = conditions
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [statement]})

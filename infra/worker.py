@@ -235,8 +235,12 @@ class Worker(pulumi.ComponentResource):
                 ),
                 resources=(interfaces,),
             ),
-            # DescribeNetworkInterfaces supports no resource-level scoping.
-            Statement(sid="DescribeInterfaces", actions=("ec2:DescribeNetworkInterfaces",), resources=("*",)),
+            # The Describe calls support no resource-level scoping.
+            Statement(
+                sid="DescribeInterfaces",
+                actions=("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"),
+                resources=("*",),
+            ),
         ]
 
     def _stream_logs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pulumi
@@ -76,10 +77,11 @@ def worker_alarm_specs(
     specs.append(
         AlarmSpec(
             suffix="concurrency",
-            summary=f"{spec.name}: concurrency above {alarms.concurrency_ratio:.0%} of {ceiling_label} "
+            summary=f"{spec.name}: concurrency at or above {alarms.concurrency_ratio:.0%} of {ceiling_label} "
             f"({concurrency_ceiling})",
             runbook="throttling",
-            threshold=max(1, round(concurrency_ceiling * alarms.concurrency_ratio)),
+            threshold=max(1, math.ceil(concurrency_ceiling * alarms.concurrency_ratio)),
+            comparison="GreaterThanOrEqualToThreshold",
             evaluation_periods=max(periods, 5),
             metric=lambda_metric("ConcurrentExecutions", function, statistic="Maximum", period=period),
         )
@@ -131,7 +133,7 @@ def _source_alarms(
     if isinstance(source, StreamSource | QueueSource) and names.event_source_mapping_uuid is not None:
         specs += _event_source_alarms(spec, names.event_source_mapping_uuid)
     if isinstance(source, ScheduleSource) and isinstance(config.trigger, ScheduleTriggerSettings):
-        specs += _schedule_alarms(spec, config.trigger, names)
+        specs += _schedule_alarms(spec, config, config.trigger, names)
     if isinstance(source, ResolverSource):
         specs.append(
             AlarmSpec(
@@ -173,14 +175,16 @@ def _event_source_alarms(spec: WorkerSpec, mapping_uuid: pulumi.Input[str]) -> l
 
 
 def _schedule_alarms(
-    spec: WorkerSpec, trigger: ScheduleTriggerSettings, names: WatchedNames
+    spec: WorkerSpec, config: WorkerConfig, trigger: ScheduleTriggerSettings, names: WatchedNames
 ) -> list[AlarmSpec]:
     assert names.schedule_rule_name is not None and names.schedule_dlq_name is not None
     interval = trigger.interval_seconds()
     alarms: list[AlarmSpec] = []
     # Two intervals tolerate jitter. CloudWatch caps period x evaluation periods at one day, so a
     # schedule slower than daily is watched by the failed-invocation alarm and the DLQ only.
-    if interval <= 86_400:
+    # A paused scheduler (rule disabled or concurrency 0 for maintenance) is not "missing" a run.
+    paused = not trigger.enabled or config.reserved_concurrency == 0
+    if interval <= 86_400 and not paused:
         period = min(86_400, max(60, interval * 2))
         alarms.append(
             AlarmSpec(

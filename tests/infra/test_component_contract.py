@@ -67,8 +67,8 @@ NOTIFICATION_SEND_CHILDREN = [
 PROD1_PLATFORM_DESCENDANTS = [
     ("platform-alarm-topic", "dmd:platform:AlarmTopic"),
     ("platform-alarm-topic-key", "aws:kms/key:Key"),
-    ("platform-alarm-topic-subscription-0", "aws:sns/topicSubscription:TopicSubscription"),
-    ("platform-alarm-topic-subscription-1", "aws:sns/topicSubscription:TopicSubscription"),
+    ("platform-alarm-topic-subscription-email-95b5deeea7", "aws:sns/topicSubscription:TopicSubscription"),
+    ("platform-alarm-topic-subscription-https-d2f29a1286", "aws:sns/topicSubscription:TopicSubscription"),
     ("platform-alarm-topic-topic", "aws:sns/topic:Topic"),
     ("platform-demand", "dmd:platform:DemandTable"),
     ("platform-demand-alarm-read-throttles", "aws:cloudwatch/metricAlarm:MetricAlarm"),
@@ -183,10 +183,10 @@ def test_platform_creates_the_sms_status_stream_only_where_none_exists() -> None
     # and has two
     expected = sorted(
         [
-            *(
-                entry
-                for entry in PROD1_PLATFORM_DESCENDANTS
-                if entry[0] != "platform-alarm-topic-subscription-1"
+            *(entry for entry in PROD1_PLATFORM_DESCENDANTS if "-subscription-" not in entry[0]),
+            (
+                "platform-alarm-topic-subscription-email-b60d4072de",
+                "aws:sns/topicSubscription:TopicSubscription",
             ),
             ("platform-sms-status", "aws:kinesis/stream:Stream"),
         ]

@@ -177,6 +177,18 @@ def test_a_notification_in_another_status_is_not_sent(stack: str, status: str) -
     assert _delivered(stack, "notification_send", record) is False
 
 
+@pytest.mark.parametrize("status", ["CREATED", "RETRY"])
+def test_the_senders_own_claim_write_does_not_trigger_it_again(stack: str, status: str) -> None:
+    # Given the sender claimed a notification before calling the vendor (status unchanged)
+    record = _kinesis_record(
+        "MODIFY", new={**notification(status), "claimId": "claim-1"}, old=notification(status)
+    )
+
+    # When the sender's filter is applied
+    # Then the claim write is filtered out: only unclaimed CREATED/RETRY records trigger a send
+    assert _delivered(stack, "notification_send", record) is False
+
+
 def test_a_removed_notification_is_not_sent(stack: str) -> None:
     # Given a notification deleted (TTL or cleanup), whose change carries only the old image
     record = _kinesis_record("REMOVE", old=notification("CREATED"))

@@ -153,7 +153,7 @@ ENI_MANAGE_ACTIONS = (
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 )
-WILDCARD_RESOURCE_ACTIONS = frozenset({"ec2:DescribeNetworkInterfaces"})
+WILDCARD_RESOURCE_ACTIONS = frozenset({"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"})
 VENDOR_ACCESS = {
     Access.SMS_SERVICE: ("sms-service", "SMS_SERVICE"),
     Access.BITLY: ("bitly", "BITLY"),
@@ -1659,7 +1659,7 @@ def _expected_worker_grants(stack: Stack, spec: WorkerSpec) -> set[tuple[str, st
             )
         }
         grants |= {(action, interfaces) for action in ENI_MANAGE_ACTIONS}
-        grants.add(("ec2:DescribeNetworkInterfaces", "*"))
+        grants |= {("ec2:DescribeNetworkInterfaces", "*"), ("ec2:DescribeSubnets", "*")}
     return grants
 
 

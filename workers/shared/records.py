@@ -338,11 +338,17 @@ def _batch_module() -> ModuleType:
     # Hiding pydantic for this one import skips them; the batch package does not use pydantic.
     name = "aws_lambda_powertools.utilities.batch"
     hidden = sys.modules.pop("pydantic", None) if name not in sys.modules else None
+    duplicate = None
     try:
-        return importlib.import_module(name)
+        module = importlib.import_module(name)
     finally:
         if hidden is not None:
+            duplicate = sys.modules.get("pydantic")
             sys.modules["pydantic"] = hidden
+    if duplicate is not None:
+        # A second pydantic would break isinstance checks: fail loudly (tests run this path).
+        raise ImportError(f"{name} imported pydantic while it was hidden; drop the workaround")
+    return module
 
 
 def _record_id(record: Mapping[str, Any], event_type: BatchEventType) -> str:

@@ -141,23 +141,23 @@ class VendorClient:
         with span(f"{self.name} {method}", kind="client", attributes=attributes) as current:
             for attempt in range(1, self.max_attempts + 1):
                 current.set_attribute("dmd.attempts", attempt)
-                failure, may_repeat = self._attempt(
+                outcome, may_repeat = self._attempt(
                     method, url, body=body, headers=headers, timeout=timeout, repeatable=repeatable
                 )
-                if isinstance(failure, VendorResponse):
-                    current.set_attribute("http.response.status_code", failure.status)
-                    return failure
+                if isinstance(outcome, VendorResponse):
+                    current.set_attribute("http.response.status_code", outcome.status)
+                    return outcome
                 if attempt == self.max_attempts or not may_repeat:
-                    raise failure
-                delay = self._delay(attempt, failure.retry_after)
+                    raise outcome
+                delay = self._delay(attempt, outcome.retry_after)
                 if delay is None:  # the vendor asks for a longer pause than a retry here may take
-                    raise failure
+                    raise outcome
                 LOGGER.warning(
                     "Vendor call failed; retrying",
                     extra={
                         "vendor": self.name,
-                        "status_code": failure.status_code,
-                        "reason": failure.reason,
+                        "status_code": outcome.status_code,
+                        "reason": outcome.reason,
                         "attempt": attempt,
                         "delay_seconds": round(delay, 3),
                     },

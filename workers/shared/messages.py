@@ -1,0 +1,74 @@
+"""Messages the workers hand each other through queues, and the SMS service's wire format."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+IDENTIFIER = r"^[^#|\s]+$"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
+
+
+class GenerationJob(_Message):
+    """Scheduler → generator: create the notifications of one sale (resumable from a page cursor)."""
+
+    event_id: str = Field(pattern=IDENTIFIER)
+    sale_id: str = Field(pattern=IDENTIFIER)
+    sale_start_date_time: AwareDatetime
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    cursor: str | None = None
+    part: int = Field(default=0, ge=0, description="continuation number (0 = first job of the sale)")
+
+    @property
+    def deduplication_id(self) -> str:
+        """Same sale, window and part → same id: a re-run of the window is recognisably a duplicate."""
+        return f"{self.event_id}-{self.sale_id}-{self.window_start:%Y%m%dT%H%M}-{self.part}"
+
+
+class ShortUrlJob(_Message):
+    """Stream/AppSync → shortener: the cached event that still needs a short URL."""
+
+    event_id: str = Field(pattern=IDENTIFIER)
+
+
+class SmsStatus(enum.StrEnum):
+    """Delivery statuses the SMS service publishes."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    UNDELIVERED = "undelivered"
+
+
+class SmsSendRequest(_Message):
+    """POST {SMS_SERVICE_URL}/v1/messages (SigV4-signed): one SMS, deduplicated by `reference`."""
+
+    to: str = Field(pattern=r"^\+[1-9]\d{6,14}$")
+    body: str = Field(min_length=1)
+    reference: str = Field(description="notification reference (PK|SK), echoed in status events")
+    app_id: str | None = None
+
+
+class SmsSendAccepted(_Message):
+    """202 answer of the SMS service."""
+
+    message_id: str
+
+
+class SmsStatusEvent(_Message):
+    """One record of the SMS status Kinesis stream (JSON in the record's data)."""
+
+    message_id: str
+    reference: str
+    status: SmsStatus
+    timestamp: datetime
+    error_code: str | None = None
+    error_reason: str | None = None
