@@ -17,6 +17,7 @@ from infra.graphql_api import GraphqlApi, GraphqlApiArgs
 from infra.naming import Naming
 from infra.packaging import LayerSpec
 from infra.queue import WorkQueue, WorkQueueArgs
+from infra.streams import kinesis_stream
 from infra.table import DEMAND_INDEX, SALES_INDEX, DemandTable, DemandTableArgs
 
 COMPONENT_TYPE = "dmd:platform:Platform"
@@ -229,14 +230,10 @@ class Platform(pulumi.ComponentResource):
                 retention_hours=settings.retention_hours,
             )
         stream_name = naming.name("sms-status")
-        stream = aws.kinesis.Stream(
+        stream = kinesis_stream(
             f"{name}-sms-status",
-            name=stream_name,
-            retention_period=settings.retention_hours,
-            shard_count=settings.shard_count,
-            stream_mode_details=aws.kinesis.StreamStreamModeDetailsArgs(stream_mode=settings.mode),
-            encryption_type="KMS",
-            kms_key_id="alias/aws/kinesis",
+            stream_name=stream_name,
+            settings=settings,
             tags=naming.tags(),
             opts=pulumi.ResourceOptions(parent=self),
         )

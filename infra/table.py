@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from infra.alarms import AlarmSpec, AlarmTarget, Metric, declare_alarms
 from infra.config import StreamSettings, TableSettings
 from infra.naming import Naming
+from infra.streams import kinesis_stream
 
 COMPONENT_TYPE = "dmd:platform:DemandTable"
 
@@ -84,16 +85,10 @@ class DemandTable(pulumi.ComponentResource):
             tags=naming.tags(),
             opts=protected,
         )
-        stream = args.stream
-        self.stream = aws.kinesis.Stream(
+        self.stream = kinesis_stream(
             f"{name}-stream",
-            name=stream_name,
-            retention_period=stream.retention_hours,
-            shard_count=stream.shard_count,
-            stream_mode_details=aws.kinesis.StreamStreamModeDetailsArgs(stream_mode=stream.mode),
-            encryption_type="KMS",
-            kms_key_id="alias/aws/kinesis",
-            shard_level_metrics=["IncomingRecords", "WriteProvisionedThroughputExceeded"],
+            stream_name=stream_name,
+            settings=args.stream,
             tags=naming.tags(),
             opts=protected,
         )
