@@ -11,7 +11,7 @@ equivalent with boto3, one small function per resource type (`HANDLERS`). Nothin
   `RedriveAllowPolicy`).
 
 Cross references: the graph's inputs hold the ARNs, URLs and ids the recording mocks invented
-(`infra.synth.OUTPUT_TEMPLATES`). Each handler returns the emulator's real outputs under the same
+(`infra.synth_outputs.OUTPUT_TEMPLATES`). Each handler returns the emulator's real outputs under the same
 keys, so every later input is rewritten from mock value to real value, per resource, before use.
 
 CDC: DynamoDB → Kinesis streaming destinations are not implemented by moto. Every table that has one
