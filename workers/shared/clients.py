@@ -28,12 +28,14 @@ READ_TIMEOUT_SECONDS = 10
 _SPAN_KEY = "dmd_span"
 
 
-def client_config(*, read_timeout: float = READ_TIMEOUT_SECONDS, pool_connections: int = 10) -> Config:
+def client_config(
+    *, read_timeout: float = READ_TIMEOUT_SECONDS, pool_connections: int = 10, max_attempts: int = 3
+) -> Config:
     """Timeouts, standard retries and pooling shared by every AWS client of the fleet."""
     return Config(
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=read_timeout,
-        retries={"mode": "standard", "total_max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         max_pool_connections=pool_connections,
         tcp_keepalive=True,
         # Account-id endpoints break local emulators (moto) and buy nothing here.
@@ -110,8 +112,12 @@ def sqs() -> SQSClient:
 
 @functools.cache
 def ses() -> SESClient:
-    """The SES client (templated email)."""
-    client = _session().client("ses", config=client_config())
+    """The SES client (templated email), one attempt per call.
+
+    SES has no idempotency key: an SDK retry after a read timeout or 5xx could send the email twice.
+    The sender retries through the notification's RETRY status instead, guarded by its claim.
+    """
+    client = _session().client("ses", config=client_config(max_attempts=1))
     _traced(client)
     return client
 

@@ -221,14 +221,28 @@ class DemandRepository:
         self, key: Key, claim_id: str, *, from_statuses: Iterable[NotificationStatus], at: datetime
     ) -> bool:
         """Take the send claim: only one invocation may call the vendor for this notification."""
-        status_values = _status_values(from_statuses)
-        return self._conditional_update(
-            key,
-            update="SET #claim = :claim, #claimedAt = :at",
-            condition=f"attribute_not_exists(#claim) AND #status.#id IN ({', '.join(status_values)})",
-            names={"#claim": "claimId", "#claimedAt": "claimedAt", "#status": "status", "#id": "id"},
-            values={":claim": claim_id, ":at": format_timestamp(at), **status_values},
-        )
+        return self._conditional_update(key, **_claim_expression(claim_id, from_statuses, at))
+
+    def claim_notification(
+        self, key: Key, claim_id: str, *, from_statuses: Iterable[NotificationStatus], at: datetime
+    ) -> NotificationRecord | None:
+        """Take the send claim and return the record as stored after it (None when the claim is lost)."""
+        # The stored attempts and next-attempt time are the truth: a replayed change record
+        # carries an older image of the notification.
+        expression = _claim_expression(claim_id, from_statuses, at)
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=serialize_item(key.item()),
+                UpdateExpression=expression["update"],
+                ConditionExpression=expression["condition"],
+                ExpressionAttributeNames=expression["names"],
+                ExpressionAttributeValues=serialize_item(expression["values"]),
+                ReturnValues="ALL_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return None
+        return NotificationRecord.from_item(deserialize_item(response["Attributes"]))
 
     def transition(
         self,
@@ -353,6 +367,18 @@ class DemandRepository:
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+
+def _claim_expression(
+    claim_id: str, from_statuses: Iterable[NotificationStatus], at: datetime
+) -> dict[str, Any]:
+    status_values = _status_values(from_statuses)
+    return {
+        "update": "SET #claim = :claim, #claimedAt = :at",
+        "condition": f"attribute_not_exists(#claim) AND #status.#id IN ({', '.join(status_values)})",
+        "names": {"#claim": "claimId", "#claimedAt": "claimedAt", "#status": "status", "#id": "id"},
+        "values": {":claim": claim_id, ":at": format_timestamp(at), **status_values},
+    }
 
 
 def _status_values(statuses: Iterable[NotificationStatus]) -> dict[str, str]:

@@ -217,6 +217,33 @@ def test_only_one_sender_holds_the_claim(repository: DemandRepository) -> None:
     assert stored.status.id is S.TRIGGERED
 
 
+def test_a_claim_returns_the_record_as_stored_not_as_a_replayed_image(repository: DemandRepository) -> None:
+    # Given a notification whose stored state moved on after its INSERT (one failed attempt)
+    record = notification()
+    repository.create_notification(record)
+    error = SendError(status_code=503, reason="service unavailable", timestamp=T0)
+    later = T0 + timedelta(seconds=30)
+    repository.transition(
+        record.key,
+        {S.CREATED},
+        S.RETRY,
+        at=T0,
+        increment_attempts=True,
+        error=error,
+        extra_updates={"nextAttemptAt": later},
+    )
+
+    # When a sender claims it, and another tries too
+    claimed = repository.claim_notification(record.key, "claim-a", from_statuses={S.CREATED, S.RETRY}, at=T0)
+    lost = repository.claim_notification(record.key, "claim-b", from_statuses={S.CREATED, S.RETRY}, at=T0)
+
+    # Then the winner sees the stored attempts, backoff and its own claim; the other gets nothing
+    assert claimed is not None
+    assert (claimed.send_attempts, claimed.next_attempt_at, claimed.claim_id) == (1, later, "claim-a")
+    assert claimed.status.id is S.RETRY
+    assert lost is None
+
+
 def test_retry_records_the_error_attempt_and_next_attempt_time(repository: DemandRepository) -> None:
     # Given a notification whose send hit a transient error
     record = notification()

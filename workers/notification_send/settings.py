@@ -1,0 +1,28 @@
+"""Environment of the notification sender, exactly as infra declares it (access grants + SendTunables)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from workers.shared.settings import WorkerSettings
+
+SECRET_ARN_PATTERN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$"  # noqa: S105 - a pattern
+ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
+
+
+class SendSettings(WorkerSettings):
+    """Table, SMS service, SES sender and the send tunables (attempts, backoff, vendor timeout)."""
+
+    demand_table_name: str = Field(min_length=3)
+    demand_table_sales_index: str = Field(min_length=1)
+    demand_table_demand_index: str = Field(min_length=1)
+    sms_service_url: str = Field(pattern=r"^https?://[^\s/]+")
+    sms_service_secret_arn: str = Field(pattern=SECRET_ARN_PATTERN)
+    # Only stacks whose SMS service authorizes IAM principals set a role (local does not).
+    sms_service_role_arn: str | None = Field(default=None, pattern=ROLE_ARN_PATTERN)
+    email_from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email_template_prefix: str = Field(min_length=1)
+    # No defaults: infra renders every tunable, so a missing one is a deployment defect to report.
+    max_send_attempts: int = Field(ge=1, le=10)
+    retry_backoff_seconds: int = Field(ge=0, le=900)
+    vendor_timeout_seconds: int = Field(ge=1, le=30)
