@@ -1,0 +1,213 @@
+"""Cache-first event details against moto (table, short-url queue) and a fake Discovery API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from discovery_fake import API_KEY, FakeDiscovery, discovery_payload
+
+from workers.shared.discovery import (
+    WITHDRAWN_SALE_REASON,
+    CachedEvent,
+    DiscoveryClient,
+    EventNotFoundError,
+    EventRules,
+    ShortUrlQueue,
+    get_and_cache_event_details,
+)
+from workers.shared.repository import DemandRepository
+
+NOW = datetime(2024, 1, 10, 9, 30, tzinfo=UTC)
+EVENT_ID = "vvG1IZ9KBxv3Tg"
+RULES = EventRules(cache_ttl_hours=24)
+
+
+@pytest.fixture
+def discovery() -> Iterator[FakeDiscovery]:
+    fake = FakeDiscovery()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def repository(demand_table: str) -> DemandRepository:
+    return DemandRepository(demand_table, sales_index="sales", demand_index="demand-by-sale")
+
+
+@pytest.fixture
+def queue_url(aws: None) -> str:
+    return boto3.client("sqs", region_name="us-east-1").create_queue(
+        QueueName="prd3292-test-us-east-1-event-short-url"
+    )["QueueUrl"]
+
+
+def queued(queue_url: str) -> list[dict[str, Any]]:
+    response = boto3.client("sqs", region_name="us-east-1").receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )
+    return [dict(message) for message in response.get("Messages", [])]
+
+
+def details(
+    discovery: FakeDiscovery,
+    repository: DemandRepository,
+    *,
+    now: datetime = NOW,
+    queue_url: str | None = None,
+    market_id: str | None = "TM_US",
+    event_id: str = EVENT_ID,
+) -> CachedEvent:
+    return get_and_cache_event_details(
+        event_id,
+        market_id=market_id,
+        repository=repository,
+        discovery=DiscoveryClient(discovery.url, api_key=lambda: API_KEY, timeout_seconds=2),
+        rules=RULES,
+        now=now,
+        short_url_queue=ShortUrlQueue(url=queue_url) if queue_url else None,
+    )
+
+
+def test_a_miss_caches_the_event_and_its_sales_and_requests_a_short_url(
+    discovery: FakeDiscovery, repository: DemandRepository, queue_url: str
+) -> None:
+    # Given an uncached event known to Discovery
+    discovery.add(discovery_payload("music-us"))
+
+    # When its details are requested
+    result = details(discovery, repository, queue_url=queue_url)
+
+    # Then Discovery was asked once and the event and every sale are cached
+    assert discovery.calls == {EVENT_ID: 1}
+    assert not result.from_cache and result.short_url_requested
+    assert repository.get_event(EVENT_ID) == result.event
+    assert repository.sales_for_event(EVENT_ID) == sorted(result.sales, key=lambda sale: sale.key.sk)
+    # And the sales are findable by the scheduler's index query
+    found = repository.sales_in_window(
+        datetime(2024, 1, 15, 15, tzinfo=UTC), datetime(2024, 1, 15, 16, tzinfo=UTC)
+    )
+    assert [sale.id for sale in found] == ["verified-fan-presale"]
+    # And one short-url job carries the event id and its correlation id
+    messages = queued(queue_url)
+    assert [json.loads(message["Body"]) for message in messages] == [{"eventId": EVENT_ID}]
+    assert messages[0]["MessageAttributes"]["correlationId"]["StringValue"] == EVENT_ID
+
+
+def test_a_fresh_cached_event_is_served_without_calling_discovery(
+    discovery: FakeDiscovery, repository: DemandRepository, queue_url: str
+) -> None:
+    # Given the event was cached 23 hours ago (TTL 24 h)
+    discovery.add(discovery_payload("music-us"))
+    first = details(discovery, repository, queue_url=queue_url)
+    queued(queue_url)
+
+    # When it is requested again
+    second = details(discovery, repository, now=NOW + timedelta(hours=23), queue_url=queue_url)
+
+    # Then the cache answers: same event and sales, Discovery not called again, no new short-url job
+    assert second.from_cache and not second.short_url_requested
+    assert (second.event, second.sales) == (first.event, first.sales)
+    assert discovery.calls == {EVENT_ID: 1}
+
+
+def test_an_expired_event_is_fetched_again_and_keeps_its_short_url(
+    discovery: FakeDiscovery, repository: DemandRepository, queue_url: str
+) -> None:
+    # Given a cached event that was shortened, then expired
+    discovery.add(discovery_payload("music-us"))
+    details(discovery, repository)
+    assert repository.set_short_url(EVENT_ID, "https://tmtix.co/3xAmPlE")
+
+    # When it is requested after its TTL
+    again = details(discovery, repository, now=NOW + timedelta(hours=25), queue_url=queue_url)
+
+    # Then Discovery is asked again, the short URL survives and no new short-url job is sent
+    assert discovery.calls == {EVENT_ID: 2}
+    assert not again.from_cache and not again.short_url_requested
+    assert again.event.short_url == "https://tmtix.co/3xAmPlE"
+    assert repository.get_event(EVENT_ID).short_url == "https://tmtix.co/3xAmPlE"  # type: ignore[union-attr]
+    assert queued(queue_url) == []
+
+
+def test_a_suppressed_event_is_cached_but_never_queued_for_a_short_url(
+    discovery: FakeDiscovery, repository: DemandRepository, queue_url: str
+) -> None:
+    # Given a sports event (classification not allowed)
+    payload = discovery_payload("music-us")
+    payload["classifications"][0]["segment"]["name"] = "Sports"
+    discovery.add(payload)
+
+    # When its details are requested
+    result = details(discovery, repository, queue_url=queue_url)
+
+    # Then it is cached as suppressed, with its reason, and no short URL is requested
+    cached = repository.get_event(EVENT_ID)
+    assert cached is not None and cached.is_suppressed
+    assert cached.suppression_reason == "classification sports is not allowed"
+    assert not result.short_url_requested
+    assert queued(queue_url) == []
+
+
+def test_without_a_short_url_queue_nothing_is_sent(
+    discovery: FakeDiscovery, repository: DemandRepository
+) -> None:
+    # Given no queue configured (the scheduler) / When a miss is cached / Then no job is requested
+    discovery.add(discovery_payload("music-us"))
+    assert not details(discovery, repository).short_url_requested
+
+
+def test_a_sale_discovery_stopped_listing_is_suppressed_and_left_out(
+    discovery: FakeDiscovery, repository: DemandRepository
+) -> None:
+    # Given the event cached with its Live Nation presale, which Discovery then drops
+    payload = discovery.add(discovery_payload("music-us"))
+    details(discovery, repository)
+    payload["sales"]["presales"] = [
+        presale for presale in payload["sales"]["presales"] if not presale["name"].startswith("Live Nation")
+    ]
+    discovery.add(payload)
+
+    # When the expired event is fetched again, and then served from the cache
+    refreshed = details(discovery, repository, now=NOW + timedelta(hours=25))
+    cached = details(discovery, repository, now=NOW + timedelta(hours=26))
+
+    # Then the dropped sale is kept suppressed (its index entry can never notify) and not listed
+    stale = repository.get_sale(EVENT_ID, "live-nation-mobile-app-presale")
+    assert stale is not None and stale.is_suppressed and stale.suppression_reason == WITHDRAWN_SALE_REASON
+    for result in (refreshed, cached):
+        assert "live-nation-mobile-app-presale" not in {sale.id for sale in result.sales}
+        assert len(result.sales) == 5
+
+
+def test_an_unknown_event_is_not_found_and_nothing_is_cached(
+    discovery: FakeDiscovery, repository: DemandRepository, queue_url: str
+) -> None:
+    # Given Discovery does not know the id / When requested / Then not found, nothing cached or sent
+    with pytest.raises(EventNotFoundError):
+        details(discovery, repository, event_id="vvG1IZ9KBxv3Tx", queue_url=queue_url)
+    assert repository.get_event("vvG1IZ9KBxv3Tx") is None
+    assert queued(queue_url) == []
+
+
+def test_an_event_is_cached_under_the_id_it_was_asked_for(
+    discovery: FakeDiscovery, repository: DemandRepository
+) -> None:
+    # Given Discovery answers a legacy id with the event's canonical id
+    payload = discovery_payload("music-us")
+    discovery.add({**payload, "id": "04005F3CA1B26E4D"})
+    discovery.events["04005F3CA1B26E4D"]["id"] = EVENT_ID
+
+    # When the legacy id is requested twice
+    details(discovery, repository, event_id="04005F3CA1B26E4D")
+    again = details(discovery, repository, event_id="04005F3CA1B26E4D")
+
+    # Then the event and its sales are cached under that id, and the second request hits the cache
+    assert again.from_cache and again.event.id == "04005F3CA1B26E4D"
+    assert {sale.event_id for sale in again.sales} == {"04005F3CA1B26E4D"}
+    assert discovery.calls == {"04005F3CA1B26E4D": 1}
