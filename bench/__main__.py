@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.workers_bench import cold_imports, generator_vs_boto3
 from infra.offline import synthesize_stack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +74,27 @@ def synth_fleet(workers: int, runs: int) -> Result:
     )
 
 
+def worker_imports(runs: int) -> list[Result]:
+    """Each worker's handler import vs `import boto3`, fresh interpreters, in-process time."""
+    baseline, workers = cold_imports(runs)
+    return [
+        Result(f"cold import {name}", seconds, "import boto3", baseline, "target ≤ 1.5×")
+        for name, seconds in workers.items()
+    ]
+
+
+def generator(fans: int) -> Result:
+    """The generator creating `fans` notifications vs bare boto3 conditional writes, same parallelism."""
+    measured, baseline, created = generator_vs_boto3(fans)
+    return Result(
+        f"generator, {fans:,} fans (moto server)",
+        measured,
+        "bare boto3 conditional PutItem loop, 16 threads",
+        baseline,
+        f"{created:,} notifications created; {created / measured:,.0f}/s",
+    )
+
+
 def _raw_baseline(graph_json: str, runs: int) -> float:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "graph.json"
@@ -113,7 +135,7 @@ def report(results: list[Result]) -> str:
         "|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r.name} | {r.measured_seconds:.2f} s | {r.baseline_name}: {r.baseline_seconds:.2f} s | "
+        f"| {r.name} | {r.measured_seconds:.3f} s | {r.baseline_name}: {r.baseline_seconds:.3f} s | "
         f"{r.ratio:.2f}× | {r.notes} |"
         for r in results
     ]
@@ -124,22 +146,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--fleet-workers", type=int, default=200)
+    parser.add_argument("--fans", type=int, default=50_000, help="fans of the generator benchmark")
+    parser.add_argument(
+        "--only", choices=["synth", "imports", "generator"], action="append", help="run only these groups"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     args = parser.parse_args()
-    results = []
-    benchmarks: list[tuple[str, Callable[[], Result]]] = [
-        ("synth prod1", lambda: synth_prod1(args.runs)),
-        (f"synth {args.fleet_workers}-worker fleet", lambda: synth_fleet(args.fleet_workers, args.runs)),
+    groups = set(args.only or ["synth", "imports", "generator"])
+    results: list[Result] = []
+    benchmarks: list[tuple[str, str, Callable[[], list[Result]]]] = [
+        ("synth", "synth prod1", lambda: [synth_prod1(args.runs)]),
+        (
+            "synth",
+            f"synth {args.fleet_workers}-worker fleet",
+            lambda: [synth_fleet(args.fleet_workers, args.runs)],
+        ),
+        ("imports", "cold imports", lambda: worker_imports(max(args.runs, 5))),
+        ("generator", f"generator ({args.fans:,} fans)", lambda: [generator(args.fans)]),
     ]
-    for label, run in benchmarks:
+    for group, label, run in benchmarks:
+        if group not in groups:
+            continue
         print(f"running {label} …", flush=True)
-        result = run()
-        print(
-            f"  {result.name}: {result.measured_seconds:.2f} s vs {result.baseline_name} "
-            f"{result.baseline_seconds:.2f} s → ratio {result.ratio:.2f}× ({result.notes})",
-            flush=True,
-        )
-        results.append(result)
+        for result in run():
+            print(
+                f"  {result.name}: {result.measured_seconds:.3f} s vs {result.baseline_name} "
+                f"{result.baseline_seconds:.3f} s → ratio {result.ratio:.2f}× ({result.notes})",
+                flush=True,
+            )
+            results.append(result)
     text = report(results)
     print(text)
     if not args.no_write:
