@@ -41,7 +41,8 @@ TEMPLATES: dict[str, EmailTemplate] = {
         ),
         html=(
             "<html><body><h1>{{artistName}}</h1>"
-            "<p>{{#if presaleName}}{{presaleName}} : {{/if}}mise en vente à <strong>{{saleTime}}</strong>.</p>"
+            "<p>{{#if presaleName}}{{presaleName}} : {{/if}}"
+            "mise en vente à <strong>{{saleTime}}</strong>.</p>"
             "<p>{{venueName}}, {{venueCity}} {{venueStateCode}} &middot; {{eventDay}} {{eventDate}} "
             "{{eventTime}}</p>"
             '<p><a href="{{url}}">Obtenez vos billets avec {{brand}}</a></p></body></html>'

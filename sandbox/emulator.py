@@ -1,0 +1,253 @@
+"""The embedded AWS emulator: moto's server in its own process on a loopback port, real HTTP."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import errno
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Final
+
+from ops.aws_clients import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY
+
+HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 4566  # what Pulumi.local.yaml's provider endpoints point at
+DEFAULT_REGION: Final = "us-east-1"
+_STARTUP_SECONDS: Final = 30.0
+_STOP_SECONDS: Final = 5.0
+_POLL_SECONDS: Final = 0.02
+_LISTENING: Final = re.compile(r"Running on http://[\d.]+:(\d+)")
+_PR_SET_PDEATHSIG: Final = 1
+
+
+class EmulatorError(Exception):
+    """The emulator could not start, answer or reset."""
+
+
+class Emulator:
+    """moto's server as a child process (own core, own GIL) and the environment boto3 needs to reach it."""
+
+    # A separate process because in-process the server shares the GIL with its clients (~460
+    # PutItem/s). `port=0` lets the server pick a free port (read back from its startup line). While
+    # running, `AWS_ENDPOINT_URL`, fake credentials, the region and account-id endpoints disabled are
+    # set in this process's environment (restored on stop), so any boto3 client built afterwards talks
+    # to the emulator. Stopping terminates its process group; a Linux parent-death signal and an
+    # `atexit` hook cover the paths that skip `stop`.
+
+    def __init__(
+        self, *, port: int = DEFAULT_PORT, region: str = DEFAULT_REGION, configure_environment: bool = True
+    ) -> None:
+        self._requested_port = port
+        self.region = region
+        self._configure_environment = configure_environment
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._port: int | None = None
+        self._saved_environment: dict[str, str | None] = {}
+
+    # ---------------------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether the server process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        if self._port is None:
+            raise EmulatorError("the emulator is not running")
+        return self._port
+
+    @property
+    def endpoint_url(self) -> str:
+        """`http://127.0.0.1:PORT`, the endpoint for every service."""
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        if self._process is None:
+            raise EmulatorError("the emulator is not running")
+        return self._process.pid
+
+    def environment(self) -> dict[str, str]:
+        """The variables that point boto3 at this emulator with fake credentials."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_KEY,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        }
+
+    # ---------------------------------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        """Start the server, wait until it answers, set the environment; EmulatorError says why not."""
+        if self._process is not None:
+            raise EmulatorError("the emulator is already running")
+        if self._requested_port:
+            _refuse_taken_port(self._requested_port)
+        self._log_dir = tempfile.TemporaryDirectory(prefix="dmd-emulator-")
+        log_path = Path(self._log_dir.name) / "moto-server.log"
+        with log_path.open("wb") as log:
+            self._process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
+                [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self._requested_port)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Its own session: a terminal's Ctrl-C reaches us, and we stop it after the pollers.
+                start_new_session=True,
+                preexec_fn=_die_with_parent_preexec(),  # noqa: PLW1509 - only calls prctl, see below
+            )
+        atexit.register(self.stop)
+        try:
+            self._port = self._wait_for_port(log_path)
+            self._wait_until_answering()
+        except BaseException:
+            self.stop()
+            raise
+        if self._configure_environment:
+            self._apply_environment()
+        return self
+
+    def reset(self) -> None:
+        """Empty every service's state (moto's reset API)."""
+        try:
+            self._post("/moto-api/reset")
+        except OSError as error:
+            raise EmulatorError(f"reset failed at {self.endpoint_url}: {error}") from error
+
+    def stop(self) -> None:
+        """Stop the server process (terminate, then kill) and restore the environment; idempotent."""
+        atexit.unregister(self.stop)
+        self._restore_environment()
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            _signal_group(process, signal.SIGTERM)
+            try:
+                process.wait(timeout=_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait(timeout=_STOP_SECONDS)
+        elif process is not None:
+            process.wait()
+        if self._log_dir is not None:
+            self._log_dir.cleanup()
+            self._log_dir = None
+        self._port = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------------------------------------
+
+    def _wait_for_port(self, log_path: Path) -> int:
+        deadline = time.monotonic() + _STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            text = log_path.read_text(errors="replace")
+            found = _LISTENING.search(text)
+            if found:
+                return int(found.group(1))
+            if self._process is not None and self._process.poll() is not None:
+                raise EmulatorError(_startup_failure(self._requested_port, text))
+            time.sleep(_POLL_SECONDS)
+        raise EmulatorError(f"moto server did not start within {_STARTUP_SECONDS:.0f} s")
+
+    def _wait_until_answering(self) -> None:
+        deadline = time.monotonic() + _STARTUP_SECONDS
+        while True:
+            try:
+                self._post("/moto-api/reset")
+                return
+            except OSError as error:
+                if time.monotonic() > deadline:
+                    raise EmulatorError(
+                        f"moto server on {self.endpoint_url} does not answer: {error}"
+                    ) from None
+                time.sleep(_POLL_SECONDS)
+
+    def _post(self, path: str) -> None:
+        request = urllib.request.Request(f"{self.endpoint_url}{path}", method="POST")  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback
+            answer.read()
+
+    def _apply_environment(self) -> None:
+        for key, value in self.environment().items():
+            self._saved_environment.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _restore_environment(self) -> None:
+        for key, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_environment = {}
+
+
+def _refuse_taken_port(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the server binds: a port left in TIME_WAIT by a previous run is free, a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise EmulatorError(_port_taken(port)) from None
+            raise EmulatorError(f"cannot listen on {HOST}:{port}: {error}") from None
+
+
+def _port_taken(port: int) -> str:
+    return (
+        f"port {port} on {HOST} is already in use (another sandbox or emulator?): stop that process, "
+        "or choose another port (0 picks a free one)"
+    )
+
+
+def _startup_failure(port: int, log: str) -> str:
+    if "address already in use" in log.lower():
+        return _port_taken(port)
+    tail = "\n".join(log.strip().splitlines()[-10:])
+    return f"moto server exited during startup:\n{tail}"
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
+
+
+def _die_with_parent_preexec() -> Callable[[], None] | None:
+    """A preexec hook asking Linux to SIGTERM the child when its parent dies (even by SIGKILL)."""
+    # Resolved before the fork, so the child makes one libc call only. The signal follows the thread
+    # that started the server: start the emulator from a thread that lives as long as the sandbox.
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return preexec

@@ -1,0 +1,74 @@
+"""Per-function environment variables in one process: one function's environment applied at a time."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+
+class EnvironmentGate:
+    """Applies a function's environment to `os.environ` while its invocations run, and restores it after."""
+
+    # `os.environ` is process-wide, so two functions with different variables cannot run at the same
+    # time: invocations of the function whose environment is applied run concurrently (up to their
+    # mapping's concurrency); another function waits until they finish. Turns are fair: once another
+    # function waits, the current one admits no new invocations, and the waiter goes next.
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._owner: str | None = None
+        self._active = 0
+        self._waiting: deque[str] = deque()
+        self._next: str | None = None
+        self._saved: dict[str, str | None] = {}
+
+    @property
+    def owner(self) -> str | None:
+        """The function whose environment is applied now, if any."""
+        return self._owner
+
+    @contextmanager
+    def applied(self, owner: str, environment: Mapping[str, str]) -> Iterator[None]:
+        """Run the block with `environment` applied on behalf of `owner`."""
+        with self._condition:
+            self._waiting.append(owner)
+            while not self._may_enter(owner):
+                self._condition.wait()
+            self._waiting.remove(owner)
+            if self._owner is None:
+                self._apply(environment)
+                self._owner = owner
+                self._next = None
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._active -= 1
+                if self._active == 0:
+                    self._restore()
+                    released, self._owner = self._owner, None
+                    self._next = next((name for name in self._waiting if name != released), None)
+                    self._condition.notify_all()
+
+    def _may_enter(self, owner: str) -> bool:
+        if self._owner is None:
+            return self._next in (None, owner)
+        if self._owner != owner:
+            return False
+        return all(name == owner for name in self._waiting)
+
+    def _apply(self, environment: Mapping[str, str]) -> None:
+        self._saved = {key: os.environ.get(key) for key in environment}
+        os.environ.update(environment)
+
+    def _restore(self) -> None:
+        for key, value in self._saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved = {}

@@ -1,0 +1,178 @@
+"""A worker's Lambda function run in-process: its handler, environment, context and counters."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sandbox.clock import SandboxClock
+from sandbox.environment import EnvironmentGate
+
+Handler = Callable[[Any, Any], Any]
+RUNTIME: Final = "python3.12"
+
+
+class HandlerImportError(Exception):
+    """The handler path names no importable callable (Lambda's Runtime.ImportModuleError)."""
+
+
+@dataclass
+class LambdaContext:
+    """The context object the Lambda runtime passes to a handler, on the sandbox clock."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    deadline: float  # sandbox epoch seconds
+    clock: SandboxClock = field(repr=False)
+    identity: Any = None
+    client_context: Any = None
+    tenant_id: str | None = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the configured timeout, on the sandbox clock (never negative)."""
+        return max(0, int((self.deadline - self.clock.now()) * 1000))
+
+
+@dataclass
+class WorkerCounters:
+    """What a worker's invocations did, as the pollers saw it (per record, per attempt)."""
+
+    invocations: int = 0
+    function_errors: int = 0
+    records_processed: int = 0
+    records_failed: int = 0
+    records_filtered: int = 0
+    records_discarded: int = 0
+
+
+class FunctionCounters:
+    """Thread-safe `WorkerCounters`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counters = WorkerCounters()
+
+    def add(self, **increments: int) -> None:
+        """Add to named counters, e.g. `add(records_processed=3)`."""
+        with self._lock:
+            for name, amount in increments.items():
+                setattr(self._counters, name, getattr(self._counters, name) + amount)
+
+    def snapshot(self) -> WorkerCounters:
+        """A copy of the counters now."""
+        with self._lock:
+            return dataclasses.replace(self._counters)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionSettings:
+    """The deployed function's settings the runtime needs (from the graph / the emulator's copy)."""
+
+    worker: str
+    function_name: str
+    handler: str
+    environment: Mapping[str, str] = field(default_factory=dict)
+    timeout_seconds: int = 3
+    memory_mb: int = 128
+    version: str = "$LATEST"
+    function_arn: str = ""
+    invoked_arn: str = ""
+    role_arn: str = ""
+    region: str = "us-east-1"
+
+
+class LambdaFunction:
+    """Invokes a handler (imported lazily by dotted path) the way Lambda would, in this process."""
+
+    # Each invocation runs with the function's environment applied (see `EnvironmentGate`) plus the
+    # variables the Lambda runtime sets, and a `LambdaContext` whose remaining time counts down on
+    # the sandbox clock. The timeout is reported, not enforced: a thread cannot be killed.
+
+    def __init__(self, settings: FunctionSettings, *, clock: SandboxClock, gate: EnvironmentGate) -> None:
+        self.settings = settings
+        self.counters = FunctionCounters()
+        self._clock = clock
+        self._gate = gate
+        self._handler: Handler | None = None
+        self._import_lock = threading.Lock()
+        self._environment = {**settings.environment, **_runtime_variables(settings)}
+
+    @property
+    def worker(self) -> str:
+        """The worker's catalog name."""
+        return self.settings.worker
+
+    @property
+    def invoked_arn(self) -> str:
+        """The ARN triggers invoke (the `live` alias when there is one)."""
+        return self.settings.invoked_arn or self.settings.function_arn
+
+    def invoke(self, event: Any) -> Any:
+        """Run the handler with `event` and a fresh context; its exception propagates (a function error)."""
+        settings = self.settings
+        context = LambdaContext(
+            function_name=settings.function_name,
+            function_version=settings.version,
+            invoked_function_arn=self.invoked_arn,
+            memory_limit_in_mb=settings.memory_mb,
+            aws_request_id=str(uuid.uuid4()),
+            log_group_name=f"/aws/lambda/{settings.function_name}",
+            log_stream_name=f"sandbox/[{settings.version}]{uuid.uuid4().hex}",
+            deadline=self._clock.now() + settings.timeout_seconds,
+            clock=self._clock,
+        )
+        with self._gate.applied(settings.function_name, self._environment):
+            self.counters.add(invocations=1)
+            try:
+                return self._resolve()(event, context)
+            except Exception:
+                self.counters.add(function_errors=1)
+                raise
+
+    def _resolve(self) -> Handler:
+        # Imported inside the gate: modules may read their environment at import time.
+        with self._import_lock:
+            if self._handler is None:
+                self._handler = import_handler(self.settings.handler)
+            return self._handler
+
+
+def import_handler(path: str) -> Handler:
+    """The callable a `module.function` handler path names; HandlerImportError says what is missing."""
+    module_name, _, attribute = path.rpartition(".")
+    if not module_name:
+        raise HandlerImportError(f"handler {path!r} is not of the form 'module.function'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise HandlerImportError(
+            f"cannot import module {module_name!r} for handler {path!r}: {error}"
+        ) from error
+    handler = getattr(module, attribute, None)
+    if not callable(handler):
+        raise HandlerImportError(f"module {module_name!r} has no callable {attribute!r} (handler {path!r})")
+    return handler  # type: ignore[no-any-return]
+
+
+def _runtime_variables(settings: FunctionSettings) -> dict[str, str]:
+    """What the Lambda runtime sets for every function (the sandbox adds the emulator's endpoint)."""
+    return {
+        "AWS_LAMBDA_FUNCTION_NAME": settings.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": settings.version,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(settings.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{settings.function_name}",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{RUNTIME}",
+        "AWS_REGION": settings.region,
+        "AWS_DEFAULT_REGION": settings.region,
+        "_HANDLER": settings.handler,
+    }

@@ -1,0 +1,327 @@
+"""The sandbox engine: the local stack's fleet on one machine, from its synthesized resource graph.
+
+`Sandbox.start()` starts the emulator (moto server, own process), materializes the graph into it
+with the event-source mappings kept out of moto, and wires what AWS would run around the functions:
+a CDC tailer per table → Kinesis route, one poller per mapping, the scheduled rules on the sandbox
+clock, and the AppSync resolvers. Handlers run in this process, imported lazily from the function's
+`handler` in the graph (or an override per worker), each with its own environment from the
+emulator's copy of the function (see `EnvironmentGate` for how environments take turns).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Final
+
+from infra.offline import synthesize_stack
+from infra.stack_files import load_committed
+from infra.synth import RecordedResource, ResourceGraph
+from ops.aws_clients import AwsClients
+from sandbox.appsync import AppSyncResolver
+from sandbox.cdc import CdcTailer, Precision
+from sandbox.clock import SandboxClock
+from sandbox.emulator import DEFAULT_PORT, Emulator
+from sandbox.environment import EnvironmentGate
+from sandbox.function import FunctionSettings, LambdaFunction, WorkerCounters
+from sandbox.materialize import Kind, Materialized, materialize
+from sandbox.pollers import EventSourceMapping, KinesisPoller, SqsPoller
+from sandbox.schedule import Schedule
+
+FUNCTION: Final = "aws:lambda/function:Function"
+ALIAS: Final = "aws:lambda/alias:Alias"
+RULE: Final = "aws:cloudwatch/eventRule:EventRule"
+RULE_TARGET: Final = "aws:cloudwatch/eventTarget:EventTarget"
+RESOLVER: Final = "aws:appsync/resolver:Resolver"
+KINESIS_DESTINATION: Final = "aws:dynamodb/kinesisStreamingDestination:KinesisStreamingDestination"
+RUN_UNTIL_PAUSE_SECONDS: Final = 0.02
+# Module-level caches of the workers' runtime (clients bound to an endpoint, settings read once):
+# every sandbox starts its functions cold, so they are cleared when already loaded.
+COLD_START_RESETS: Final = (
+    ("workers.shared.clients", "reset_clients"),
+    ("workers.shared.settings", "clear_settings_cache"),
+    ("workers.shared.observability", "reset_tracing"),
+)
+
+Poller = KinesisPoller | SqsPoller
+
+
+class SandboxError(Exception):
+    """The sandbox cannot be built from the graph as asked."""
+
+
+class Sandbox:
+    """The local stack running on this machine; `with Sandbox() as sandbox: …` starts and stops it all."""
+
+    def __init__(
+        self,
+        graph: ResourceGraph | None = None,
+        *,
+        stack: str = "local",
+        port: int = DEFAULT_PORT,
+        speed: float = 1.0,
+        start_time: datetime | None = None,
+        handlers: Mapping[str, str] | None = None,
+        background: bool = True,
+        configure_environment: bool = True,
+    ) -> None:
+        self._graph = graph
+        self._configure_environment = configure_environment
+        self._stack = graph.stack if graph is not None else stack
+        self._port = port
+        self._handler_overrides = dict(handlers or {})
+        self._background = background
+        self.clock = SandboxClock(speed=speed, start=start_time)
+        self.emulator: Emulator | None = None
+        self.materialized = Materialized()
+        self.functions: dict[str, LambdaFunction] = {}
+        self.tailers: list[CdcTailer] = []
+        self.pollers: dict[str, Poller] = {}
+        self.schedules: list[Schedule] = []
+        self.resolvers: dict[tuple[str, str], AppSyncResolver] = {}
+        self._gate = EnvironmentGate()
+        self._clients: AwsClients | None = None
+        self._region = ""
+        self._account_id = ""
+
+    # ---------------------------------------------------------------------------------------------
+
+    @property
+    def clients(self) -> AwsClients:
+        """boto3 clients for the emulator."""
+        if self._clients is None:
+            raise SandboxError("the sandbox is not started")
+        return self._clients
+
+    @property
+    def endpoint_url(self) -> str:
+        """The emulator's endpoint."""
+        if self.emulator is None:
+            raise SandboxError("the sandbox is not started")
+        return self.emulator.endpoint_url
+
+    def start(self) -> Sandbox:
+        """Start the emulator, materialize the graph and start CDC, pollers and schedules."""
+        graph = self._graph if self._graph is not None else synthesize_stack(self._stack)
+        stack = load_committed(self._stack)
+        self._region, self._account_id = stack.region, stack.account_id
+        _cold_start()
+        self.emulator = Emulator(
+            port=self._port, region=self._region, configure_environment=self._configure_environment
+        )
+        self.emulator.start()
+        try:
+            self._clients = AwsClients.for_emulator(self.emulator.endpoint_url, region=self._region)
+            self.materialized = materialize(
+                graph,
+                self._clients,
+                graph_account_id=self._account_id,
+                graph_region=self._region,
+                register_event_source_mappings=False,
+            )
+            self.functions = self._functions(graph)
+            self.tailers = self._tailers(graph)
+            self.pollers = self._pollers(graph)
+            self.schedules = self._schedules(graph)
+            self.resolvers = self._resolvers(graph)
+            if self._background:
+                for component in self._components():
+                    component.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop schedules, pollers and tailers (after their current round), then the emulator; idempotent."""
+        components = list(reversed(self._components()))
+        for component in components:
+            component.stop(wait=False)  # all at once, then wait for their current rounds
+        for component in components:
+            component.stop()
+        self.schedules, self.pollers, self.tailers = [], {}, []
+        if self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None
+        self._clients = None
+        _cold_start()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------------------------------------
+
+    def invoke(self, worker: str, event: Any) -> Any:
+        """Invoke a worker's handler directly (RequestResponse) with `event`; its exception propagates."""
+        return self.function(worker).invoke(event)
+
+    def function(self, worker: str) -> LambdaFunction:
+        """A worker's function; KeyError names the workers there are."""
+        if worker not in self.functions:
+            raise KeyError(f"no worker {worker!r} (have: {', '.join(sorted(self.functions))})")
+        return self.functions[worker]
+
+    def query(
+        self,
+        field: str,
+        arguments: Mapping[str, Any],
+        *,
+        type_name: str = "Query",
+        selection_set: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """Resolve a GraphQL field through its Lambda resolver, as AppSync would; the GraphQL response."""
+        resolver = self.resolvers.get((type_name, field))
+        if resolver is None:
+            known = ", ".join(f"{parent}.{name}" for parent, name in sorted(self.resolvers))
+            raise KeyError(f"no resolver for {type_name}.{field} (have: {known})")
+        return resolver.resolve(arguments, selection_set=selection_set)
+
+    def pump(self) -> int:
+        """One round of every component (CDC, schedules, pollers) in this thread; the work done."""
+        return sum(component.poll_once() for component in self._components())
+
+    def run_until(self, predicate: Callable[[], bool], deadline: float = 30.0) -> bool:
+        """Wait until `predicate()` holds, at most `deadline` real seconds (pumping unless in background)."""
+        give_up = time.monotonic() + deadline
+        while True:
+            if predicate():
+                return True
+            if time.monotonic() >= give_up:
+                return False
+            if self._background or not self.pump():
+                time.sleep(RUN_UNTIL_PAUSE_SECONDS)
+
+    def counters(self) -> dict[str, WorkerCounters]:
+        """Per worker: invocations, function errors, records processed, failed, filtered and discarded."""
+        return {worker: function.counters.snapshot() for worker, function in sorted(self.functions.items())}
+
+    def background_errors(self) -> int:
+        """Failed background rounds (emulator or delivery errors, not function errors)."""
+        return sum(component.errors for component in (*self.tailers, *self.pollers.values()))
+
+    # ---------------------------------------------------------------------------------------------
+
+    def _components(self) -> list[CdcTailer | Schedule | Poller]:
+        return [*self.tailers, *self.schedules, *self.pollers.values()]
+
+    def _functions(self, graph: ResourceGraph) -> dict[str, LambdaFunction]:
+        lambda_ = self.clients.client("lambda")
+        functions: dict[str, LambdaFunction] = {}
+        aliases = {alias.inputs["functionName"]: alias.inputs["name"] for alias in graph.of_type(ALIAS)}
+        emulator_environment = self.emulator.environment() if self.emulator is not None else {}
+        for resource in graph.of_type(FUNCTION):
+            worker = _worker_of(resource)
+            name = resource.inputs["name"]
+            deployed = lambda_.get_function_configuration(FunctionName=name)
+            version, invoked_arn = deployed.get("Version", "$LATEST"), deployed["FunctionArn"]
+            if name in aliases:
+                alias = lambda_.get_alias(FunctionName=name, Name=aliases[name])
+                version, invoked_arn = alias["FunctionVersion"], alias["AliasArn"]
+            settings = FunctionSettings(
+                worker=worker,
+                function_name=name,
+                handler=self._handler_overrides.get(
+                    worker, deployed.get("Handler") or resource.inputs["handler"]
+                ),
+                # As Lambda injects credentials: the emulator's endpoint, whatever the process env holds.
+                environment={
+                    **(deployed.get("Environment") or {}).get("Variables", {}),
+                    **emulator_environment,
+                },
+                timeout_seconds=int(deployed.get("Timeout", 3)),
+                memory_mb=int(deployed.get("MemorySize", 128)),
+                version=version,
+                function_arn=deployed["FunctionArn"],
+                invoked_arn=invoked_arn,
+                role_arn=deployed.get("Role", ""),
+                region=self._region,
+            )
+            functions[worker] = LambdaFunction(settings, clock=self.clock, gate=self._gate)
+        unknown = set(self._handler_overrides) - set(functions)
+        if unknown:
+            raise SandboxError(f"handler overrides for unknown workers: {', '.join(sorted(unknown))}")
+        return functions
+
+    def _tailers(self, graph: ResourceGraph) -> list[CdcTailer]:
+        precisions: dict[str, Precision] = {
+            destination.inputs["tableName"]: destination.inputs.get("approximateCreationDateTimePrecision")
+            or "MILLISECOND"
+            for destination in graph.of_type(KINESIS_DESTINATION)
+        }
+        return [
+            CdcTailer(route, self.clients, precision=precisions.get(route.table, "MILLISECOND"))
+            for route in self.materialized.cdc_routes
+        ]
+
+    def _pollers(self, graph: ResourceGraph) -> dict[str, Poller]:
+        pollers: dict[str, Poller] = {}
+        for logical_name, request in self.materialized.event_source_mappings.items():
+            function = self.function(_worker_of(graph.named(logical_name)))
+            if function.worker in pollers:
+                raise SandboxError(f"{function.worker} has more than one event source mapping")
+            mapping = EventSourceMapping.from_request(request)
+            service = mapping.event_source_arn.split(":")[2]
+            if service == "kinesis":
+                pollers[function.worker] = KinesisPoller(mapping, function, self.clients, self.clock)
+            elif service == "sqs":
+                pollers[function.worker] = SqsPoller(mapping, function, self.clients, self.clock)
+            else:
+                raise SandboxError(f"{logical_name}: the sandbox has no poller for {service} sources")
+        return pollers
+
+    def _schedules(self, graph: ResourceGraph) -> list[Schedule]:
+        schedules: list[Schedule] = []
+        for rule in graph.of_type(RULE):
+            expression = rule.inputs.get("scheduleExpression")
+            if not expression or rule.inputs.get("state", "ENABLED") != "ENABLED":
+                continue
+            name = rule.inputs["name"]
+            for target in (item for item in graph.of_type(RULE_TARGET) if item.inputs["rule"] == name):
+                function = self.function(_worker_of(target))
+                schedules.append(
+                    Schedule(
+                        rule_name=name,
+                        rule_arn=self.materialized.ref(Kind.RULE, name),
+                        expression=expression,
+                        target=function.invoke,
+                        clock=self.clock,
+                        account_id=self._account_id,
+                        region=self._region,
+                    )
+                )
+        return schedules
+
+    def _resolvers(self, graph: ResourceGraph) -> dict[tuple[str, str], AppSyncResolver]:
+        resolvers: dict[tuple[str, str], AppSyncResolver] = {}
+        for resource in graph.of_type(RESOLVER):
+            type_name, field = resource.inputs["type"], resource.inputs["field"]
+            resolvers[(type_name, field)] = AppSyncResolver(
+                type_name=type_name,
+                field_name=field,
+                invoke=self.function(_worker_of(resource)).invoke,
+                account_id=self._account_id,
+                region=self._region,
+            )
+        return resolvers
+
+
+def _worker_of(resource: RecordedResource) -> str:
+    """The worker a resource belongs to: its parent `Worker` component's name."""
+    if resource.parent is None:
+        raise SandboxError(f"{resource.type_} {resource.name} belongs to no worker")
+    return resource.parent
+
+
+def _cold_start() -> None:
+    for module_name, function_name in COLD_START_RESETS:
+        module = sys.modules.get(module_name)
+        if module is not None:
+            getattr(module, function_name)()

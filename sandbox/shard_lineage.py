@@ -1,0 +1,35 @@
+"""Shard lineage of a stream (Kinesis or DynamoDB Streams): read a child only after its parents end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class ShardLineage:
+    """Known shards, their parents, and which were read to their end; `readable()` is what to read now."""
+
+    # A shard is readable once every parent it names is finished or no longer listed (trimmed),
+    # which keeps per-key order across splits and merges, as the KCL and Lambda's pollers do.
+
+    def __init__(self) -> None:
+        self._parents: dict[str, tuple[str, ...]] = {}
+        self._finished: set[str] = set()
+
+    def update(self, shards: Iterable[tuple[str, Iterable[str | None]]]) -> None:
+        """Record the current listing: (shard id, parent ids) pairs; shards no longer listed are forgotten."""
+        listed = {shard_id: tuple(parent for parent in parents if parent) for shard_id, parents in shards}
+        self._parents = listed
+        self._finished &= set(listed)
+
+    def finish(self, shard_id: str) -> None:
+        """Mark a shard as read to its end (its iterator ran out)."""
+        self._finished.add(shard_id)
+
+    def readable(self) -> list[str]:
+        """Unfinished shards whose parents are finished or gone, in listing order."""
+        return [
+            shard_id
+            for shard_id, parents in self._parents.items()
+            if shard_id not in self._finished
+            and all(parent in self._finished or parent not in self._parents for parent in parents)
+        ]

@@ -1,0 +1,107 @@
+"""In-process Lambda functions: lazy handlers, the context on the sandbox clock, per-worker environments."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from sandbox.clock import SandboxClock
+from sandbox.environment import EnvironmentGate
+from sandbox.function import FunctionSettings, HandlerImportError, LambdaFunction
+from tests.sandbox.conftest import FunctionFactory
+
+
+def test_the_context_counts_the_timeout_down_on_the_sandbox_clock(
+    make_function: FunctionFactory, clock: SandboxClock, handlers: Any
+) -> None:
+    # Given a function with a 30 s timeout
+    function = make_function("succeed", timeout_seconds=30, memory_mb=512)
+    # When it is invoked and the sandbox clock then jumps 10 s
+    function.invoke({"Records": []})
+    context = handlers.invocations("succeed")[0].context
+    before = context.get_remaining_time_in_millis()
+    clock.advance(10)
+    # Then the remaining time dropped by the jump, and the context carries Lambda's attributes
+    assert 29_000 < before <= 30_000
+    assert before - context.get_remaining_time_in_millis() == pytest.approx(10_000, abs=100)
+    clock.advance(60)
+    assert context.get_remaining_time_in_millis() == 0
+    assert context.function_name == "prd3292-test-test_worker"
+    assert context.invoked_function_arn.endswith(":function:prd3292-test-test_worker:live")
+    assert (context.memory_limit_in_mb, context.function_version) == (512, "1")
+    assert context.log_group_name == "/aws/lambda/prd3292-test-test_worker"
+    assert len(context.aws_request_id) == 36
+
+
+def test_a_missing_handler_is_a_function_error_at_invocation_not_at_construction(
+    clock: SandboxClock,
+) -> None:
+    # Given a function whose handler module does not exist (a worker not written yet)
+    settings = FunctionSettings(
+        worker="future", function_name="future", handler="workers.not_there.handler.run"
+    )
+    function = LambdaFunction(settings, clock=clock, gate=EnvironmentGate())
+    # When it is invoked
+    with pytest.raises(HandlerImportError, match=r"cannot import module 'workers\.not_there\.handler'"):
+        function.invoke({})
+    # Then it counts as an invocation that failed
+    counters = function.counters.snapshot()
+    assert (counters.invocations, counters.function_errors) == (1, 1)
+
+
+def test_each_worker_sees_its_own_environment_and_nothing_leaks_after(
+    make_function: FunctionFactory, handlers: Any
+) -> None:
+    # Given two workers with different service names, invoked from several threads at once
+    send = make_function("echo_environment", worker="notification_send")
+    status = make_function("echo_environment", worker="sms_status_consumer")
+    answers: list[tuple[str, dict[str, str]]] = []
+
+    def call(function: LambdaFunction) -> None:
+        answers.append((function.worker, function.invoke({})))
+
+    threads = [threading.Thread(target=call, args=(function,)) for function in (send, status) * 10]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then every invocation saw its own worker's variables and function name
+    assert len(answers) == 20
+    for worker, seen in answers:
+        assert seen["service"] == worker
+        assert seen["function"] == f"prd3292-test-{worker}"
+    # And none of them remains once they are done
+    assert "AWS_LAMBDA_FUNCTION_NAME" not in os.environ
+
+
+def test_invocations_of_one_worker_run_concurrently_and_others_wait_their_turn() -> None:
+    # Given a gate and one worker's invocations holding it
+    gate = EnvironmentGate()
+    inside = threading.Barrier(2, timeout=5)
+    order: list[str] = []
+
+    def same_worker() -> None:
+        with gate.applied("a", {"DMD_SANDBOX_TEST": "a"}):
+            inside.wait()  # both "a" invocations are inside at once, or this times out
+            time.sleep(0.05)
+            order.append("a")
+
+    def other_worker() -> None:
+        with gate.applied("b", {"DMD_SANDBOX_TEST": "b"}):
+            order.append(f"b saw {os.environ['DMD_SANDBOX_TEST']}")
+
+    first = [threading.Thread(target=same_worker) for _ in range(2)]
+    for thread in first:
+        thread.start()
+    time.sleep(0.01)
+    later = threading.Thread(target=other_worker)
+    later.start()
+    for thread in [*first, later]:
+        thread.join(5)
+    # Then "b" ran only after both "a" finished, with its own value applied; nothing remains after
+    assert order == ["a", "a", "b saw b"]
+    assert "DMD_SANDBOX_TEST" not in os.environ

@@ -1,0 +1,132 @@
+"""The scheduled rule on the sandbox clock: cron/rate times, Scheduled Event payloads, async retries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from sandbox.clock import SandboxClock
+from sandbox.schedule import Schedule, ScheduleError, ScheduleExpression
+from workers.shared.records import parse_scheduled_event
+
+START = datetime(2024, 1, 15, 14, 10, tzinfo=UTC)
+RULE = "prd3292-local-us-east-1-ntfcn-schdlr-schedule"
+RULE_ARN = f"arn:aws:events:us-east-1:123456789012:rule/{RULE}"
+
+
+class FakeWallClock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _schedule(clock: SandboxClock, target: Any, expression: str) -> Schedule:
+    return Schedule(
+        rule_name=RULE,
+        rule_arn=RULE_ARN,
+        expression=expression,
+        target=target,
+        clock=clock,
+        account_id="123456789012",
+        region="us-east-1",
+    )
+
+
+def test_the_scheduler_rule_fires_every_half_hour_over_accelerated_hours(
+    local_stack_graph: Any,
+) -> None:
+    # Given the scheduler's rule from the local stack, on a clock at 14:10
+    expression = local_stack_graph.named("notification_scheduler-schedule").inputs["scheduleExpression"]
+    clock = SandboxClock(start=START, wall_time=FakeWallClock())
+    events: list[dict[str, Any]] = []
+    schedule = _schedule(clock, events.append, expression)
+    # When the sandbox runs 5 hours ahead
+    clock.advance(5 * 3600)
+    schedule.poll_once()
+    # Then it fired at each half hour it passed (14:30 … 19:00), in order, once each
+    times = [event["time"] for event in events]
+    assert times[0] == "2024-01-15T14:30:00Z"
+    assert times[-1] == "2024-01-15T19:00:00Z"
+    assert len(times) == 10 == schedule.fired
+    assert schedule.poll_once() == 0
+    # And each is a Scheduled Event the scheduler's parser accepts, naming the rule
+    parsed = parse_scheduled_event(events[0])
+    assert (parsed.detail_type, parsed.source, parsed.resources) == (
+        "Scheduled Event",
+        "aws.events",
+        (RULE_ARN,),
+    )
+    assert len({event["id"] for event in events}) == 10
+
+
+def test_a_faster_clock_fires_without_explicit_jumps() -> None:
+    # Given a clock at 3600x (an hour per real second) and a 30-minute schedule
+    wall = FakeWallClock()
+    clock = SandboxClock(speed=3600, start=START, wall_time=wall)
+    events: list[dict[str, Any]] = []
+    schedule = _schedule(clock, events.append, "cron(0/30 * * * ? *)")
+    # When two real seconds pass
+    wall.now += 2
+    schedule.poll_once()
+    # Then four half hours fired
+    assert [event["time"][11:16] for event in events] == ["14:30", "15:00", "15:30", "16:00"]
+
+
+def test_a_failing_target_is_retried_twice_on_the_clock_then_dropped() -> None:
+    # Given a target that always fails
+    clock = SandboxClock(start=START, wall_time=FakeWallClock())
+    calls: list[str] = []
+
+    def failing(event: dict[str, Any]) -> None:
+        calls.append(event["id"])
+        raise RuntimeError("scheduler down")
+
+    schedule = _schedule(clock, failing, "cron(0/30 * * * ? *)")
+    # When the rule fires, then 1 and 2 more minutes pass
+    clock.advance(20 * 60)
+    schedule.poll_once()
+    clock.advance(60)
+    schedule.poll_once()
+    clock.advance(120)
+    schedule.poll_once()
+    # Then the same event was attempted 3 times (Lambda's async retries) and then dropped
+    assert len(calls) == 3 and len(set(calls)) == 1
+    assert (schedule.failed, schedule.dropped) == (3, 1)
+
+
+@pytest.mark.parametrize(
+    ("expression", "after", "expected"),
+    [
+        ("cron(0/30 * * * ? *)", "2024-01-15T14:30:00", "2024-01-15T15:00:00"),
+        ("cron(15 10 ? * MON-FRI *)", "2024-01-12T10:15:00", "2024-01-15T10:15:00"),  # Fri → Mon
+        ("cron(0 12 1 * ? *)", "2024-01-15T00:00:00", "2024-02-01T12:00:00"),
+        ("cron(0 8 ? * 1 *)", "2024-01-15T00:00:00", "2024-01-21T08:00:00"),  # 1 = Sunday
+        ("cron(0 0 29 FEB ? 2025-2028)", "2024-03-01T00:00:00", "2028-02-29T00:00:00"),
+        ("rate(30 minutes)", "2024-01-15T14:40:00", "2024-01-15T15:10:00"),
+    ],
+)
+def test_schedule_expressions_give_the_next_firing(expression: str, after: str, expected: str) -> None:
+    # Given an expression (a rate counts from its anchor, here 14:10)
+    parsed = ScheduleExpression(expression, rate_anchor=START)
+    # When asked for the next firing strictly after a moment
+    firing = parsed.next_after(datetime.fromisoformat(after).replace(tzinfo=UTC))
+    # Then it is the one EventBridge would pick
+    assert firing == datetime.fromisoformat(expected).replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("cron(0 12 L * ? *)", "L, W and # are not"),
+        ("cron(0 25 * * ? *)", "hours"),
+        ("cron(0 12 * *)", "6 fields"),
+        ("every 5 minutes", "neither cron"),
+    ],
+)
+def test_expressions_the_sandbox_cannot_evaluate_are_refused_by_name(expression: str, message: str) -> None:
+    with pytest.raises(ScheduleError, match=message):
+        ScheduleExpression(expression)
