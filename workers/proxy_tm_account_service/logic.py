@@ -8,9 +8,9 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from workers.proxy_tm_account_service.models import (
-    AccountsUnavailable,
-    InvalidMemberId,
-    MemberNotFound,
+    AccountNotFoundError,
+    AccountsUnavailableError,
+    InvalidArgumentError,
     TmAccountArguments,
 )
 from workers.shared.accounts import MEMBER_ID_RULE, InvalidMemberIdError, Member, MemberNotFoundError
@@ -31,20 +31,20 @@ class MemberDirectory(Protocol):
 def resolve_tm_account(
     arguments: Mapping[str, Any], accounts: MemberDirectory, *, request_id: str
 ) -> dict[str, str | None]:
-    """The `TmAccount` of `arguments.memberId`; InvalidMemberId, MemberNotFound or AccountsUnavailable."""
+    """The `TmAccount` of `arguments.memberId`, or a GraphQL error the client can act on."""
     # `request_id` (Lambda's) goes into the unavailable message so support can find the logs.
     try:
         member_id = TmAccountArguments.model_validate(arguments).member_id
     except ValidationError:
-        raise InvalidMemberId(f"memberId is required: {MEMBER_ID_RULE}") from None
+        raise InvalidArgumentError(f"memberId is required: {MEMBER_ID_RULE}") from None
     try:
         return accounts.member(member_id).graphql()
     except InvalidMemberIdError as error:
         LOGGER.info("Invalid member id", extra={"reason": str(error)})
-        raise InvalidMemberId(str(error)) from None
+        raise InvalidArgumentError(str(error)) from None
     except MemberNotFoundError:
         LOGGER.info("Member not found", extra={"member_id": member_id})
-        raise MemberNotFound(f"No Ticketmaster account has member id {member_id!r}") from None
+        raise AccountNotFoundError(f"No Ticketmaster account has member id {member_id!r}") from None
     except VendorError as error:
         LOGGER.error(
             "Accounts API failed",
@@ -54,7 +54,7 @@ def resolve_tm_account(
                 "error_type": type(error).__name__,
             },
         )
-        raise AccountsUnavailable(UNAVAILABLE_MESSAGE.format(request_id=request_id)) from None
+        raise AccountsUnavailableError(UNAVAILABLE_MESSAGE.format(request_id=request_id)) from None
     except Exception:  # noqa: BLE001 - the GraphQL boundary: secrets, STS or a bug must not leak internals
         LOGGER.exception("Accounts lookup failed unexpectedly")
-        raise AccountsUnavailable(UNAVAILABLE_MESSAGE.format(request_id=request_id)) from None
+        raise AccountsUnavailableError(UNAVAILABLE_MESSAGE.format(request_id=request_id)) from None

@@ -27,13 +27,13 @@ class GraphQLError(WorkerError):
         return type(self).__name__
 
 
-class InvalidMemberId(GraphQLError, PermanentError):  # noqa: N818 - GraphQL errorType
+class InvalidArgumentError(GraphQLError, PermanentError):
     """The memberId argument is missing or malformed; checked before any call."""
 
 
-class MemberNotFound(GraphQLError, PermanentError):  # noqa: N818 - GraphQL errorType
+class AccountNotFoundError(GraphQLError, PermanentError):
     """No Ticketmaster account has this member id."""
 
 
-class AccountsUnavailable(GraphQLError, RetryableError):  # noqa: N818 - GraphQL errorType
+class AccountsUnavailableError(GraphQLError, RetryableError):
     """The Accounts API did not answer usefully (5xx, timeouts after retries, misconfiguration)."""

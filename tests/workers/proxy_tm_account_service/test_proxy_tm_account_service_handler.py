@@ -12,10 +12,10 @@ from loopback_http import Answer
 
 from workers.proxy_tm_account_service.handler import lambda_handler
 from workers.proxy_tm_account_service.models import (
-    AccountsUnavailable,
+    AccountNotFoundError,
+    AccountsUnavailableError,
     GraphQLError,
-    InvalidMemberId,
-    MemberNotFound,
+    InvalidArgumentError,
 )
 from workers.shared.clients import sts
 
@@ -75,10 +75,10 @@ def test_a_member_is_returned_normalized_from_a_signed_call(
 
 
 def test_an_unknown_member_is_a_member_not_found_error(accounts: FakeAccounts, lambda_context: Any) -> None:
-    with pytest.raises(MemberNotFound) as raised:
+    with pytest.raises(AccountNotFoundError) as raised:
         lambda_handler(tm_account_event(memberId="999"), lambda_context)
     assert lambda_error(raised.value) == {
-        "errorType": "MemberNotFound",
+        "errorType": "AccountNotFoundError",
         "errorMessage": "No Ticketmaster account has member id '999'",
     }
 
@@ -95,9 +95,9 @@ def test_an_unknown_member_is_a_member_not_found_error(accounts: FakeAccounts, l
 def test_a_malformed_member_id_is_refused_before_any_call(
     accounts: FakeAccounts, lambda_context: Any, arguments: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(InvalidMemberId, match=message) as raised:
+    with pytest.raises(InvalidArgumentError, match=message) as raised:
         lambda_handler(tm_account_event(**arguments), lambda_context)
-    assert raised.value.error_type == "InvalidMemberId"
+    assert raised.value.error_type == "InvalidArgumentError"
     assert accounts.requests == []
 
 
@@ -108,13 +108,13 @@ def test_a_failing_accounts_api_is_unavailable_after_retries_without_leaking_int
     accounts.answer_next(*[Answer(503, {"message": "upstream db01.internal down"})] * 3)
 
     # When a member is resolved
-    with pytest.raises(AccountsUnavailable) as raised:
+    with pytest.raises(AccountsUnavailableError) as raised:
         lambda_handler(tm_account_event(memberId=MEMBER_ID), lambda_context)
 
     # Then three attempts were made and the client sees a plain message, no cause or internals
     assert len(accounts.requests) == 3
     assert lambda_error(raised.value) == {
-        "errorType": "AccountsUnavailable",
+        "errorType": "AccountsUnavailableError",
         "errorMessage": "The Ticketmaster accounts service is unavailable; try again shortly"
         " (request 6f3f8a4e-0d47-4e0e-9b4f-1a2b3c4d5e6f)",
     }
@@ -134,8 +134,8 @@ def test_a_broken_secret_is_unavailable_and_logged_for_operators(
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:prd3292-test/missing-AbCdEf",
     )
 
-    # When a member is resolved / Then the client sees AccountsUnavailable, operators the detail
-    with pytest.raises(AccountsUnavailable, match="unavailable; try again shortly"):
+    # When a member is resolved / Then the client sees AccountsUnavailableError, operators the detail
+    with pytest.raises(AccountsUnavailableError, match="unavailable; try again shortly"):
         lambda_handler(tm_account_event(memberId=MEMBER_ID), lambda_context)
     assert accounts.requests == []
     [failure] = [line for line in log_lines() if line["message"] == "Accounts lookup failed unexpectedly"]
