@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 OTEL_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 ENVIRONMENT_ENV = "DMD_ENVIRONMENT"
 LOG_LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"
+SERVICE_NAME_ENV = "POWERTOOLS_SERVICE_NAME"
 NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
 DEFAULT_NAMESPACE = "DmdWorkers"  # infra's default; a missing variable must not cost the metrics
 
@@ -75,6 +76,20 @@ LOGGER = Logger(level=_configured_log_level(), utc=True)
 LOGGER.addFilter(_NoDebugInProduction())
 METRICS = Metrics(namespace=os.environ.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE)
 METRICS.set_default_dimensions(environment=os.environ.get(ENVIRONMENT_ENV, "unknown"))
+
+
+def _bind_worker_identity() -> str:
+    """Take service, namespace and environment from this invocation's environment.
+
+    The logger and metrics are built at import; a process that hosts several workers (the sandbox)
+    or imports them before the environment is set (tests) would otherwise report the wrong worker.
+    """
+    service = os.environ.get(SERVICE_NAME_ENV) or "service_undefined"
+    METRICS.service = service
+    METRICS.namespace = os.environ.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE
+    METRICS.set_default_dimensions(environment=os.environ.get(ENVIRONMENT_ENV, "unknown"))
+    LOGGER.service = service
+    return service
 
 
 def count(name: str, value: float = 1, **dimensions: str) -> None:
@@ -304,6 +319,7 @@ def instrumented(
         def traced(event: Any, context: Any) -> Any:
             global _cold_start  # one flag per process, like Lambda's own cold start
             cold, _cold_start = _cold_start, False
+            LOGGER.append_keys(service=LOGGER.service)
             try:
                 with span(
                     LOGGER.service,
@@ -318,10 +334,16 @@ def instrumented(
                 force_flush()
 
         with_metrics = METRICS.log_metrics(traced, capture_cold_start_metric=True)
-        wrapped = LOGGER.inject_lambda_context(
+        with_logs = LOGGER.inject_lambda_context(
             with_metrics, correlation_id_path=correlation_id_path, clear_state=True
         )
-        return cast("HandlerT", wrapped)
+
+        @functools.wraps(function)
+        def invocation(event: Any, context: Any) -> Any:
+            _bind_worker_identity()
+            return with_logs(event, context)
+
+        return cast("HandlerT", invocation)
 
     if handler is not None:
         return decorate(handler)

@@ -38,8 +38,8 @@ SCHEDULE_EVENT = {
     "detail": {},
 }
 ERROR_STATUS = 2  # OTLP Status.STATUS_CODE_ERROR
-# What the runtime read from the environment when it was imported (tests/workers/conftest.py).
-SERVICE = LOGGER.service
+# What each invocation reports: the worker's POWERTOOLS_SERVICE_NAME (tests/workers/conftest.py sets it).
+SERVICE = os.environ["POWERTOOLS_SERVICE_NAME"]
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 
@@ -263,3 +263,31 @@ def test_quiet_spans_suppress_per_item_spans(otlp_receiver: OtlpReceiver) -> Non
 
     # Then only the enclosing span is exported
     assert [exported.name for exported in otlp_receiver.spans()] == ["batch write"]
+
+
+def test_each_invocation_reports_the_worker_whose_environment_it_runs_in(
+    monkeypatch: pytest.MonkeyPatch,
+    lambda_context: Any,
+    log_lines: Callable[[], list[dict[str, Any]]],
+    emf_blobs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    # Given one process hosting two workers one after the other (the sandbox does this)
+    @instrumented
+    def lambda_handler(event: dict[str, Any], context: Any) -> None:
+        LOGGER.info("Working")
+        count(SEND_ATTEMPTS)
+
+    # When each is invoked with its own environment
+    for service in ("notification_send", "sms_status_consumer"):
+        monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", service)
+        lambda_handler({}, lambda_context)
+
+    # Then logs and metrics name the worker of each invocation, not the one imported first
+    assert [line["service"] for line in log_lines() if line["message"] == "Working"] == [
+        "notification_send",
+        "sms_status_consumer",
+    ]
+    assert [blob["service"] for blob in emf_blobs() if "SendAttempts" in blob] == [
+        "notification_send",
+        "sms_status_consumer",
+    ]
