@@ -94,7 +94,7 @@ class LoopbackServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout tests)
 
-            do_GET = do_POST = _serve  # noqa: N815 - http.server naming
+            do_GET = do_POST = do_PUT = _serve  # noqa: N815 - http.server naming
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Silence the default stderr access log."""
