@@ -350,6 +350,8 @@ class WorkerDefaults(_Model):
     """Subscribe the log group to the central log stream."""
     log_level: LogLevel = "INFO"
     """Powertools and Lambda application log level."""
+    snap_start: bool = False
+    """Lambda SnapStart on published versions: cold starts restore a snapshot taken after init."""
 
     _retention = field_validator("log_retention_days")(_retention)
     _reserved = field_validator("reserved_concurrency")(_reserved)
@@ -365,6 +367,7 @@ class WorkerOverrides(_Model):
     log_retention_days: int | None = None
     log_streaming: bool | None = None
     log_level: LogLevel | None = None
+    snap_start: bool | None = None
     trigger: dict[str, Any] = Field(default_factory=dict)
     alarms: dict[str, Any] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)
@@ -390,6 +393,7 @@ class WorkerConfig(_Model):
     log_retention_days: int
     log_streaming: bool
     log_level: LogLevel
+    snap_start: bool
     trigger: TriggerSettings
     alarms: AlarmSettings
     tunables: dict[str, str]

@@ -119,6 +119,9 @@ class Worker(pulumi.ComponentResource):
             timeout=config.timeout_seconds,
             reserved_concurrent_executions=config.reserved_concurrency,
             publish=True,
+            snap_start=aws.lambda_.FunctionSnapStartArgs(apply_on="PublishedVersions")
+            if config.snap_start
+            else None,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="JSON",

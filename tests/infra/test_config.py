@@ -179,6 +179,7 @@ def test_worker_without_overrides_gets_the_defaults_and_its_catalog_filters() ->
         "log_retention_days": 1,
         "log_streaming": False,
         "log_level": "DEBUG",
+        "snap_start": False,
     }
     assert worker.trigger == StreamTriggerSettings(filter_patterns=DEMAND_STREAM_TO_SQS_FILTERS)
     assert worker.alarms == AlarmSettings()

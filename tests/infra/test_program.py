@@ -428,6 +428,27 @@ def test_function_sizing_is_the_resolved_config(stack: Stack) -> None:
     } == expected
 
 
+def test_snap_start_is_on_exactly_for_the_workers_that_ask_for_it(stack: Stack) -> None:
+    # Given each worker's resolved snapStart setting
+    expected = _fleet(
+        lambda spec: {"applyOn": "PublishedVersions"} if stack.worker(spec).snap_start else None
+    )
+
+    # When the functions are declared
+    declared = _fleet(lambda spec: stack.child(spec, "function").inputs.get("snapStart"))
+
+    # Then SnapStart applies to published versions (what the live alias points at) only where asked
+    assert declared == expected
+
+
+def test_prod1_restores_the_fan_facing_resolver_from_a_snapshot() -> None:
+    # Given prod1 turns SnapStart on for event_details only
+    functions = {spec.name: _up("prod1").child(spec, "function").inputs for spec in SPECS.values()}
+
+    # Then exactly that function has it
+    assert {name for name, inputs in functions.items() if inputs.get("snapStart")} == {"event_details"}
+
+
 SIZING_SPOT_CHECKS = {
     # stack -> worker -> (memorySize, timeout, reservedConcurrentExecutions), read off the YAML
     "prod1": {
