@@ -12,7 +12,10 @@ IDENTIFIER = r"^[^#|\s]+$"
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
+    # Built on first use: a worker imports every message type but validates one or two.
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore", defer_build=True
+    )
 
 
 class GenerationJob(_Message):
