@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -33,7 +34,7 @@ class Answer:
     delay_seconds: float = 0.0
 
 
-class LoopbackServer:
+class LoopbackServer(ABC):
     """Records every request; answers the queued failures first, then what `route` decides."""
 
     def __init__(self) -> None:
@@ -53,8 +54,9 @@ class LoopbackServer:
         with self._lock:
             self._queued.extend(answers)
 
+    @abstractmethod
     def route(self, request: Request) -> Answer:
-        raise NotImplementedError
+        """The answer a concrete fake gives to `request`."""
 
     def start(self) -> None:
         self._thread.start()

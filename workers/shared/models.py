@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+from abc import abstractmethod
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -287,9 +288,9 @@ class DemandTableRecord(_Model):
     """An item of the demand table: knows its key and converts to and from items."""
 
     @property
+    @abstractmethod
     def key(self) -> Key:
         """Primary key of this item."""
-        raise NotImplementedError
 
     def _derived(self) -> dict[str, str]:
         return {}
