@@ -52,12 +52,8 @@ snapshots: $(SYNCED) ## regenerate the committed per-stack synth snapshots (revi
 package: $(SYNCED) ## build the per-worker code archives and the dependency layer (needs PyPI)
 	$(VENV)/bin/dmd package
 
-demo: $(SYNCED) ## run the product on this machine
-	@echo "make demo will run the whole pipeline in the sandbox (embedded AWS emulator + fake vendors)"
-	@echo "once issue #4 lands. Until then it shows the fleet and synthesizes the local stack offline:"
-	$(VENV)/bin/dmd workers list
-	@mkdir -p build/synth
-	$(VENV)/bin/dmd synth --stack local --out build/synth/local.json
+demo: $(SYNCED) ## run the product on this machine (sandbox: AWS emulator, fake vendors, real workers)
+	$(VENV)/bin/dmd sandbox demo
 
 lock: ## re-resolve dependencies after editing pyproject.toml (and refresh the layer's pins)
 	@test -x $(UV) || { python3 -m venv $(VENV) && $(VENV)/bin/pip install --quiet uv==$(UV_VERSION); }

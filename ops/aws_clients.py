@@ -22,6 +22,7 @@ class AwsClients:
         endpoint_url: str | None = None,
         max_attempts: int = 5,
         fake_credentials: bool = False,
+        user_agent_appid: str | None = None,
     ) -> None:
         self.region = region
         self.endpoint_url = endpoint_url
@@ -34,13 +35,23 @@ class AwsClients:
         self._config = Config(
             retries={"mode": "standard", "max_attempts": max_attempts},
             account_id_endpoint_mode="disabled",
+            # Lets a recording of the emulator's requests tell these callers apart (`app/<id>`).
+            user_agent_extra=f"app/{user_agent_appid}" if user_agent_appid else None,
         )
         self._clients: dict[str, Any] = {}
 
     @classmethod
-    def for_emulator(cls, endpoint_url: str | None, *, region: str) -> AwsClients:
+    def for_emulator(
+        cls, endpoint_url: str | None, *, region: str, user_agent_appid: str | None = None
+    ) -> AwsClients:
         """Clients for an emulator (HTTP endpoint, or in-process when None): fake credentials, no retries."""
-        return cls(region=region, endpoint_url=endpoint_url, max_attempts=1, fake_credentials=True)
+        return cls(
+            region=region,
+            endpoint_url=endpoint_url,
+            max_attempts=1,
+            fake_credentials=True,
+            user_agent_appid=user_agent_appid,
+        )
 
     def client(self, service: str) -> Any:
         """The client for one service (`"lambda"`, `"sqs"`, …), created once."""

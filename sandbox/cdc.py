@@ -61,8 +61,13 @@ class CdcTailer:
         *,
         precision: Precision = "MILLISECOND",
         starting_position: StartingPosition = "TRIM_HORIZON",
+        min_poll_interval: float = 0.0,
     ) -> None:
         self.route = route
+        # Real seconds between rounds that read the stream (DynamoDB Streams allows about 4 reads a
+        # second per shard); 0 reads on every call.
+        self.min_poll_interval = min_poll_interval
+        self._last_poll = -float("inf")
         self._streams = clients.client("dynamodbstreams")
         self._kinesis = clients.client("kinesis")
         self._region = clients.region
@@ -77,6 +82,7 @@ class CdcTailer:
         self._lock = threading.Lock()
         self._thread = PollingThread(f"cdc:{route.table}", self.poll_once)
         self.copied = 0
+        self.caught_up = False  # whether the last round found nothing new to copy
 
     def start(self) -> None:
         """Tail on a background thread."""
@@ -94,12 +100,16 @@ class CdcTailer:
     def poll_once(self) -> int:
         """Copy every change available now; the number copied."""
         with self._lock:
+            if time.monotonic() - self._last_poll < self.min_poll_interval:
+                return 0
+            self._last_poll = time.monotonic()
             if time.monotonic() >= self._next_listing:
                 self._refresh_shards()
             copied = 0
             for shard_id in self._lineage.readable():
                 copied += self._drain(shard_id)
             self.copied += copied
+            self.caught_up = copied == 0
             return copied
 
     def _refresh_shards(self) -> None:

@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import ctypes
 import errno
+import json
 import os
 import re
 import signal
@@ -18,7 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
 from ops.aws_clients import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY
 
@@ -85,14 +86,7 @@ class Emulator:
 
     def environment(self) -> dict[str, str]:
         """The variables that point boto3 at this emulator with fake credentials."""
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_KEY,
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-        }
+        return emulator_environment(self.endpoint_url, self.region)
 
     # ---------------------------------------------------------------------------------------------
 
@@ -104,9 +98,13 @@ class Emulator:
             _refuse_taken_port(self._requested_port)
         self._log_dir = tempfile.TemporaryDirectory(prefix="dmd-emulator-")
         log_path = Path(self._log_dir.name) / "moto-server.log"
+        # moto's request recorder writes here once `start_recording` turns it on (off by default).
+        environment = {**os.environ, "MOTO_RECORDER_FILEPATH": str(self.recording_path)}
+        environment.pop("MOTO_ENABLE_RECORDING", None)
         with log_path.open("wb") as log:
             self._process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
                 [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self._requested_port)],
+                env=environment,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -124,6 +122,27 @@ class Emulator:
         if self._configure_environment:
             self._apply_environment()
         return self
+
+    @property
+    def recording_path(self) -> Path:
+        """The file moto's request recorder appends to (one JSON request per line)."""
+        if self._log_dir is None:
+            raise EmulatorError("the emulator is not running")
+        return Path(self._log_dir.name) / "requests.jsonl"
+
+    def start_recording(self) -> None:
+        """Record every request from now on (moto's recorder: method, URL, headers, body)."""
+        self._post("/moto-api/recorder/reset-recording")
+        self._post("/moto-api/recorder/start-recording")
+
+    def stop_recording(self) -> None:
+        """Stop recording (what was recorded stays readable)."""
+        self._post("/moto-api/recorder/stop-recording")
+
+    def recorded_requests(self) -> list[dict[str, Any]]:
+        """The requests recorded since `start_recording`, oldest first."""
+        path = self.recording_path
+        return parse_recording(path.read_text(errors="replace")) if path.exists() else []
 
     def reset(self) -> None:
         """Empty every service's state (moto's reset API)."""
@@ -203,6 +222,47 @@ class Emulator:
             else:
                 os.environ[key] = value
         self._saved_environment = {}
+
+
+def emulator_environment(endpoint_url: str, region: str) -> dict[str, str]:
+    """The variables that point boto3 at an emulator's endpoint with fake credentials."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_KEY,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    }
+
+
+def answers(endpoint_url: str, timeout: float = 1.0) -> bool:
+    """Whether an emulator (moto server) answers at `endpoint_url`."""
+    try:
+        with urllib.request.urlopen(f"{endpoint_url}/moto-api/", timeout=timeout) as answer:  # noqa: S310
+            return bool(answer.status < 500)
+    except OSError:
+        return False
+
+
+def parse_recording(text: str) -> list[dict[str, Any]]:
+    """moto's recording as JSON objects, however its threads interleaved the newlines."""
+    # moto writes an entry and its newline in two writes, so under concurrent requests a newline may
+    # land after another thread's entry: the objects stay whole, the line structure does not.
+    decoder = json.JSONDecoder()
+    entries: list[dict[str, Any]] = []
+    position = 0
+    while True:
+        start = text.find("{", position)
+        if start < 0:
+            return entries
+        try:
+            entry, position = decoder.raw_decode(text, start)
+        except ValueError:
+            position = start + 1  # a torn entry (never seen so far): skip to the next object
+            continue
+        if isinstance(entry, dict) and "headers" in entry and "method" in entry:
+            entries.append(entry)
 
 
 def _refuse_taken_port(port: int) -> None:

@@ -120,18 +120,20 @@ class LambdaFunction:
     def invoke(self, event: Any) -> Any:
         """Run the handler with `event` and a fresh context; its exception propagates (a function error)."""
         settings = self.settings
-        context = LambdaContext(
-            function_name=settings.function_name,
-            function_version=settings.version,
-            invoked_function_arn=self.invoked_arn,
-            memory_limit_in_mb=settings.memory_mb,
-            aws_request_id=str(uuid.uuid4()),
-            log_group_name=f"/aws/lambda/{settings.function_name}",
-            log_stream_name=f"sandbox/[{settings.version}]{uuid.uuid4().hex}",
-            deadline=self._clock.now() + settings.timeout_seconds,
-            clock=self._clock,
-        )
         with self._gate.applied(settings.function_name, self._environment):
+            # The timeout runs from when the invocation starts, not from when it began waiting for
+            # another function's environment to be released.
+            context = LambdaContext(
+                function_name=settings.function_name,
+                function_version=settings.version,
+                invoked_function_arn=self.invoked_arn,
+                memory_limit_in_mb=settings.memory_mb,
+                aws_request_id=str(uuid.uuid4()),
+                log_group_name=f"/aws/lambda/{settings.function_name}",
+                log_stream_name=f"sandbox/[{settings.version}]{uuid.uuid4().hex}",
+                deadline=self._clock.now() + settings.timeout_seconds,
+                clock=self._clock,
+            )
             self.counters.add(invocations=1)
             try:
                 return self._resolve()(event, context)

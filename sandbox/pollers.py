@@ -218,6 +218,8 @@ class _ShardCursor:
     buffered_since: float | None = None  # sandbox time the oldest buffered record was read
     pending: deque[_PendingBatch] = field(default_factory=deque)
     ended: bool = False
+    caught_up: bool = False  # the last GetRecords returned nothing
+    last_read_at: float = -float("inf")  # time.monotonic() of the last GetRecords
 
 
 class KinesisPoller:
@@ -229,11 +231,16 @@ class KinesisPoller:
         function: LambdaFunction,
         clients: AwsClients,
         clock: SandboxClock,
+        *,
+        min_read_interval: float = 0.0,
     ) -> None:
         self.mapping = (
             mapping if isinstance(mapping, EventSourceMapping) else EventSourceMapping.from_request(mapping)
         )
         self.function = function
+        # Real seconds between two GetRecords on a shard (Kinesis allows 5 a second per shard, and
+        # Lambda's poller reads each shard about once a second when idle); 0 reads on every round.
+        self.min_read_interval = min_read_interval
         self._clock = clock
         self._kinesis = clients.client("kinesis")
         self._region = clients.region
@@ -262,6 +269,14 @@ class KinesisPoller:
     def errors(self) -> int:
         """Failed background rounds (emulator errors, not function errors)."""
         return self._thread.errors
+
+    def idle(self) -> bool:
+        """Whether every shard was read to its tip and nothing is buffered or waiting for a retry."""
+        with self._lock:
+            return all(
+                (cursor.caught_up or cursor.ended) and not cursor.buffer and not cursor.pending
+                for cursor in self._cursors.values()
+            )
 
     def poll_once(self) -> int:
         """One round over the readable shards: read, and at most one invocation per shard; work done."""
@@ -314,7 +329,13 @@ class KinesisPoller:
     def _poll_shard(self, shard_id: str) -> int:
         cursor = self._cursors.setdefault(shard_id, _ShardCursor())
         work = 0
-        if not cursor.pending and len(cursor.buffer) < self.mapping.batch_size and not cursor.ended:
+        readable = time.monotonic() - cursor.last_read_at >= self.min_read_interval
+        if (
+            readable
+            and not cursor.pending
+            and len(cursor.buffer) < self.mapping.batch_size
+            and not cursor.ended
+        ):
             work += self._read(shard_id, cursor)
         if not cursor.pending:
             batch = self._next_batch(cursor)
@@ -329,6 +350,7 @@ class KinesisPoller:
     def _read(self, shard_id: str, cursor: _ShardCursor) -> int:
         if cursor.iterator is None:
             cursor.iterator = self._new_iterator(shard_id, cursor)
+        cursor.last_read_at = time.monotonic()
         try:
             answer = self._kinesis.get_records(ShardIterator=cursor.iterator, Limit=_GET_RECORDS_LIMIT)
         except ClientError as error:
@@ -338,6 +360,7 @@ class KinesisPoller:
             return 0
         cursor.iterator = answer.get("NextShardIterator")
         cursor.ended = cursor.iterator is None
+        cursor.caught_up = not answer.get("Records")
         records = [
             StreamRecord(
                 shard_id=shard_id,
@@ -566,6 +589,18 @@ class SqsPoller:
     def errors(self) -> int:
         """Failed background rounds (emulator errors, not function errors)."""
         return sum(thread.errors for thread in self._threads)
+
+    def idle(self) -> bool:
+        """Whether the queue holds no message, visible, in flight or delayed."""
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        return all(int(value) == 0 for value in attributes.values())
 
     def poll_once(self, wait_seconds: int = 0) -> int:
         """Receive a batch (long-polling `wait_seconds` for the first message), invoke; how many received."""

@@ -25,6 +25,7 @@ from sandbox.appsync import AppSyncResolver
 from sandbox.cdc import CdcTailer, Precision
 from sandbox.clock import SandboxClock
 from sandbox.emulator import DEFAULT_PORT, Emulator
+from sandbox.emulator import emulator_environment as sandbox_emulator_environment
 from sandbox.environment import EnvironmentGate
 from sandbox.function import FunctionSettings, LambdaFunction, WorkerCounters
 from sandbox.materialize import Kind, Materialized, materialize
@@ -38,6 +39,14 @@ RULE_TARGET: Final = "aws:cloudwatch/eventTarget:EventTarget"
 RESOLVER: Final = "aws:appsync/resolver:Resolver"
 KINESIS_DESTINATION: Final = "aws:dynamodb/kinesisStreamingDestination:KinesisStreamingDestination"
 RUN_UNTIL_PAUSE_SECONDS: Final = 0.02
+# The sandbox's own AWS calls (pollers, CDC, seeding) carry `app/dmd-sandbox` in their user agent, so a
+# recording of the emulator's requests tells them from the workers' calls.
+SANDBOX_USER_AGENT_APPID: Final = "dmd-sandbox"
+IDLE_CHECK_SECONDS: Final = 0.1
+# Background stream readers read each shard at most this often (real seconds), as AWS's limits make
+# its pollers do (Kinesis: 5 reads/s per shard; DynamoDB Streams: 4): the emulator is one process,
+# and reads at the tip of an idle stream would otherwise take its time from the workers' calls.
+STREAM_READ_INTERVAL_SECONDS: Final = 0.25
 # Module-level caches of the workers' runtime (clients bound to an endpoint, settings read once):
 # every sandbox starts its functions cold, so they are cleared when already loaded.
 COLD_START_RESETS: Final = (
@@ -56,6 +65,10 @@ class SandboxError(Exception):
 class Sandbox:
     """The local stack running on this machine; `with Sandbox() as sandbox: …` starts and stops it all."""
 
+    # `environment_overrides` replaces stack values of function variables (only where a function
+    # declares the variable, as `pulumi config set` of that tunable would): the vendor URLs of fakes
+    # on free ports, a shorter send backoff for demos. `clock` shares a clock with other components.
+
     def __init__(
         self,
         graph: ResourceGraph | None = None,
@@ -67,14 +80,17 @@ class Sandbox:
         handlers: Mapping[str, str] | None = None,
         background: bool = True,
         configure_environment: bool = True,
+        clock: SandboxClock | None = None,
+        environment_overrides: Mapping[str, str] | None = None,
     ) -> None:
         self._graph = graph
+        self._environment_overrides = dict(environment_overrides or {})
         self._configure_environment = configure_environment
         self._stack = graph.stack if graph is not None else stack
         self._port = port
         self._handler_overrides = dict(handlers or {})
         self._background = background
-        self.clock = SandboxClock(speed=speed, start=start_time)
+        self.clock = clock if clock is not None else SandboxClock(speed=speed, start=start_time)
         self.emulator: Emulator | None = None
         self.materialized = Materialized()
         self.functions: dict[str, LambdaFunction] = {}
@@ -84,6 +100,7 @@ class Sandbox:
         self.resolvers: dict[tuple[str, str], AppSyncResolver] = {}
         self._gate = EnvironmentGate()
         self._clients: AwsClients | None = None
+        self._attached_endpoint: str | None = None
         self._region = ""
         self._account_id = ""
 
@@ -100,6 +117,8 @@ class Sandbox:
     def endpoint_url(self) -> str:
         """The emulator's endpoint."""
         if self.emulator is None:
+            if self._attached_endpoint:
+                return self._attached_endpoint
             raise SandboxError("the sandbox is not started")
         return self.emulator.endpoint_url
 
@@ -114,7 +133,9 @@ class Sandbox:
         )
         self.emulator.start()
         try:
-            self._clients = AwsClients.for_emulator(self.emulator.endpoint_url, region=self._region)
+            self._clients = AwsClients.for_emulator(
+                self.emulator.endpoint_url, region=self._region, user_agent_appid=SANDBOX_USER_AGENT_APPID
+            )
             self.materialized = materialize(
                 graph,
                 self._clients,
@@ -133,6 +154,24 @@ class Sandbox:
         except BaseException:
             self.stop()
             raise
+        return self
+
+    def attach(self, endpoint_url: str) -> Sandbox:
+        """Use a sandbox running elsewhere (`dmd sandbox up`): its functions and resolvers, nothing started.
+
+        Invocations run here, against that emulator and the vendor URLs its functions are configured
+        with (the stack's, which `dmd sandbox up` serves).
+        """
+        graph = self._graph if self._graph is not None else synthesize_stack(self._stack)
+        stack = load_committed(self._stack)
+        self._region, self._account_id = stack.region, stack.account_id
+        _cold_start()
+        self._attached_endpoint = endpoint_url
+        self._clients = AwsClients.for_emulator(
+            endpoint_url, region=self._region, user_agent_appid=SANDBOX_USER_AGENT_APPID
+        )
+        self.functions = self._functions(graph)
+        self.resolvers = self._resolvers(graph)
         return self
 
     def stop(self) -> None:
@@ -203,6 +242,32 @@ class Sandbox:
         """Per worker: invocations, function errors, records processed, failed, filtered and discarded."""
         return {worker: function.counters.snapshot() for worker, function in sorted(self.functions.items())}
 
+    def idle(self) -> bool:
+        """Whether nothing is in flight: CDC copied, streams read to their tips, queues empty, no retries."""
+        if not all(tailer.caught_up for tailer in self.tailers):
+            return False
+        if not all(schedule.idle() for schedule in self.schedules):
+            return False
+        return all(poller.idle() for poller in self.pollers.values())
+
+    def wait_until_idle(self, *, stable_for: float = 0.6, deadline: float = 60.0) -> bool:
+        """Wait until `idle()` holds for `stable_for` real seconds in a row (at most `deadline`)."""
+        # Held for a while, not seen once: each component reports its last round, and a change just
+        # written may not have been polled yet (rounds are at most 0.2 s apart when idle).
+        give_up = time.monotonic() + deadline
+        idle_since: float | None = None
+        while time.monotonic() < give_up:
+            if not self._background:
+                self.pump()
+            if self.idle():
+                idle_since = idle_since if idle_since is not None else time.monotonic()
+                if time.monotonic() - idle_since >= stable_for:
+                    return True
+            else:
+                idle_since = None
+            time.sleep(IDLE_CHECK_SECONDS)
+        return False
+
     def background_errors(self) -> int:
         """Failed background rounds (emulator or delivery errors, not function errors)."""
         return sum(component.errors for component in (*self.tailers, *self.pollers.values()))
@@ -216,7 +281,13 @@ class Sandbox:
         lambda_ = self.clients.client("lambda")
         functions: dict[str, LambdaFunction] = {}
         aliases = {alias.inputs["functionName"]: alias.inputs["name"] for alias in graph.of_type(ALIAS)}
-        emulator_environment = self.emulator.environment() if self.emulator is not None else {}
+        emulator_environment = (
+            self.emulator.environment()
+            if self.emulator is not None
+            else sandbox_emulator_environment(self._attached_endpoint, self._region)
+            if self._attached_endpoint
+            else {}
+        )
         for resource in graph.of_type(FUNCTION):
             worker = _worker_of(resource)
             name = resource.inputs["name"]
@@ -225,6 +296,17 @@ class Sandbox:
             if name in aliases:
                 alias = lambda_.get_alias(FunctionName=name, Name=aliases[name])
                 version, invoked_arn = alias["FunctionVersion"], alias["AliasArn"]
+            declared = (deployed.get("Environment") or {}).get("Variables", {})
+            overridden = {
+                variable: value
+                for variable, value in self._environment_overrides.items()
+                if variable in declared and declared[variable] != value
+            }
+            if overridden:
+                # Into the emulator's copy too, so whoever reads the function there (`attach`, the
+                # AWS CLI, `dmd aws check`) sees what runs.
+                declared = {**declared, **overridden}
+                lambda_.update_function_configuration(FunctionName=name, Environment={"Variables": declared})
             settings = FunctionSettings(
                 worker=worker,
                 function_name=name,
@@ -232,10 +314,7 @@ class Sandbox:
                     worker, deployed.get("Handler") or resource.inputs["handler"]
                 ),
                 # As Lambda injects credentials: the emulator's endpoint, whatever the process env holds.
-                environment={
-                    **(deployed.get("Environment") or {}).get("Variables", {}),
-                    **emulator_environment,
-                },
+                environment={**declared, **emulator_environment},
                 timeout_seconds=int(deployed.get("Timeout", 3)),
                 memory_mb=int(deployed.get("MemorySize", 128)),
                 version=version,
@@ -248,6 +327,13 @@ class Sandbox:
         unknown = set(self._handler_overrides) - set(functions)
         if unknown:
             raise SandboxError(f"handler overrides for unknown workers: {', '.join(sorted(unknown))}")
+        undeclared = set(self._environment_overrides) - {
+            variable for function in functions.values() for variable in function.settings.environment
+        }
+        if undeclared:
+            raise SandboxError(
+                f"environment overrides for variables no function declares: {', '.join(sorted(undeclared))}"
+            )
         return functions
 
     def _tailers(self, graph: ResourceGraph) -> list[CdcTailer]:
@@ -257,7 +343,12 @@ class Sandbox:
             for destination in graph.of_type(KINESIS_DESTINATION)
         }
         return [
-            CdcTailer(route, self.clients, precision=precisions.get(route.table, "MILLISECOND"))
+            CdcTailer(
+                route,
+                self.clients,
+                precision=precisions.get(route.table, "MILLISECOND"),
+                min_poll_interval=STREAM_READ_INTERVAL_SECONDS if self._background else 0.0,
+            )
             for route in self.materialized.cdc_routes
         ]
 
@@ -270,7 +361,13 @@ class Sandbox:
             mapping = EventSourceMapping.from_request(request)
             service = mapping.event_source_arn.split(":")[2]
             if service == "kinesis":
-                pollers[function.worker] = KinesisPoller(mapping, function, self.clients, self.clock)
+                pollers[function.worker] = KinesisPoller(
+                    mapping,
+                    function,
+                    self.clients,
+                    self.clock,
+                    min_read_interval=STREAM_READ_INTERVAL_SECONDS if self._background else 0.0,
+                )
             elif service == "sqs":
                 pollers[function.worker] = SqsPoller(mapping, function, self.clients, self.clock)
             else:

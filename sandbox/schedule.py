@@ -183,6 +183,11 @@ class Schedule:
         """Stop the background thread (after its current round, when waiting)."""
         self._thread.stop(wait=wait)
 
+    def idle(self) -> bool:
+        """Whether no retry of a failed firing is waiting."""
+        with self._lock:
+            return not self._retries
+
     def poll_once(self) -> int:
         """Fire every firing (and due retry) the clock has passed; how many invocations ran."""
         with self._lock:

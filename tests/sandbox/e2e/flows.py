@@ -1,0 +1,200 @@
+"""End-to-end scenario helpers: seed what fans and Discovery would, run windows, read the outcome."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sandbox.pipeline import Pipeline
+from sandbox.vendors import DiscoverySale, DiscoveryVenue, SmsStatusDelays, discovery_event
+from workers.shared.models import DemandRecord, Key, notification_key, notification_reference
+
+SUPPRESSED_ARTIST = "K8vZ917e2eSup"
+E2E_OVERRIDES = {"RETRY_BACKOFF_SECONDS": "1", "SUPPRESSED_ARTIST_IDS": SUPPRESSED_ARTIST}
+FAST_STATUSES = SmsStatusDelays(queued=1.0, sent=2.0, delivered=3.0)
+CHICAGO = DiscoveryVenue(
+    id="KovZpZAFnIEA",
+    name="United Center",
+    city="Chicago",
+    state_code="IL",
+    state="Illinois",
+    country_code="US",
+    country="United States Of America",
+    timezone="America/Chicago",
+)
+MONTREAL = DiscoveryVenue(
+    id="KovZpZAEAt6A",
+    name="Salle Wilfrid-Pelletier",
+    city="Montréal",
+    state_code="QC",
+    state="Québec",
+    country_code="CA",
+    country="Canada",
+    timezone="America/Toronto",
+)
+TORONTO = DiscoveryVenue(
+    id="KovZpZAFaJeA",
+    name="Scotiabank Arena",
+    city="Toronto",
+    state_code="ON",
+    state="Ontario",
+    country_code="CA",
+    country="Canada",
+    timezone="America/Toronto",
+)
+TERMINAL = {"DELIVERED", "FAILED"}
+_slots = itertools.count(1)
+
+
+def e2e_pipeline(*, speed: float = 20.0) -> Pipeline:
+    """A pipeline for a test module: free ports, the suite's environment untouched, fast retries."""
+    return Pipeline(
+        port=0,
+        stack_vendor_ports=False,
+        speed=speed,
+        environment_overrides=E2E_OVERRIDES,
+        configure_environment=False,
+        status_delays=FAST_STATUSES,
+        seed=5,
+    )
+
+
+@dataclass(frozen=True)
+class Fan:
+    """A fan's opt-in for one sale."""
+
+    fan_id: str
+    event_id: str
+    sale_id: str
+    phone: str | None = None
+    email: str | None = None
+    locale: str = "en-us"
+    market: str = "TM_US"
+
+    def key(self, method: str) -> Key:
+        """The key of this fan's notification by `method`."""
+        return notification_key(self.fan_id, self.event_id, self.sale_id, method)
+
+    def reference(self) -> str:
+        """The SMS reference of this fan's SMS notification."""
+        return notification_reference(self.key("sms"))
+
+    def demand(self) -> DemandRecord:
+        """The demand record of this opt-in."""
+        methods = ",".join(
+            method for method, address in (("sms", self.phone), ("email", self.email)) if address
+        )
+        return DemandRecord(
+            fan_id=self.fan_id,
+            event_id=self.event_id,
+            sale_id=self.sale_id,
+            phone_number=self.phone,
+            email=self.email,
+            contact_method=methods,
+            market_id=self.market,
+            locale=self.locale,
+        )
+
+
+def far_sale_time(pipeline: Pipeline) -> datetime:
+    """A sale start no scheduled tick of the module will reach: days ahead, an hour per call apart."""
+    base = pipeline.clock.now_datetime().replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
+    return base + timedelta(hours=next(_slots))
+
+
+def seed_event(
+    pipeline: Pipeline,
+    event_id: str,
+    *,
+    sales: Sequence[tuple[str | None, datetime]],
+    venue: DiscoveryVenue = CHICAGO,
+    artist_id: str | None = None,
+    artist: str = "Maren Holloway",
+    locale: str = "en-us",
+    market: str = "TM_US",
+    wait_for_short_url: bool = True,
+) -> dict[str | None, str]:
+    """Serve the event at Discovery, look it up as the fan app does; sale name → sale id."""
+    starts = max(moment for _, moment in sales) + timedelta(days=30)
+    pipeline.vendors.discovery.add(
+        discovery_event(
+            event_id=event_id,
+            name=f"{artist} Live",
+            artist_id=artist_id or f"K8v{event_id}",
+            artist=artist,
+            venue=venue,
+            starts=starts,
+            sales=[DiscoverySale(name=name, starts=moment) for name, moment in sales],
+            locale=locale,
+        )
+    )
+    answer = pipeline.sandbox.query("eventDetails", {"eventId": event_id, "tmMarketId": market})
+    details = answer["data"]["eventDetails"]
+    if wait_for_short_url and not details["isSuppressed"]:
+        assert pipeline.sandbox.run_until(lambda: bool(short_url(pipeline, event_id)), deadline=20)
+    return {None if sale["id"] == "public" else sale["name"]: sale["id"] for sale in details["sales"]}
+
+
+def short_url(pipeline: Pipeline, event_id: str) -> str | None:
+    """The event's cached short URL."""
+    return (pipeline.item(f"event:{event_id}", "event#details") or {}).get("shortUrl")
+
+
+def opt_in(pipeline: Pipeline, fans: Iterable[Fan]) -> None:
+    """Write the fans' demand records."""
+    pipeline.put_items(fan.demand().to_item() for fan in fans)
+
+
+def run_window(pipeline: Pipeline, around: datetime) -> dict[str, Any]:
+    """An operator's manual scheduler run for a one-minute window around a sale start."""
+    result: dict[str, Any] = pipeline.sandbox.invoke(
+        "notification_scheduler",
+        {
+            "startDateTime": (around - timedelta(seconds=30)).isoformat(),
+            "endDateTime": (around + timedelta(seconds=30)).isoformat(),
+        },
+    )
+    return result
+
+
+def notification(pipeline: Pipeline, key: Key) -> dict[str, Any] | None:
+    """The notification item, if any."""
+    return pipeline.item(key.pk, key.sk)
+
+
+def is_done(item: dict[str, Any] | None) -> bool:
+    """Terminal: DELIVERED or FAILED, or an email SES accepted (TRIGGERED: SES has no status stream)."""
+    if item is None:
+        return False
+    status = item["status"]["id"]
+    return status in TERMINAL or (item["contactMethod"] == "email" and status == "TRIGGERED")
+
+
+def wait_done(pipeline: Pipeline, keys: Iterable[Key], deadline: float = 45.0) -> dict[Key, dict[str, Any]]:
+    """Wait until every notification exists and is terminal; the items."""
+    wanted = list(keys)
+    found: dict[Key, dict[str, Any]] = {}
+
+    def all_done() -> bool:
+        for key in wanted:
+            if key not in found or not is_done(found[key]):
+                item = notification(pipeline, key)
+                if item is None:
+                    return False
+                found[key] = item
+                if not is_done(item):
+                    return False
+        return True
+
+    assert pipeline.sandbox.run_until(all_done, deadline=deadline), {
+        key.sk: (found.get(key) or {}).get("status") for key in wanted
+    }
+    return found
+
+
+def now_utc() -> datetime:
+    """The wall clock (what the workers stamp with)."""
+    return datetime.now(UTC)

@@ -1,0 +1,80 @@
+"""Commands that start their own sandbox: `dmd sandbox demo` (small, under SMS faults), `dmd workers invoke`.
+
+No other sandbox runs in the process meanwhile: the workers' clients are cached per process.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from ops.cli import app
+from sandbox.demo import DemoOptions, run_demo
+from sandbox.vendors import parse_faults
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("e2e-own-sandbox"),
+    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
+]
+
+
+def test_the_demo_sends_every_reminder_once_under_sms_faults_and_reports_it(tmp_path: Path) -> None:
+    # Given a small demo with a flaky SMS service and carrier blocks
+    options = DemoOptions(
+        fans=40,
+        sales=2,
+        faults=parse_faults("sms=0.25,sms-blocked=0.1"),
+        speed=10.0,
+        seed=3,
+        deadline_seconds=60.0,
+        report_path=tmp_path / "report.json",
+        worker_log=tmp_path / "workers.log",
+    )
+    screen = io.StringIO()
+    # When it runs
+    report = run_demo(options, Console(file=screen, width=120))
+    # Then every invariant held, and the JSON report and summary say what happened
+    assert report.ok, [invariant for invariant in report.invariants if not invariant.ok]
+    document = json.loads((tmp_path / "report.json").read_text())
+    notes = document["notifications"]
+    assert notes["created"] == notes["expected"] > 0 and notes["nonTerminal"] == 0
+    assert notes["delivered"] + notes["failed"] == notes["created"]
+    assert document["duplicatesSent"] == {"sms": 0, "email": 0, "total": 0}
+    assert document["deadLetters"]["total"] == 0
+    assert document["vendors"]["sms"]["faultsInjected"].get("5xx", 0) > 0
+    assert set(notes["failedByReason"]) <= {"INVALID_NUMBER", "BLOCKED", "MAX_SEND_ATTEMPTS_EXCEEDED"}
+    assert document["awsApiCalls"]["perDeliveredNotification"] > 0
+    assert document["latencySeconds"]["all"]["p50"] > 0
+    assert "every notification terminal" in screen.getvalue()
+    assert (tmp_path / "workers.log").stat().st_size > 0
+
+
+def test_workers_invoke_runs_one_send_in_a_fresh_sandbox() -> None:
+    # Given a CREATED SMS notification as the table stream would carry it
+    item = {
+        "PK": "fan:cli-1",
+        "SK": "notification#G5vYZ9dmdChi-public#sms",
+        "type": "notification",
+        "fanId": "cli-1",
+        "eventId": "G5vYZ9dmdChi",
+        "saleId": "public",
+        "contactMethod": "sms",
+        "status": {"id": "CREATED", "date": "2030-01-01T10:00:00.000Z"},
+        "date": {"created": "2030-01-01T10:00:00.000Z"},
+        "phoneNumber": "+13125550199",
+        "messageBody": "Maren Holloway presale starts 10:00 AM CT https://bit.ly/x",
+        "saleStartDateTime": "2030-01-01T16:00:00Z",
+    }
+    # When `dmd workers invoke notification_send` runs it
+    result = CliRunner().invoke(app, ["workers", "invoke", "notification_send", json.dumps(item)])
+    # Then the batch succeeded and the SMS service accepted the message
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout[result.stdout.index("{") :]) == {"batchItemFailures": []}
+    assert "the SMS service accepted 1 message(s)" in result.stderr
