@@ -142,7 +142,13 @@ def up(
     """
     console = Console(file=sys.stdout)  # this stdout: the workers' output is redirected while running
     plan = _faults(faults)
-    pipeline = Pipeline(port=port, speed=speed, faults=plan, seed=seed)
+    try:
+        pipeline = Pipeline(port=port, speed=speed, faults=plan, seed=seed)
+    except OSError as error:  # a vendor port of the stack is taken
+        console.print(
+            f"[red]cannot listen on the stack's vendor ports (another sandbox running?): {error}[/red]"
+        )
+        raise typer.Exit(2) from None
     stopping = threading.Event()
     # Ctrl-C and SIGTERM both stop cleanly (pollers after their round, then the emulator process).
     previous = {

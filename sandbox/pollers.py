@@ -272,6 +272,8 @@ class KinesisPoller:
 
     def idle(self) -> bool:
         """Whether every shard was read to its tip and nothing is buffered or waiting for a retry."""
+        if not self.mapping.enabled:
+            return True
         with self._lock:
             return all(
                 (cursor.caught_up or cursor.ended) and not cursor.buffer and not cursor.pending

@@ -21,6 +21,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.xdist_group("e2e-operations"),
     pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
+    # Every worker shares one Powertools Metrics object in the sandbox's process (one per Lambda in AWS).
+    pytest.mark.filterwarnings("ignore:Dimension 'environment' has already been added"),
 ]
 
 SHORT_URL_QUEUE = "prd3292-local-us-east-1-event-short-url"

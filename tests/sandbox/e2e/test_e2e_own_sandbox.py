@@ -22,6 +22,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.xdist_group("e2e-own-sandbox"),
     pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
+    # Every worker shares one Powertools Metrics object in the sandbox's process (one per Lambda in AWS).
+    pytest.mark.filterwarnings("ignore:Dimension 'environment' has already been added"),
 ]
 
 

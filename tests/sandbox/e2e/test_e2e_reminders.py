@@ -44,6 +44,8 @@ pytestmark = [
     pytest.mark.xdist_group("e2e-reminders"),
     # Powertools warns when a worker run emitted no metric (a scheduler run with nothing to do).
     pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
+    # Every worker shares one Powertools Metrics object in the sandbox's process (one per Lambda in AWS).
+    pytest.mark.filterwarnings("ignore:Dimension 'environment' has already been added"),
 ]
 
 SEND_ON_FAILURE = "prd3292-local-us-east-1-ntfcn-snd-on-failure"
