@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -44,8 +45,15 @@ def local_graph() -> ResourceGraph:
 def emulator() -> Iterator[AwsClients]:
     """moto in-process, reached the way the sandbox reaches an emulator (fake credentials, and
     account-id endpoints off in the client config, as tooling-notes require for DynamoDB Streams)."""
-    with mock_aws():
-        yield AwsClients.for_emulator(None, region=REGION)
+    # Module scope runs before the per-test hermetic fixture: clear what an earlier sandbox test in
+    # this process may have left pointing at its (stopped) emulator.
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [key for key in os.environ if key.startswith("AWS_ENDPOINT_URL")]:
+            patch.delenv(key)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        with mock_aws():
+            yield AwsClients.for_emulator(None, region=REGION)
 
 
 @pytest.fixture(scope="module")

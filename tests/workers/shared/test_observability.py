@@ -40,6 +40,14 @@ SCHEDULE_EVENT = {
 ERROR_STATUS = 2  # OTLP Status.STATUS_CODE_ERROR
 # What each invocation reports: the worker's POWERTOOLS_SERVICE_NAME (tests/workers/conftest.py sets it).
 SERVICE = os.environ["POWERTOOLS_SERVICE_NAME"]
+
+
+@pytest.fixture(autouse=True)
+def worker_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each invocation reports the service of its environment: pin it, whatever ran before."""
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", SERVICE)
+
+
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 
