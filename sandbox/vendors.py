@@ -29,6 +29,7 @@ import re
 import threading
 import time
 import unicodedata
+from abc import ABC, abstractmethod
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -386,7 +387,7 @@ class Reply:
     hold_seconds: float = 0.0
 
 
-class VendorServer:
+class VendorServer(ABC):
     """A fake vendor on 127.0.0.1: a ThreadingHTTPServer whose `answer` turns requests into replies."""
 
     vendor: ClassVar[str]
@@ -429,9 +430,9 @@ class VendorServer:
             thread.join(_SHUTDOWN_SECONDS)
         self._server.server_close()
 
+    @abstractmethod
     def answer(self, request: VendorRequest) -> Reply:
         """The reply to one request (counted and faulted by the subclass)."""
-        raise NotImplementedError
 
     def _latency(self) -> None:
         if self.faults.latency:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sandbox.demo import CHICAGO
 from sandbox.pipeline import Pipeline
 from sandbox.vendors import DiscoverySale, DiscoveryVenue, SmsStatusDelays, discovery_event
 from workers.shared.models import DemandRecord, Key, notification_key, notification_reference
@@ -15,36 +16,6 @@ from workers.shared.models import DemandRecord, Key, notification_key, notificat
 SUPPRESSED_ARTIST = "K8vZ917e2eSup"
 E2E_OVERRIDES = {"RETRY_BACKOFF_SECONDS": "1", "SUPPRESSED_ARTIST_IDS": SUPPRESSED_ARTIST}
 FAST_STATUSES = SmsStatusDelays(queued=1.0, sent=2.0, delivered=3.0)
-CHICAGO = DiscoveryVenue(
-    id="KovZpZAFnIEA",
-    name="United Center",
-    city="Chicago",
-    state_code="IL",
-    state="Illinois",
-    country_code="US",
-    country="United States Of America",
-    timezone="America/Chicago",
-)
-MONTREAL = DiscoveryVenue(
-    id="KovZpZAEAt6A",
-    name="Salle Wilfrid-Pelletier",
-    city="Montréal",
-    state_code="QC",
-    state="Québec",
-    country_code="CA",
-    country="Canada",
-    timezone="America/Toronto",
-)
-TORONTO = DiscoveryVenue(
-    id="KovZpZAFaJeA",
-    name="Scotiabank Arena",
-    city="Toronto",
-    state_code="ON",
-    state="Ontario",
-    country_code="CA",
-    country="Canada",
-    timezone="America/Toronto",
-)
 TERMINAL = {"DELIVERED", "FAILED"}
 _slots = itertools.count(1)
 

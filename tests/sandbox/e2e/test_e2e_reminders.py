@@ -12,13 +12,11 @@ from typing import Any
 
 import pytest
 
-from sandbox.demo import email_sends, next_tick
+from sandbox.demo import MONTREAL, TORONTO, email_sends, next_tick
 from sandbox.pipeline import Pipeline
 from sandbox.vendors import Effect, discovery_event, status_event
 from tests.sandbox.e2e.flows import (
-    MONTREAL,
     SUPPRESSED_ARTIST,
-    TORONTO,
     Fan,
     far_sale_time,
     notification,
