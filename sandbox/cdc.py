@@ -21,7 +21,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -41,6 +41,9 @@ _PUT_RECORDS_LIMIT: Final = 500  # Kinesis PutRecords' maximum
 _PUT_ATTEMPTS: Final = 5
 _LISTING_SECONDS: Final = 1.0  # how often the shard listing is refreshed (splits, new shards)
 _EPOCH_SCALE: Final[Mapping[Precision, int]] = {"MILLISECOND": 1000, "MICROSECOND": 1_000_000}
+
+# Called with each batch of DynamoDB stream records once they are in the Kinesis stream, in order.
+ChangeObserver = Callable[[Sequence[Mapping[str, Any]]], None]
 
 
 class CdcError(Exception):
@@ -62,8 +65,11 @@ class CdcTailer:
         precision: Precision = "MILLISECOND",
         starting_position: StartingPosition = "TRIM_HORIZON",
         min_poll_interval: float = 0.0,
+        observers: Sequence[ChangeObserver] = (),
     ) -> None:
         self.route = route
+        # Who else sees the changes (the pipeline's notification ledger): no extra emulator reads.
+        self._observers = tuple(observers)
         # Real seconds between rounds that read the stream (DynamoDB Streams allows about 4 reads a
         # second per shard); 0 reads on every call.
         self.min_poll_interval = min_poll_interval
@@ -142,6 +148,8 @@ class CdcTailer:
             records = answer.get("Records", [])
             if records:
                 self._put([self.kinesis_record(record) for record in records])
+                for observer in self._observers:
+                    observer(records)
                 self._positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
                 copied += len(records)
             following = answer.get("NextShardIterator")
@@ -152,7 +160,9 @@ class CdcTailer:
                 return copied
             iterator = following
             self._iterators[shard_id] = iterator
-            if not records:
+            if len(records) < _GET_RECORDS_LIMIT:
+                # Read to the tip as it was: what arrives meanwhile waits for the next round, so a
+                # steady trickle of changes is copied in one read per round, not one per change.
                 return copied
 
     def _new_iterator(self, shard_id: str) -> str:
@@ -175,9 +185,7 @@ class CdcTailer:
         change = stream_record["dynamodb"]
         payload = {
             "awsRegion": self._region,
-            "eventID": str(
-                uuid.uuid5(_EVENT_ID_NAMESPACE, f"{self.route.table_stream_arn}/{change['SequenceNumber']}")
-            ),
+            "eventID": self._event_id(change["SequenceNumber"]),
             "eventName": stream_record["eventName"],
             "userIdentity": stream_record.get("userIdentity"),
             "recordFormat": RECORD_FORMAT,

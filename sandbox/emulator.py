@@ -16,7 +16,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
@@ -26,11 +27,25 @@ from ops.aws_clients import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY
 HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 4566  # what Pulumi.local.yaml's provider endpoints point at
 DEFAULT_REGION: Final = "us-east-1"
+SERVER_MODULE: Final = "sandbox.emulator_server"  # moto's server without its per-request overheads
+CALLS_PATH: Final = "/_dmd/calls"  # the server's call counter (`sandbox.emulator_server.CALLS_PATH`)
 _STARTUP_SECONDS: Final = 30.0
 _STOP_SECONDS: Final = 5.0
 _POLL_SECONDS: Final = 0.02
 _LISTENING: Final = re.compile(r"Running on http://[\d.]+:(\d+)")
 _PR_SET_PDEATHSIG: Final = 1
+
+
+@dataclass(frozen=True)
+class CountedCalls:
+    """AWS requests the emulator counted: (service, operation, caller's `app/` id) → how many; kept bodies."""
+
+    counts: dict[tuple[str, str, str], int]
+    kept: list[tuple[str, str]]  # (operation, request body), in arrival order
+
+    def bodies(self, operation: str) -> list[str]:
+        """The kept request bodies of one operation."""
+        return [body for name, body in self.kept if name == operation]
 
 
 class EmulatorError(Exception):
@@ -98,12 +113,10 @@ class Emulator:
             _refuse_taken_port(self._requested_port)
         self._log_dir = tempfile.TemporaryDirectory(prefix="dmd-emulator-")
         log_path = Path(self._log_dir.name) / "moto-server.log"
-        # moto's request recorder writes here once `start_recording` turns it on (off by default).
-        environment = {**os.environ, "MOTO_RECORDER_FILEPATH": str(self.recording_path)}
-        environment.pop("MOTO_ENABLE_RECORDING", None)
+        environment = dict(os.environ)
         with log_path.open("wb") as log:
             self._process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
-                [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self._requested_port)],
+                [sys.executable, "-m", SERVER_MODULE, "-H", HOST, "-p", str(self._requested_port)],
                 env=environment,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -123,26 +136,20 @@ class Emulator:
             self._apply_environment()
         return self
 
-    @property
-    def recording_path(self) -> Path:
-        """The file moto's request recorder appends to (one JSON request per line)."""
-        if self._log_dir is None:
-            raise EmulatorError("the emulator is not running")
-        return Path(self._log_dir.name) / "requests.jsonl"
+    def start_counting(self, *, keep: Iterable[str] = ()) -> None:
+        """Count the AWS requests received from now on (from zero), keeping `keep` operations' bodies."""
+        self._request("POST", CALLS_PATH, {"keep": sorted(set(keep))})
 
-    def start_recording(self) -> None:
-        """Record every request from now on (moto's recorder: method, URL, headers, body)."""
-        self._post("/moto-api/recorder/reset-recording")
-        self._post("/moto-api/recorder/start-recording")
-
-    def stop_recording(self) -> None:
-        """Stop recording (what was recorded stays readable)."""
-        self._post("/moto-api/recorder/stop-recording")
-
-    def recorded_requests(self) -> list[dict[str, Any]]:
-        """The requests recorded since `start_recording`, oldest first."""
-        path = self.recording_path
-        return parse_recording(path.read_text(errors="replace")) if path.exists() else []
+    def counted_calls(self) -> CountedCalls:
+        """The requests counted since `start_counting`."""
+        answer = self._request("GET", CALLS_PATH)
+        return CountedCalls(
+            counts={
+                (str(entry["service"]), str(entry["operation"]), str(entry["app"])): int(entry["count"])
+                for entry in answer.get("counts", [])
+            },
+            kept=[(str(entry["operation"]), str(entry["body"])) for entry in answer.get("kept", [])],
+        )
 
     def reset(self) -> None:
         """Empty every service's state (moto's reset API)."""
@@ -206,9 +213,17 @@ class Emulator:
                 time.sleep(_POLL_SECONDS)
 
     def _post(self, path: str) -> None:
-        request = urllib.request.Request(f"{self.endpoint_url}{path}", method="POST")  # noqa: S310 - loopback
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback
-            answer.read()
+        self._request("POST", path)
+
+    def _request(self, method: str, path: str, document: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        data = json.dumps(document).encode() if document is not None else None
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            f"{self.endpoint_url}{path}", data=data, method=method
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - loopback
+            body = answer.read()
+        decoded = json.loads(body) if body.strip().startswith(b"{") else {}
+        return decoded if isinstance(decoded, dict) else {}
 
     def _apply_environment(self) -> None:
         for key, value in self.environment().items():
@@ -243,26 +258,6 @@ def answers(endpoint_url: str, timeout: float = 1.0) -> bool:
             return bool(answer.status < 500)
     except OSError:
         return False
-
-
-def parse_recording(text: str) -> list[dict[str, Any]]:
-    """moto's recording as JSON objects, however its threads interleaved the newlines."""
-    # moto writes an entry and its newline in two writes, so under concurrent requests a newline may
-    # land after another thread's entry: the objects stay whole, the line structure does not.
-    decoder = json.JSONDecoder()
-    entries: list[dict[str, Any]] = []
-    position = 0
-    while True:
-        start = text.find("{", position)
-        if start < 0:
-            return entries
-        try:
-            entry, position = decoder.raw_decode(text, start)
-        except ValueError:
-            position = start + 1  # a torn entry (never seen so far): skip to the next object
-            continue
-        if isinstance(entry, dict) and "headers" in entry and "method" in entry:
-            entries.append(entry)
 
 
 def _refuse_taken_port(port: int) -> None:

@@ -1,4 +1,8 @@
-"""Per-function environment variables in one process: one function's environment applied at a time."""
+"""Per-function environment variables in one process: one function's environment applied at a time.
+
+`os.environ` belongs to the process, so the gate that guards it does too: every sandbox in a process
+uses `PROCESS_GATE` (two gates would each restore what the other applied, and leave it behind).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Final
 
 
 class EnvironmentGate:
@@ -72,3 +77,6 @@ class EnvironmentGate:
             else:
                 os.environ[key] = value
         self._saved = {}
+
+
+PROCESS_GATE: Final = EnvironmentGate()

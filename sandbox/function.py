@@ -106,6 +106,8 @@ class LambdaFunction:
         self._handler: Handler | None = None
         self._import_lock = threading.Lock()
         self._environment = {**settings.environment, **_runtime_variables(settings)}
+        # The gate's turns are per function instance: two sandboxes' functions of one name differ.
+        self._gate_owner = f"{settings.function_name}@{id(self):x}"
 
     @property
     def worker(self) -> str:
@@ -120,7 +122,7 @@ class LambdaFunction:
     def invoke(self, event: Any) -> Any:
         """Run the handler with `event` and a fresh context; its exception propagates (a function error)."""
         settings = self.settings
-        with self._gate.applied(settings.function_name, self._environment):
+        with self._gate.applied(self._gate_owner, self._environment):
             # The timeout runs from when the invocation starts, not from when it began waiting for
             # another function's environment to be released.
             context = LambdaContext(

@@ -5,14 +5,14 @@ vendor URLs overridden), then the `Sandbox` on the same clock, and does what an 
 per environment: puts the vendor credentials into the stack's secrets, verifies the SES sending
 domain, and points the SMS service's status events at the stack's SMS status stream.
 
+`ledger` follows every notification's status from the table's change stream (free progress checks).
 It also reads the state back for reports and tests: notifications, dead-letter depths, and the
-AWS API calls the workers made (moto's request recorder; the sandbox's own calls carry
-`app/dmd-sandbox` in their user agent and are counted apart).
+AWS API calls the workers made (counted by the emulator's server, see `sandbox.emulator_server`; the
+sandbox's own calls carry `app/dmd-sandbox` in their user agent and are counted apart).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections import Counter
@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Final
-from urllib.parse import parse_qs
 
 from infra.stack_files import load_committed
 from infra.synth import ResourceGraph
 from ops.aws_clients import AwsClients
 from sandbox.clock import SandboxClock
 from sandbox.emulator import DEFAULT_PORT
+from sandbox.ledger import NotificationLedger
 from sandbox.materialize import Kind
 from sandbox.runtime import SANDBOX_USER_AGENT_APPID, Sandbox
 from sandbox.vendors import (
@@ -42,6 +42,8 @@ from sandbox.vendors import (
 from workers.shared.models import deserialize_item, serialize_item
 
 SEND_WORKER: Final = "notification_send"
+SEND_EMAIL: Final = "SendTemplatedEmail"
+KEPT_OPERATIONS: Final = (SEND_EMAIL,)  # whole requests kept while counting: the email duplicates check
 STATUS_WORKER: Final = "sms_status_consumer"
 # How much longer than the send worker's vendor timeout the SMS fake holds a "timeout" answer.
 TIMEOUT_MARGIN_SECONDS: Final = 1.0
@@ -55,11 +57,31 @@ class PipelineError(Exception):
 
 @dataclass(frozen=True)
 class ApiCall:
-    """One AWS API call the emulator received: service, operation, and who made it."""
+    """A kind of AWS API call the emulator received: service, operation, and who made it."""
 
     service: str
     operation: str
     by_workers: bool
+
+
+@dataclass(frozen=True)
+class ApiCalls:
+    """The calls counted over a run: how many of each kind, and the bodies of the SES sends."""
+
+    counts: Counter[ApiCall]
+    email_bodies: list[str]
+
+    def total(self, *, by_workers: bool) -> int:
+        """How many calls the workers (or the sandbox itself) made."""
+        return sum(count for call, count in self.counts.items() if call.by_workers == by_workers)
+
+    def of_workers(self) -> Counter[ApiCall]:
+        """The workers' calls only."""
+        return Counter({call: count for call, count in self.counts.items() if call.by_workers})
+
+    def of_sandbox(self) -> Counter[ApiCall]:
+        """The sandbox's own calls only (pollers, CDC, the fakes' status events, seeding)."""
+        return Counter({call: count for call, count in self.counts.items() if not call.by_workers})
 
 
 class Pipeline:
@@ -100,6 +122,7 @@ class Pipeline:
         overrides = {} if stack_vendor_ports else self.vendors.environment_overrides()
         self._dead_letter_queues: list[str] | None = None
         self.status_stream = ""
+        self.ledger = NotificationLedger()
         self.sandbox = Sandbox(
             graph,
             stack=stack,
@@ -108,6 +131,7 @@ class Pipeline:
             environment_overrides={**overrides, **(environment_overrides or {})},
             background=background,
             configure_environment=configure_environment,
+            change_observers=(self.ledger.observe,),
         )
 
     # ---------------------------------------------------------------------------------------------
@@ -246,11 +270,8 @@ class Pipeline:
         found = answer.get("Item")
         return deserialize_item(found) if found else None
 
-    def notifications(self, *, attributes: Iterable[str] = ()) -> list[dict[str, Any]]:
-        """Every notification item of the demand table (a Scan: fine for the sandbox, never for workers).
-
-        `attributes`: only these top-level attributes (and the key), for cheap progress checks.
-        """
+    def notifications(self) -> list[dict[str, Any]]:
+        """Every notification item of the demand table (a Scan: fine for reports, not for progress checks)."""
         dynamodb = self.clients.client("dynamodb")
         request: dict[str, Any] = {
             "TableName": self.table_name,
@@ -259,11 +280,6 @@ class Pipeline:
             "ExpressionAttributeValues": {":prefix": {"S": "notification#"}},
             "ConsistentRead": True,
         }
-        wanted = sorted({"PK", "SK", *attributes}) if attributes else []
-        if wanted:
-            names = {f"#a{index}": name for index, name in enumerate(wanted)}
-            request["ExpressionAttributeNames"].update(names)
-            request["ProjectionExpression"] = ", ".join(names)
         found: list[dict[str, Any]] = []
         while True:
             answer = dynamodb.scan(**request)
@@ -275,12 +291,16 @@ class Pipeline:
     # ---------------------------------------------------------------------------------------------
 
     def start_counting_api_calls(self) -> None:
-        """Record the emulator's requests from now on (for `api_calls`)."""
-        self._emulator().start_recording()
+        """Count the emulator's requests from now on (for `api_calls`; SES sends are kept whole)."""
+        self._emulator().start_counting(keep=KEPT_OPERATIONS)
 
-    def api_calls(self) -> list[ApiCall]:
-        """The AWS API calls recorded since `start_counting_api_calls`."""
-        return [classify_request(entry) for entry in self._emulator().recorded_requests()]
+    def api_calls(self) -> ApiCalls:
+        """The AWS API calls counted since `start_counting_api_calls`."""
+        counted = self._emulator().counted_calls()
+        calls: Counter[ApiCall] = Counter()
+        for (service, operation, app), count in counted.counts.items():
+            calls[ApiCall(service, operation, by_workers=app != SANDBOX_USER_AGENT_APPID)] += count
+        return ApiCalls(calls, email_bodies=counted.bodies(SEND_EMAIL))
 
     def _emulator(self) -> Any:
         if self.sandbox.emulator is None:
@@ -288,27 +308,9 @@ class Pipeline:
         return self.sandbox.emulator
 
 
-def classify_request(entry: Mapping[str, Any]) -> ApiCall:
-    """A recorded emulator request → its service (SigV4 scope), operation and caller."""
-    headers = {str(name).lower(): str(value) for name, value in (entry.get("headers") or {}).items()}
-    scope = headers.get("authorization", "").partition("Credential=")[2].split(",", 1)[0].split("/")
-    service = scope[3] if len(scope) > 3 else "unknown"
-    target = headers.get("x-amz-target")
-    if target:
-        operation = target.rsplit(".", 1)[-1]
-    else:
-        body = entry.get("body") or ""
-        text = base64.b64decode(body).decode(errors="replace") if entry.get("body_encoded") else str(body)
-        operation = (parse_qs(text).get("Action") or [f"{entry.get('method', '?')} {entry.get('url', '')}"])[
-            0
-        ]
-    return ApiCall(
-        service=service,
-        operation=operation,
-        by_workers=f"app/{SANDBOX_USER_AGENT_APPID}" not in headers.get("user-agent", ""),
-    )
-
-
-def count_calls(calls: Iterable[ApiCall]) -> Counter[str]:
+def count_calls(calls: Mapping[ApiCall, int]) -> Counter[str]:
     """`service:Operation` → how many calls."""
-    return Counter(f"{call.service}:{call.operation}" for call in calls)
+    counts: Counter[str] = Counter()
+    for call, count in calls.items():
+        counts[f"{call.service}:{call.operation}"] += count
+    return counts

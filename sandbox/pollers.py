@@ -9,7 +9,9 @@ sandbox clock, invokes with a Lambda Kinesis event, and checkpoints only what su
 ReportBatchItemFailures, everything before the lowest failed sequence number; a function error
 retries the whole batch (halved first when BisectBatchOnFunctionError is set, which costs no retry).
 Past MaximumRetryAttempts or MaximumRecordAgeInSeconds the batch's metadata goes to the on-failure
-destination and the shard moves on. One batch per shard at a time (ParallelizationFactor 1).
+destination and the shard moves on. ParallelizationFactor N splits each shard into N lanes by
+partition key (a key's records stay in order on one lane): up to N batches per shard are processed
+at once on background threads, each lane with its own retries, bisection and checkpoint.
 
 SQS: receives up to BatchSize messages with the queue's visibility timeout (scaled by the clock's
 speed), deletes the messages the filter rejects (as Lambda does), invokes with a Lambda SQS event,
@@ -27,8 +29,10 @@ import math
 import threading
 import time
 import uuid
+import zlib
 from collections import deque
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -55,6 +59,7 @@ _RECEIVE_LIMIT: Final = 10
 _DELETE_LIMIT: Final = 10
 _LISTING_SECONDS: Final = 1.0
 _WINDOW_PAUSE_SECONDS: Final = 0.01
+_LANE_WAIT_SECONDS: Final = 0.05
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +78,7 @@ class EventSourceMapping:
     report_batch_item_failures: bool = False
     on_failure_destination: str | None = None
     maximum_concurrency: int | None = None
+    parallelization_factor: int = 1
     enabled: bool = True
     record_filter: RecordFilter = field(default_factory=RecordFilter)
 
@@ -100,6 +106,7 @@ class EventSourceMapping:
                 "Destination"
             ),
             maximum_concurrency=(request.get("ScalingConfig") or {}).get("MaximumConcurrency"),
+            parallelization_factor=int(request.get("ParallelizationFactor") or 1),
             enabled=bool(request.get("Enabled", True)),
             record_filter=RecordFilter.of_mapping(request),
         )
@@ -211,15 +218,31 @@ class _PendingBatch:
 
 
 @dataclass
-class _ShardCursor:
-    iterator: str | None = None
-    last_read: str | None = None
+class _Lane:
+    # One of a shard's ParallelizationFactor batch processors. The reader owns `buffer`; whoever
+    # processes the lane (the polling thread, or one background task while `busy`) owns `pending`.
     buffer: deque[StreamRecord] = field(default_factory=deque)
     buffered_since: float | None = None  # sandbox time the oldest buffered record was read
     pending: deque[_PendingBatch] = field(default_factory=deque)
+    busy: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not self.buffer and not self.pending and not self.busy
+
+
+@dataclass
+class _ShardCursor:
+    lanes: list[_Lane]
+    iterator: str | None = None
+    last_read: str | None = None
     ended: bool = False
     caught_up: bool = False  # the last GetRecords returned nothing
     last_read_at: float = -float("inf")  # time.monotonic() of the last GetRecords
+
+    @property
+    def buffered(self) -> int:
+        return sum(len(lane.buffer) for lane in self.lanes)
 
 
 class KinesisPoller:
@@ -253,22 +276,36 @@ class KinesisPoller:
         self._next_listing = 0.0
         self._lock = threading.Lock()
         self._thread = PollingThread(f"kinesis:{function.worker}", self.poll_once)
+        # With ParallelizationFactor > 1 and a background thread, lanes are processed on this pool;
+        # otherwise (factor 1, or `poll_once` pumped by a test) one lane after the other, inline.
+        self._executor: ThreadPoolExecutor | None = None
+        self._lane_finished = threading.Event()
+        self._lane_errors = 0
         # The mapping's starting position applies from its creation, as in AWS.
         with self._lock:
             self._refresh_shards()
 
     def start(self) -> None:
-        """Poll on a background thread."""
+        """Poll on a background thread (and process lanes on a pool when the factor is above 1)."""
+        factor = self.mapping.parallelization_factor
+        if factor > 1:
+            self._executor = ThreadPoolExecutor(
+                max_workers=factor * max(1, len(self._cursors)),
+                thread_name_prefix=f"kinesis:{self.function.worker}:lane",
+            )
         self._thread.start()
 
     def stop(self, *, wait: bool = True) -> None:
-        """Stop the background thread (after its current round, when waiting)."""
+        """Stop the background thread (after its current round, when waiting), then the lanes' pool."""
         self._thread.stop(wait=wait)
+        if wait and self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
     @property
     def errors(self) -> int:
-        """Failed background rounds (emulator errors, not function errors)."""
-        return self._thread.errors
+        """Failed background rounds and lane runs (emulator errors, not function errors)."""
+        return self._thread.errors + self._lane_errors
 
     def idle(self) -> bool:
         """Whether every shard was read to its tip and nothing is buffered or waiting for a retry."""
@@ -276,18 +313,35 @@ class KinesisPoller:
             return True
         with self._lock:
             return all(
-                (cursor.caught_up or cursor.ended) and not cursor.buffer and not cursor.pending
+                (cursor.caught_up or cursor.ended) and all(lane.empty for lane in cursor.lanes)
                 for cursor in self._cursors.values()
             )
 
     def poll_once(self) -> int:
-        """One round over the readable shards: read, and at most one invocation per shard; work done."""
+        """One round over the readable shards: read, and at most one batch per lane; work done."""
         if not self.mapping.enabled:
             return 0
         with self._lock:
             if time.monotonic() >= self._next_listing:
                 self._refresh_shards()
-            return sum(self._poll_shard(shard_id) for shard_id in self._lineage.readable())
+            readable = self._lineage.readable()
+            work = 0
+            for shard_id in readable:
+                work += self._poll_shard(shard_id)
+            busy = any(lane.busy for shard_id in readable for lane in self._cursor(shard_id).lanes)
+        if not work and busy:
+            # Every lane with work is running: wait for one to finish rather than back off.
+            self._lane_finished.wait(_LANE_WAIT_SECONDS)
+            self._lane_finished.clear()
+            return 1
+        return work
+
+    def _cursor(self, shard_id: str) -> _ShardCursor:
+        cursor = self._cursors.get(shard_id)
+        if cursor is None:
+            lanes = [_Lane() for _ in range(self.mapping.parallelization_factor)]
+            cursor = self._cursors[shard_id] = _ShardCursor(lanes)
+        return cursor
 
     # ---------------------------------------------------------------------------------------------
 
@@ -310,7 +364,7 @@ class KinesisPoller:
         if first_listing:
             self._initial_shards = {shard["ShardId"] for shard in shards}
         for shard in shards:
-            cursor = self._cursors.setdefault(shard["ShardId"], _ShardCursor())
+            cursor = self._cursor(shard["ShardId"])
             if cursor.iterator is None and not cursor.ended and first_listing:
                 cursor.iterator = self._new_iterator(shard["ShardId"], cursor)
 
@@ -329,25 +383,41 @@ class KinesisPoller:
         return str(answer["ShardIterator"])
 
     def _poll_shard(self, shard_id: str) -> int:
-        cursor = self._cursors.setdefault(shard_id, _ShardCursor())
+        cursor = self._cursor(shard_id)
         work = 0
         readable = time.monotonic() - cursor.last_read_at >= self.min_read_interval
-        if (
-            readable
-            and not cursor.pending
-            and len(cursor.buffer) < self.mapping.batch_size
-            and not cursor.ended
-        ):
+        if readable and cursor.buffered < self.mapping.batch_size * len(cursor.lanes) and not cursor.ended:
             work += self._read(shard_id, cursor)
-        if not cursor.pending:
-            batch = self._next_batch(cursor)
-            if batch:
-                cursor.pending.append(_PendingBatch(batch))
-        if cursor.pending:
-            work += self._process(shard_id, cursor)
-        elif cursor.ended and not cursor.buffer:
+        for lane in cursor.lanes:
+            if lane.busy:
+                continue
+            if not lane.pending:
+                batch = self._next_batch(lane)
+                if batch:
+                    lane.pending.append(_PendingBatch(batch))
+            if not lane.pending:
+                continue
+            if self._executor is None:
+                work += self._process(shard_id, lane)
+            else:
+                lane.busy = True
+                work += len(lane.pending[0].records)  # before the lane's task may consume it
+                self._executor.submit(self._process_in_background, shard_id, lane)
+        if cursor.ended and all(lane.empty for lane in cursor.lanes):
             self._lineage.finish(shard_id)
         return work
+
+    def _process_in_background(self, shard_id: str, lane: _Lane) -> None:
+        try:
+            self._process(shard_id, lane)
+        except Exception:  # an emulator error (the function's own errors are results): retried next round
+            LOGGER.exception("%s: lane of %s failed", self.function.worker, shard_id)
+            with self._lock:
+                self._lane_errors += 1
+        finally:
+            with self._lock:
+                lane.busy = False
+            self._lane_finished.set()
 
     def _read(self, shard_id: str, cursor: _ShardCursor) -> int:
         if cursor.iterator is None:
@@ -381,32 +451,38 @@ class KinesisPoller:
         ]
         if len(passing) < len(records):
             self.function.counters.add(records_filtered=len(records) - len(passing))
-        if passing and not cursor.buffer:
-            cursor.buffered_since = self._clock.now()
-        cursor.buffer.extend(passing)
+        now = self._clock.now()
+        lanes = cursor.lanes
+        for record in passing:
+            lane = lanes[zlib.crc32(record.partition_key.encode()) % len(lanes)]
+            if not lane.buffer:
+                lane.buffered_since = now
+            lane.buffer.append(record)
         return len(records)
 
-    def _next_batch(self, cursor: _ShardCursor) -> list[StreamRecord]:
-        if not cursor.buffer:
+    def _next_batch(self, lane: _Lane) -> list[StreamRecord]:
+        if not lane.buffer:
             return []
-        full = len(cursor.buffer) >= self.mapping.batch_size
-        waited = self._clock.now() - (cursor.buffered_since or 0.0)
+        full = len(lane.buffer) >= self.mapping.batch_size
+        waited = self._clock.now() - (lane.buffered_since or 0.0)
         if not full and waited < self.mapping.batching_window_seconds:
             return []
-        count = min(self.mapping.batch_size, len(cursor.buffer))
-        batch = [cursor.buffer.popleft() for _ in range(count)]
-        if not cursor.buffer:
-            cursor.buffered_since = None
+        count = min(self.mapping.batch_size, len(lane.buffer))
+        batch = [lane.buffer.popleft() for _ in range(count)]
+        if not lane.buffer:
+            lane.buffered_since = None
         return batch
 
-    def _process(self, shard_id: str, cursor: _ShardCursor) -> int:
-        batch = cursor.pending[0]
+    def _process(self, shard_id: str, lane: _Lane) -> int:
+        """Invoke the lane's first pending batch once and act on the result; the records handled."""
+        pending = lane.pending
+        batch = pending[0]
         expired = self._expired(batch.records)
         if expired:
             self._discard(shard_id, batch, expired, RECORD_TOO_OLD)
             batch.records = batch.records[len(expired) :]
             if not batch.records:
-                cursor.pending.popleft()
+                pending.popleft()
                 return len(expired)
         records = batch.records
         identifiers = [record.sequence_number for record in records]
@@ -420,7 +496,7 @@ class KinesisPoller:
         counters = self.function.counters
         if not result.failed:
             counters.add(records_processed=len(records))
-            cursor.pending.popleft()
+            pending.popleft()
             return len(records)
         batch.function_error = result.function_error
         if not result.whole_batch:
@@ -433,9 +509,9 @@ class KinesisPoller:
             counters.add(records_failed=len(records))
             if result.function_error and self.mapping.bisect_on_function_error and len(records) > 1:
                 middle = (len(records) + 1) // 2
-                cursor.pending.popleft()
+                pending.popleft()
                 for half in (records[middle:], records[:middle]):
-                    cursor.pending.appendleft(
+                    pending.appendleft(
                         _PendingBatch(half, batch.attempts, batch.invokes, batch.function_error)
                     )
                 return len(records)
@@ -443,7 +519,7 @@ class KinesisPoller:
         limit = self.mapping.maximum_retry_attempts
         if limit >= 0 and batch.attempts > limit:
             self._discard(shard_id, batch, batch.records, RETRIES_EXHAUSTED)
-            cursor.pending.popleft()
+            pending.popleft()
         return len(records)
 
     def _expired(self, records: Sequence[StreamRecord]) -> list[StreamRecord]:

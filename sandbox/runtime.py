@@ -22,11 +22,11 @@ from infra.stack_files import load_committed
 from infra.synth import RecordedResource, ResourceGraph
 from ops.aws_clients import AwsClients
 from sandbox.appsync import AppSyncResolver
-from sandbox.cdc import CdcTailer, Precision
+from sandbox.cdc import CdcTailer, ChangeObserver, Precision
 from sandbox.clock import SandboxClock
 from sandbox.emulator import DEFAULT_PORT, Emulator
 from sandbox.emulator import emulator_environment as sandbox_emulator_environment
-from sandbox.environment import EnvironmentGate
+from sandbox.environment import PROCESS_GATE
 from sandbox.function import FunctionSettings, LambdaFunction, WorkerCounters
 from sandbox.materialize import Kind, Materialized, materialize
 from sandbox.pollers import EventSourceMapping, KinesisPoller, SqsPoller
@@ -68,6 +68,7 @@ class Sandbox:
     # `environment_overrides` replaces stack values of function variables (only where a function
     # declares the variable, as `pulumi config set` of that tunable would): the vendor URLs of fakes
     # on free ports, a shorter send backoff for demos. `clock` shares a clock with other components.
+    # `change_observers` see every table change the CDC tailers copy (see `CdcTailer`).
 
     def __init__(
         self,
@@ -82,8 +83,10 @@ class Sandbox:
         configure_environment: bool = True,
         clock: SandboxClock | None = None,
         environment_overrides: Mapping[str, str] | None = None,
+        change_observers: Sequence[ChangeObserver] = (),
     ) -> None:
         self._graph = graph
+        self._change_observers = tuple(change_observers)
         self._environment_overrides = dict(environment_overrides or {})
         self._configure_environment = configure_environment
         self._stack = graph.stack if graph is not None else stack
@@ -98,7 +101,7 @@ class Sandbox:
         self.pollers: dict[str, Poller] = {}
         self.schedules: list[Schedule] = []
         self.resolvers: dict[tuple[str, str], AppSyncResolver] = {}
-        self._gate = EnvironmentGate()
+        self._gate = PROCESS_GATE
         self._clients: AwsClients | None = None
         self._attached_endpoint: str | None = None
         self._region = ""
@@ -348,6 +351,7 @@ class Sandbox:
                 self.clients,
                 precision=precisions.get(route.table, "MILLISECOND"),
                 min_poll_interval=STREAM_READ_INTERVAL_SECONDS if self._background else 0.0,
+                observers=self._change_observers,
             )
             for route in self.materialized.cdc_routes
         ]

@@ -893,7 +893,8 @@ MAPPING_SPOT_CHECKS = [
     ("prod1", "shorten_event_url", {"batchSize": 10, "scalingConfig": {"maximumConcurrency": 5}}),
     ("qa1", "notification_send", {"batchSize": 100, "parallelizationFactor": 2}),
     ("qa1", "notification_generator", {"scalingConfig": {"maximumConcurrency": 5}}),
-    ("local", "notification_send", {"maximumRecordAgeInSeconds": 600, "parallelizationFactor": 1}),
+    ("local", "notification_send", {"maximumRecordAgeInSeconds": 3600, "parallelizationFactor": 4}),
+    ("local", "sms_status_consumer", {"batchSize": 500, "parallelizationFactor": 2}),
 ]
 
 
@@ -1230,7 +1231,7 @@ ALARM_SPOT_CHECKS = [
     ("prod1", "demand_stream_to_sqs", "concurrency", 800),
     ("prod1", "event_details", "latency", 500),
     ("qa1", "notification_send", "concurrency", 16),
-    ("local", "notification_send", "iterator-age", 300_000),
+    ("local", "notification_send", "iterator-age", 1_800_000),  # half the 3600 s record age
 ]
 
 

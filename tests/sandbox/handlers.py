@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ def reset(*, failures_per_poisoned_record: int | None = None) -> None:
     PARTNERS.reset()
     with _LOCK:
         INVOCATIONS.clear()
+        RUNNING.update(now=0, peak=0)
         FAILURES_LEFT.clear()
         FAILURES_LEFT["default"] = failures_per_poisoned_record
 
@@ -88,12 +90,30 @@ def meet_partner(event: Any, context: Any) -> None:
     PARTNERS.wait()
 
 
+RUNNING = {"now": 0, "peak": 0}
+
+
+def overlap(event: Any, context: Any) -> dict[str, Any]:
+    """Accepts everything after a moment, counting how many invocations ran at the same time."""
+    _record("overlap", event, context)
+    with _LOCK:
+        RUNNING["now"] += 1
+        RUNNING["peak"] = max(RUNNING["peak"], RUNNING["now"])
+    time.sleep(0.05)
+    with _LOCK:
+        RUNNING["now"] -= 1
+    return {"batchItemFailures": []}
+
+
 def echo_environment(event: Any, context: Any) -> dict[str, str]:
-    """Answers with the worker-specific variables it sees."""
+    """Answers with the worker-specific variables it sees (read twice, a moment apart)."""
     _record("echo_environment", event, context)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    time.sleep(0.001)  # lets other invocations in: what it reads must not change meanwhile
     return {
         "service": os.environ.get("POWERTOOLS_SERVICE_NAME", ""),
         "function": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+        "endpoint": endpoint if endpoint == os.environ.get("AWS_ENDPOINT_URL", "") else "changed",
     }
 
 

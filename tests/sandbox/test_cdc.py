@@ -12,6 +12,7 @@ import pytest
 
 from ops.aws_clients import AwsClients
 from sandbox.cdc import CdcTailer
+from sandbox.ledger import NotificationLedger
 from sandbox.materialize import CdcRoute
 from workers.shared.records import parse_change_record
 
@@ -146,3 +147,41 @@ def test_in_background_the_tailer_keeps_up_with_writes(aws: AwsClients) -> None:
         f"fan:{index}" for index in range(20)
     ]
     assert tailer.errors == 0
+
+
+def test_the_notification_ledger_follows_each_notification_from_the_changes_the_tailer_copies(
+    aws: AwsClients,
+) -> None:
+    # Given a tailer with the pipeline's notification ledger observing it
+    ledger = NotificationLedger()
+    tailer = CdcTailer(_route(aws), aws, observers=[ledger.observe])
+    ddb = aws.client("dynamodb")
+    sms = {"PK": {"S": "fan:f1"}, "SK": {"S": "notification#e1-public#sms"}}
+    email = {"PK": {"S": "fan:f1"}, "SK": {"S": "notification#e1-public#email"}}
+    # When two notifications are created, one moves on and the other is deleted, next to a demand record
+    for key, method in ((sms, "sms"), (email, "email")):
+        ddb.put_item(
+            TableName=TABLE,
+            Item={**key, "contactMethod": {"S": method}, "status": {"M": {"id": {"S": "CREATED"}}}},
+        )
+    ddb.put_item(TableName=TABLE, Item={"PK": {"S": "fan:f1"}, "SK": {"S": "demand#e1-public"}})
+    ddb.update_item(
+        TableName=TABLE,
+        Key=sms,
+        UpdateExpression="SET #status.#id = :delivered",
+        ExpressionAttributeNames={"#status": "status", "#id": "id"},
+        ExpressionAttributeValues={":delivered": {"S": "DELIVERED"}},
+    )
+    ddb.delete_item(TableName=TABLE, Key=email)
+    assert tailer.poll_once() == 5
+    # Then the ledger holds the remaining notification in its latest state, and only notifications
+    assert ledger.items() == [
+        {
+            "PK": "fan:f1",
+            "SK": "notification#e1-public#sms",
+            "status": {"id": "DELIVERED"},
+            "contactMethod": "sms",
+        }
+    ]
+    assert ledger.by_status() == {"DELIVERED": 1}
+    assert (len(ledger), ledger.changes_seen) == (1, 4)

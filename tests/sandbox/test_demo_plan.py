@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import base64
+import io
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -24,8 +25,8 @@ from sandbox.demo import (
     plan_demand,
     window_sales,
 )
-from sandbox.emulator import parse_recording
-from sandbox.pipeline import classify_request
+from sandbox.emulator import CALLS_PATH
+from sandbox.emulator_server import CallCounter
 from workers.shared.discovery import EventRules, normalize_event
 
 TICK = datetime(2031, 3, 1, 9, 30, tzinfo=UTC)
@@ -117,26 +118,34 @@ def _scope(service: str) -> str:
     return f"AWS4-HMAC-SHA256 Credential=testing/20310301/us-east-1/{service}/aws4_request, SignedHeaders=x"
 
 
-def _entry(headers: dict[str, str], body: str) -> dict[str, object]:
-    return {
-        "headers": headers,
-        "method": "POST",
-        "url": "http://127.0.0.1/",
-        "body": base64.b64encode(body.encode()).decode(),
-        "body_encoded": True,
+def _environ(headers: dict[str, str], body: str, *, form: bool = False, path: str = "/") -> dict[str, Any]:
+    """A WSGI request as werkzeug hands it to moto's application."""
+    raw = body.encode()
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "CONTENT_LENGTH": str(len(raw)),
+        "CONTENT_TYPE": "application/x-www-form-urlencoded" if form else "application/x-amz-json-1.0",
+        "wsgi.input": io.BytesIO(raw),
     }
+    environ.update({f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()})
+    return environ
 
 
-def test_recorded_requests_are_read_whatever_the_newlines_and_told_apart_by_caller() -> None:
-    # Given a recording whose newlines were interleaved by moto's threads
-    worker = _entry(
-        {
-            "Authorization": _scope("dynamodb"),
-            "X-Amz-Target": "DynamoDB_20120810.UpdateItem",
-            "User-Agent": "Boto3/1.40 exec-env/AWS_Lambda_python3.12",
-        },
-        "{}",
-    )
+def test_the_emulator_counts_calls_by_service_operation_and_caller_and_keeps_email_sends() -> None:
+    # Given moto's application behind the call counter, counting with SES sends kept
+    seen: list[bytes] = []
+
+    def moto(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ["wsgi.input"].read())
+        start_response("200 OK", [])
+        return [b"{}"]
+
+    counter = CallCounter(moto)
+    control = _environ({}, json.dumps({"keep": ["SendTemplatedEmail"]}), path=CALLS_PATH)
+    counter(control, lambda *_: None)
+    # When a worker updates an item twice, sends a templated email, and the sandbox reads a stream
+    worker = {"Authorization": _scope("dynamodb"), "X-Amz-Target": "DynamoDB_20120810.UpdateItem"}
     email = urlencode(
         {
             "Action": "SendTemplatedEmail",
@@ -145,26 +154,33 @@ def test_recorded_requests_are_read_whatever_the_newlines_and_told_apart_by_call
             "TemplateData": '{"artistName":"Maren Holloway"}',
         }
     )
-    ses = _entry({"Authorization": _scope("ses")}, email)
-    sandbox = _entry(
-        {
-            "Authorization": _scope("kinesis"),
-            "X-Amz-Target": "Kinesis_20131202.GetRecords",
-            "User-Agent": "Boto3/1.40 app/dmd-sandbox",
-        },
-        "{}",
+    sandbox = {
+        "Authorization": _scope("kinesis"),
+        "X-Amz-Target": "Kinesis_20131202.GetRecords",
+        "User-Agent": "Boto3/1.40 md/Botocore#1.40 app/dmd-sandbox",
+    }
+    requests = [
+        _environ(worker, "{}"),
+        _environ(worker, "{}"),
+        _environ({"Authorization": _scope("ses")}, email, form=True),
+        _environ(sandbox, "{}"),
+    ]
+    for environ in requests:
+        counter(environ, lambda *_: None)
+    # Then moto still received every body whole
+    assert seen == [b"{}", b"{}", email.encode(), b"{}"]
+    # And the counts name service, operation and caller; the email's body was kept
+    answer: list[bytes] = list(
+        counter(_environ({}, "", path=CALLS_PATH) | {"REQUEST_METHOD": "GET"}, lambda *_: None)
     )
-    text = json.dumps(worker) + json.dumps(ses) + "\n\n" + json.dumps(sandbox) + "\n"
-    entries = parse_recording(text)
-    # Then every request is found, with its service, operation and caller
-    calls = [classify_request(entry) for entry in entries]
-    assert [(call.service, call.operation, call.by_workers) for call in calls] == [
-        ("dynamodb", "UpdateItem", True),
-        ("ses", "SendTemplatedEmail", True),
-        ("kinesis", "GetRecords", False),
+    document = json.loads(b"".join(answer))
+    assert document["counts"] == [
+        {"service": "dynamodb", "operation": "UpdateItem", "app": "", "count": 2},
+        {"service": "kinesis", "operation": "GetRecords", "app": "dmd-sandbox", "count": 1},
+        {"service": "ses", "operation": "SendTemplatedEmail", "app": "", "count": 1},
     ]
     # And the email sends are counted per recipient, template and data
-    assert email_sends(entries) == Counter(
+    assert email_sends(kept["body"] for kept in document["kept"]) == Counter(
         {
             (
                 "ava@fans.example.com",

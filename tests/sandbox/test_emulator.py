@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
+from ops.aws_clients import AwsClients
 from sandbox.emulator import Emulator, EmulatorError
 
 # Each test starts its own server process.
@@ -73,3 +74,29 @@ def test_a_taken_port_is_refused_with_a_message_naming_it(listening_port: int) -
         Emulator(port=listening_port).start()
     # Then nothing was started and the environment is untouched
     assert "AWS_ENDPOINT_URL" not in os.environ
+
+
+def test_the_emulator_counts_the_calls_it_receives_from_when_counting_starts() -> None:
+    # Given a running emulator and a queue created before counting starts
+    with Emulator(port=0, configure_environment=False) as emulator:
+        clients = AwsClients.for_emulator(emulator.endpoint_url, region="us-east-1")
+        sqs = clients.client("sqs")
+        url = sqs.create_queue(QueueName="counted")["QueueUrl"]
+        emulator.start_counting(keep=["SendTemplatedEmail"])
+        # When three messages are sent and an email is attempted through SES
+        for body in ("a", "b", "c"):
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+        ses = clients.client("ses")
+        with pytest.raises(ses.exceptions.ClientError):  # the template does not exist
+            ses.send_templated_email(
+                Source="a@sandbox.example.com",
+                Destination={"ToAddresses": ["b@fans.example.com"]},
+                Template="missing",
+                TemplateData="{}",
+            )
+        counted = emulator.counted_calls()
+    # Then only the calls after the start are counted, by service and operation
+    assert counted.counts == {("sqs", "SendMessage", ""): 3, ("ses", "SendTemplatedEmail", ""): 1}
+    # And the email's request was kept whole
+    [body] = counted.bodies("SendTemplatedEmail")
+    assert "Action=SendTemplatedEmail" in body and "b%40fans.example.com" in body

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sandbox.clock import SandboxClock
-from sandbox.environment import EnvironmentGate
+from sandbox.environment import PROCESS_GATE, EnvironmentGate
 from sandbox.function import FunctionSettings, HandlerImportError, LambdaFunction
 from tests.sandbox.conftest import FunctionFactory
 
@@ -105,3 +105,40 @@ def test_invocations_of_one_worker_run_concurrently_and_others_wait_their_turn()
     # Then "b" ran only after both "a" finished, with its own value applied; nothing remains after
     assert order == ["a", "a", "b saw b"]
     assert "DMD_SANDBOX_TEST" not in os.environ
+
+
+def test_two_sandboxes_functions_of_one_name_take_turns_and_leave_the_environment_as_it_was(
+    clock: SandboxClock,
+) -> None:
+    # Given two functions of the same name with different environments (two sandboxes in one
+    # process, e.g. `dmd workers invoke` attached to a running `dmd sandbox up`) on the process gate
+    def function(endpoint: str) -> LambdaFunction:
+        settings = FunctionSettings(
+            worker="test_worker",
+            function_name="prd3292-test-test_worker",
+            handler="tests.sandbox.handlers.echo_environment",
+            environment={"POWERTOOLS_SERVICE_NAME": "test_worker", "AWS_ENDPOINT_URL": endpoint},
+        )
+        return LambdaFunction(settings, clock=clock, gate=PROCESS_GATE)
+
+    first, second = function("http://127.0.0.1:1111"), function("http://127.0.0.1:2222")
+    endpoints: list[tuple[str, str]] = []
+    before = {key: os.environ.get(key) for key in ("AWS_ENDPOINT_URL", "POWERTOOLS_SERVICE_NAME")}
+
+    def call(target: LambdaFunction, expected: str) -> None:
+        for _ in range(20):
+            endpoints.append((expected, target.invoke({})["endpoint"]))
+
+    # When both are invoked from several threads at once
+    threads = [
+        threading.Thread(target=call, args=(target, expected))
+        for target, expected in ((first, "http://127.0.0.1:1111"), (second, "http://127.0.0.1:2222")) * 3
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    # Then each invocation saw its own function's endpoint, and the process environment is unchanged
+    assert len(endpoints) == 120
+    assert all(expected == seen for expected, seen in endpoints)
+    assert {key: os.environ.get(key) for key in before} == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -255,3 +256,43 @@ def test_a_partial_batch_waits_for_the_batching_window_on_the_sandbox_clock(
     poller.poll_once()
     # Then the two records were delivered together once the window closed
     assert [call.identifiers for call in handlers.invocations("succeed")] == [sequence]
+
+
+def test_a_parallelization_factor_runs_that_many_batches_at_once_keeping_each_keys_order(
+    aws: AwsClients, stream: str, clock: SandboxClock, make_function: FunctionFactory, handlers: Any
+) -> None:
+    # Given a mapping with ParallelizationFactor 3 and batches of 4, polling in the background
+    function = make_function("overlap")
+    poller = KinesisPoller(_mapping(ParallelizationFactor=3, BatchSize=4), function, aws, clock)
+    assert poller.mapping.parallelization_factor == 3
+    # And 60 records over 12 partition keys, 5 per key in order
+    kinesis = aws.client("kinesis")
+    written: dict[str, list[str]] = {}
+    for n in range(60):
+        key = f"fan:{n % 12}"
+        answer = kinesis.put_record(StreamName=STREAM, Data=json.dumps({"n": n}).encode(), PartitionKey=key)
+        written.setdefault(key, []).append(answer["SequenceNumber"])
+    # When the poller runs until it is idle
+    poller.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not (poller.idle() and function.counters.snapshot().records_processed == 60):
+            assert time.monotonic() < deadline, "the poller did not drain the stream"
+            time.sleep(0.05)
+    finally:
+        poller.stop()
+    calls = handlers.invocations("overlap")
+    # Then every record was delivered once, at most 3 batches ran at a time, and more than one did
+    delivered = [
+        (record["kinesis"]["partitionKey"], record["kinesis"]["sequenceNumber"])
+        for call in calls
+        for record in call.event["Records"]
+    ]
+    assert sorted(sequence for _, sequence in delivered) == sorted(
+        sequence for sequences in written.values() for sequence in sequences
+    )
+    assert all(len(call.identifiers) <= 4 for call in calls)
+    assert 1 < handlers.RUNNING["peak"] <= 3
+    # And each partition key's records arrived in the order they were written
+    for key, sequences in written.items():
+        assert [sequence for seen, sequence in delivered if seen == key] == sequences

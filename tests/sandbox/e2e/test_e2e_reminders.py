@@ -134,8 +134,7 @@ def test_reminders_go_out_by_sms_and_email_in_every_locale_when_the_window_opens
     assert french["to"] == "+15145550102" and "Les Misérables" in french["body"]
     assert "Ticketmaster" in pipeline.vendors.sms.messages[fans[0].reference()]["body"]
     # And SES got one templated email per email reminder, with the template of the fan's locale
-    recorded = pipeline.sandbox.emulator.recorded_requests() if pipeline.sandbox.emulator else []
-    sends = email_sends(recorded)
+    sends = email_sends(pipeline.api_calls().email_bodies)
     template = "prd3292-local-us-east-1-sale-reminder-{}".format
     assert {(recipient, name): count for (recipient, name, _), count in sends.items()} == {
         ("ava@fans.example.com", template("en-us")): 1,
