@@ -12,6 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.console import Console
+
+from bench.pipeline_bench import pipeline_vs_boto3
 from bench.workers_bench import cold_imports, generator_vs_boto3
 from infra.offline import synthesize_stack
 
@@ -28,6 +31,7 @@ class Result:
     baseline_name: str
     baseline_seconds: float
     notes: str
+    detail: str = ""  # markdown under the table
 
     @property
     def ratio(self) -> float:
@@ -95,6 +99,24 @@ def generator(fans: int) -> Result:
     )
 
 
+def pipeline(fans: int, deadline_seconds: float) -> Result:
+    """A sale with `fans` fans through the sandbox vs bare boto3 producing the same notifications."""
+    bench = pipeline_vs_boto3(
+        fans, out_dir=ROOT / "build" / "bench", deadline_seconds=deadline_seconds, console=Console()
+    )
+    return Result(
+        f"pipeline, {fans:,}-fan sale (sandbox, speed 1)",
+        bench.pipeline_seconds,
+        "bare boto3, same notifications and minimum calls, same emulator",
+        bench.baseline_seconds,
+        f"{bench.notifications:,} notifications ({bench.delivered:,} delivered, {bench.failed:,} failed); "
+        f"{bench.throughput:,.1f} notifications/s; AWS calls per delivered notification: workers "
+        f"{bench.worker_calls_per_delivered:.2f}, with the sandbox's pollers and CDC "
+        f"{bench.all_calls_per_delivered:.2f}, baseline {bench.baseline_calls_per_delivered:.2f}",
+        detail=bench.markdown(),
+    )
+
+
 def _raw_baseline(graph_json: str, runs: int) -> float:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "graph.json"
@@ -139,6 +161,7 @@ def report(results: list[Result]) -> str:
         f"{r.ratio:.2f}× | {r.notes} |"
         for r in results
     ]
+    lines += [f"\n{r.detail}" for r in results if r.detail]
     return "\n".join(lines) + "\n"
 
 
@@ -148,11 +171,23 @@ def main() -> None:
     parser.add_argument("--fleet-workers", type=int, default=200)
     parser.add_argument("--fans", type=int, default=50_000, help="fans of the generator benchmark")
     parser.add_argument(
-        "--only", choices=["synth", "imports", "generator"], action="append", help="run only these groups"
+        "--pipeline-fans", type=int, default=50_000, help="fans of the pipeline benchmark's sale"
+    )
+    parser.add_argument(
+        "--pipeline-deadline",
+        type=float,
+        default=7200.0,
+        help="real seconds the pipeline run may take before the benchmark fails",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["synth", "imports", "generator", "pipeline"],
+        action="append",
+        help="run only these groups",
     )
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     args = parser.parse_args()
-    groups = set(args.only or ["synth", "imports", "generator"])
+    groups = set(args.only or ["synth", "imports", "generator", "pipeline"])
     results: list[Result] = []
     benchmarks: list[tuple[str, str, Callable[[], list[Result]]]] = [
         ("synth", "synth prod1", lambda: [synth_prod1(args.runs)]),
@@ -163,6 +198,11 @@ def main() -> None:
         ),
         ("imports", "cold imports", lambda: worker_imports(max(args.runs, 5))),
         ("generator", f"generator ({args.fans:,} fans)", lambda: [generator(args.fans)]),
+        (
+            "pipeline",
+            f"pipeline ({args.pipeline_fans:,} fans)",
+            lambda: [pipeline(args.pipeline_fans, args.pipeline_deadline)],
+        ),
     ]
     for group, label, run in benchmarks:
         if group not in groups:
