@@ -142,7 +142,26 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}){memory}, Python {platform.python_version()}, {platform.system()}"
 
 
-def report(results: list[Result]) -> str:
+def kept_rows(previous: str, rerun: set[str]) -> list[str]:
+    """Table rows of an earlier RESULTS.md for benchmarks this run did not repeat, marked with their run."""
+    header = next((line for line in previous.splitlines() if line.startswith("Last run: ")), "")
+    when = header.removeprefix("Last run: ").split(" on ", 1)[0] or "an earlier run"
+    rows = []
+    for line in previous.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if (
+            not line.startswith("| ")
+            or len(cells) != 5
+            or cells[0] in ("benchmark", "---")
+            or cells[0] in rerun
+        ):
+            continue
+        note = cells[4].split(" (measured ", 1)[0]
+        rows.append(f"| {' | '.join(cells[:4])} | {note} (measured {when}) |")
+    return rows
+
+
+def report(results: list[Result], kept: list[str] | None = None) -> str:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
     ).stdout.strip()
@@ -161,6 +180,7 @@ def report(results: list[Result]) -> str:
         f"{r.ratio:.2f}× | {r.notes} |"
         for r in results
     ]
+    lines += kept or []
     lines += [f"\n{r.detail}" for r in results if r.detail]
     return "\n".join(lines) + "\n"
 
@@ -215,7 +235,9 @@ def main() -> None:
                 flush=True,
             )
             results.append(result)
-    text = report(results)
+    # A partial run (--only) keeps the other rows of the last full run, marked with when they ran.
+    kept = kept_rows(RESULTS.read_text(encoding="utf-8"), {r.name for r in results}) if args.only else []
+    text = report(results, kept)
     print(text)
     if not args.no_write:
         RESULTS.write_text(text, encoding="utf-8")

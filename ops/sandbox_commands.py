@@ -68,11 +68,12 @@ def demo(
 ) -> None:
     """Seed events, sales and fans, open the scheduler window, run until every reminder is terminal, report.
 
-    Exits 1 when an invariant breaks: a duplicate send, a notification left non-terminal, a record lost.
+    Exits 1 when an invariant breaks: a duplicate send, a notification left non-terminal, a record
+    lost, an SMS accepted by the vendor but not tracked on its notification.
     """
     console = Console()
+    plan = _faults(faults)
     try:
-        plan = parse_faults(faults)
         options = DemoOptions(
             fans=fans,
             sales=sales,
@@ -83,7 +84,7 @@ def demo(
             report_path=report,
             worker_log=worker_log,
         )
-    except (FaultSpecError, ValueError) as error:
+    except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     result = run_demo(options, console)
     if not result.ok:
@@ -167,7 +168,9 @@ def up(
         console.print(
             f"faults: {plan} · speed ×{speed:g} · workers' logs: {worker_log} · [bold]Ctrl-C to stop[/bold]"
         )
-        with worker_output(worker_log), console.status("running") as status:
+        # The status first: its Live routes stdout to the screen; the workers' output then goes to
+        # the log file on top of it (the other order would put the workers' logs on the screen).
+        with console.status("running") as status, worker_output(worker_log):
             while not stopping.wait(_STATUS_SECONDS):
                 counters = pipeline.sandbox.counters()
                 invocations = sum(counter.invocations for counter in counters.values())

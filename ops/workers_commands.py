@@ -14,7 +14,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.catalog import CATALOG, QueueSource, ResolverSource, ScheduleSource, StreamSource, WorkerSpec
+from infra.catalog import (
+    CATALOG,
+    QueueSource,
+    ResolverSource,
+    ScheduleSource,
+    StreamSource,
+    WorkerSpec,
+    catalog_by_name,
+)
 
 app = typer.Typer(help="List and inspect the workers of the catalog.", no_args_is_help=True)
 
@@ -111,4 +119,4 @@ def _invoke_in(pipeline: Any, name: str, document: Any, console: Console) -> Any
 
 
 def _spec(name: str) -> WorkerSpec:
-    return next(spec for spec in CATALOG if spec.name == name)
+    return catalog_by_name()[name]

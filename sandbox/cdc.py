@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import threading
 import time
 import uuid
@@ -34,6 +35,7 @@ from sandbox.shard_lineage import ShardLineage
 
 Precision = Literal["MILLISECOND", "MICROSECOND"]
 StartingPosition = Literal["TRIM_HORIZON", "LATEST"]
+LOGGER: Final = logging.getLogger("sandbox.cdc")
 RECORD_FORMAT: Final = "application/json"
 _EVENT_ID_NAMESPACE: Final = uuid.UUID("6f1c1d2e-5b0a-4a51-9a8e-2b7c0c9d4e10")
 _GET_RECORDS_LIMIT: Final = 1000  # DynamoDB Streams' maximum
@@ -148,10 +150,9 @@ class CdcTailer:
             records = answer.get("Records", [])
             if records:
                 self._put([self.kinesis_record(record) for record in records])
-                for observer in self._observers:
-                    observer(records)
                 self._positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
                 copied += len(records)
+                self._notify(records)
             following = answer.get("NextShardIterator")
             if not following:
                 self._iterators.pop(shard_id, None)
@@ -164,6 +165,14 @@ class CdcTailer:
                 # Read to the tip as it was: what arrives meanwhile waits for the next round, so a
                 # steady trickle of changes is copied in one read per round, not one per change.
                 return copied
+
+    def _notify(self, records: Sequence[Mapping[str, Any]]) -> None:
+        # After the copy is recorded: an observer's failure must not make the tailer copy again.
+        for observer in self._observers:
+            try:
+                observer(records)
+            except Exception:
+                LOGGER.exception("cdc:%s: a change observer failed", self.route.table)
 
     def _new_iterator(self, shard_id: str) -> str:
         """From the last copied change, else the starting position (first shards) or the shard's start."""

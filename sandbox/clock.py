@@ -53,14 +53,20 @@ class SandboxClock:
         if seconds < 0:
             raise ValueError(f"the sandbox clock only moves forward; got {seconds} s")
         with self._lock:
-            real = self._wall_time()
-            current = self._at(real, len(self._real_starts) - 1)
-            self._real_starts.append(real)
-            self._sandbox_starts.append(current + seconds)
+            self._jump(lambda current: current + seconds)
 
     def advance_to(self, when: datetime) -> None:
         """Jump the sandbox time forward to `when` (no-op when it is already later)."""
-        self.advance(max(0.0, when.timestamp() - self.now()))
+        target = when.timestamp()
+        with self._lock:  # read and jump at once: two callers cannot both add the difference
+            self._jump(lambda current: max(current, target))
+
+    def _jump(self, to: Callable[[float], float]) -> None:
+        # A wall clock stepped back (NTP) must not break the increasing segment starts.
+        real = max(self._wall_time(), self._real_starts[-1])
+        current = self._at(real, len(self._real_starts) - 1)
+        self._real_starts.append(real)
+        self._sandbox_starts.append(to(current))
 
     def sandbox_time_of(self, wall_epoch: float) -> float:
         """The sandbox time at the moment the real wall clock read `wall_epoch`."""

@@ -38,7 +38,7 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,9 +50,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from sandbox.ledger import Progress, is_terminal_status
 from sandbox.pipeline import Pipeline, count_calls
 from sandbox.vendors import NO_FAULTS, DiscoverySale, DiscoveryVenue, FaultPlan, discovery_event
-from workers.shared.models import ContactMethod, DemandRecord, notification_key
+from workers.shared.models import ContactMethod, DemandRecord, Key, notification_key, notification_reference
 
 DEFAULT_FANS: Final = 300
 DEFAULT_SALES: Final = 4
@@ -65,7 +66,6 @@ DEMO_SEND_BACKOFF_SECONDS: Final = 2
 DEMO_VENDOR_TIMEOUT_SECONDS: Final = 2  # only when SMS timeouts are injected
 SLOT: Final = timedelta(minutes=30)
 SEED_LEAD: Final = timedelta(hours=1)  # the sandbox clock starts this long before the tick
-TERMINAL: Final = frozenset({"DELIVERED", "FAILED"})
 MAX_ATTEMPTS_REASON: Final = "MAX_SEND_ATTEMPTS_EXCEEDED"
 _REFRESH_SECONDS: Final = 0.5
 # Progress comes from the pipeline's ledger (the table's change stream), not from scanning the table;
@@ -450,8 +450,7 @@ def _weighted(rng: random.Random, choices: Sequence[tuple[str, float]]) -> str:
 
 def is_terminal(notification: Mapping[str, Any]) -> bool:
     """DELIVERED or FAILED; an email is terminal at TRIGGERED (SES has no status stream, see above)."""
-    status = str(notification["status"]["id"])
-    return status in TERMINAL or (notification.get("contactMethod") == "email" and status == "TRIGGERED")
+    return is_terminal_status(str(notification["status"]["id"]), str(notification.get("contactMethod", "")))
 
 
 @dataclass
@@ -462,26 +461,29 @@ class Snapshot:
     started: float
     sandbox_time: datetime
     counters: dict[str, Any]
-    notifications: list[dict[str, Any]] = field(default_factory=list)
+    progress: Progress = field(default_factory=Progress)  # the ledger's counts while running
+    notifications: list[dict[str, Any]] = field(default_factory=list)  # the final scan, for the report
     dlq: dict[str, int] = field(default_factory=dict)
     sms_accepted: int = 0
     status_pending: int = 0
     pipeline_seconds: float | None = None  # from the scheduler tick until every notification was terminal
 
+    def settle(self, notifications: list[dict[str, Any]]) -> None:
+        """The final state read from the table: the report's truth, counted the same way."""
+        self.notifications = notifications
+        self.progress = Progress.of(
+            (str(item["status"]["id"]), str(item.get("contactMethod", ""))) for item in notifications
+        )
+
     @property
     def by_status(self) -> Counter[str]:
         """Notifications per status (email TRIGGERED shown as accepted)."""
-        counts: Counter[str] = Counter()
-        for item in self.notifications:
-            status = str(item["status"]["id"])
-            email_done = item.get("contactMethod") == "email" and status == "TRIGGERED"
-            counts["ACCEPTED (email)" if email_done else status] += 1
-        return counts
+        return self.progress.by_status
 
     @property
     def terminal(self) -> int:
         """How many notifications are terminal."""
-        return sum(1 for item in self.notifications if is_terminal(item))
+        return self.progress.terminal
 
 
 def live_view(snapshot: Snapshot, expected: int) -> Group:
@@ -504,7 +506,7 @@ def live_view(snapshot: Snapshot, expected: int) -> Group:
             str(counter.records_filtered),
             _red_if(counter.records_discarded),
         )
-    statuses = Table(title=f"notifications ({len(snapshot.notifications)}/{expected})", title_justify="left")
+    statuses = Table(title=f"notifications ({snapshot.progress.seen}/{expected})", title_justify="left")
     statuses.add_column("status")
     statuses.add_column("count", justify="right")
     for status, count in sorted(snapshot.by_status.items()):
@@ -647,7 +649,7 @@ def build_report(
     dlq_total = sum(snapshot.dlq.values())
     accepted_references = set(pipeline.vendors.sms.accepted)
     tracked_references = {
-        f"{item['PK']}|{item['SK']}"
+        notification_reference(Key(str(item["PK"]), str(item["SK"])))
         for item in notifications
         if item["contactMethod"] == "sms" and item.get("messageId")
     }
@@ -697,16 +699,12 @@ def build_report(
             "perDeliveredNotification": round(worker_calls / delivered, 2) if delivered else None,
             "byOperation": dict(count_calls(calls.of_workers()).most_common()),
             "bySandbox": calls.total(by_workers=False),
-            "sandboxByOperation": dict(
-                count_calls(
-                    Counter({c: n for c, n in calls.counts.items() if not c.by_workers})
-                ).most_common()
-            ),
+            "sandboxByOperation": dict(count_calls(calls.of_sandbox()).most_common()),
             "counted": "every AWS call from the scheduler tick to the end (counted by the emulator's server)",
         },
         "workers": {worker: vars(counter) for worker, counter in snapshot.counters.items()},
         "vendors": pipeline.vendors.counters(),
-        "sandboxBackgroundErrors": pipeline.sandbox.background_errors(),
+        "sandboxBackgroundErrors": pipeline.background_errors(),
     }
     invariants = [
         Invariant(
@@ -847,7 +845,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
         stack_vendor_ports=False,
         speed=options.speed,
         start_time=tick - SEED_LEAD,
-        faults=options.faults,
+        faults=NO_FAULTS,  # faults start at the tick (seeding looks events up without them)
         seed=options.seed,
         environment_overrides=overrides,
         configure_environment=False,
@@ -890,8 +888,17 @@ def _run(
         window_sales=window_sales(options, start, start + width),
     )
     state = Snapshot("seeding", started, pipeline.clock.now_datetime(), pipeline.sandbox.counters())
-    expected = len(plan.expected)
-    with Live(live_view(state, expected), console=screen, refresh_per_second=4, transient=False) as live:
+    # No stdout/stderr redirect: on a terminal Live would route them (the workers' logs, redirected
+    # to the log file by `worker_output`) back onto the screen.
+    live = Live(
+        live_view(state, len(plan.expected)),
+        console=screen,
+        refresh_per_second=4,
+        transient=False,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+    with live:
 
         def show(phase: str, *, check: bool = False) -> None:
             state.phase = phase
@@ -900,38 +907,12 @@ def _run(
             state.sms_accepted = sum(pipeline.vendors.sms.accepted.values())
             state.status_pending = pipeline.vendors.publisher.pending
             if check:
-                state.notifications = pipeline.ledger.items()
+                state.progress = pipeline.ledger.progress()
                 state.dlq = pipeline.dlq_depths()
             live.update(live_view(state, len(plan.expected)))
 
-        # 1. Seed: Discovery serves the events; the fan app looks each up (cache + short URL).
-        for payload in discovery_payloads(plan.window_sales, week_later=tick + timedelta(days=7)):
-            pipeline.vendors.discovery.add(payload)
-        sale_ids: dict[tuple[str, str | None], str] = {}
-        for event in (*NOTIFIABLE_EVENTS, SUPPRESSED_EVENT):
-            answer = pipeline.sandbox.query(
-                "eventDetails", {"eventId": event.id, "tmMarketId": event.market}, selection_set=["eventId"]
-            )
-            details = (answer.get("data") or {}).get("eventDetails")
-            if details is None:
-                raise RuntimeError(f"eventDetails failed for {event.id}: {answer.get('errors')}")
-            for sale in details["sales"]:
-                name = None if sale["id"] == "public" else sale["name"]
-                sale_ids[(event.id, name)] = sale["id"]
-        show("shortening event URLs")
-        notifiable_events = {sale.event.id for sale in plan.window_sales if sale.notifiable}
-        pipeline.sandbox.run_until(
-            lambda: all(
-                (pipeline.item(f"event:{event_id}", "event#details") or {}).get("shortUrl")
-                for event_id in notifiable_events
-            ),
-            deadline=options.deadline_seconds,
-        )
-        plan_demand(plan, options, sale_ids)
-        pipeline.vendors.sms.unassigned_numbers |= plan.unassigned_numbers
-        pipeline.put_items(demand.to_item() for demand in plan.demand)
-        show("waiting for the sandbox to settle")
-        pipeline.sandbox.wait_until_idle(deadline=options.deadline_seconds)
+        # 1. Seed: events looked up as the fan app would (cache + short URL), then the fans' demand.
+        _seed(pipeline, plan, options, show)
 
         # 2. The tick: the scheduler's window opens; faults and API-call counting start with it.
         pipeline.start_counting_api_calls()
@@ -939,11 +920,13 @@ def _run(
         pipeline.clock.advance_to(tick)
         ticked = time.monotonic()
         give_up = ticked + options.deadline_seconds
+        if not plan.expected:
+            # Nothing should come out: give the scheduler and generator the time to prove it.
+            pipeline.sandbox.wait_until_idle(stable_for=2.0, deadline=options.deadline_seconds)
         while True:
             show("sending", check=True)
-            done = len(state.notifications) >= len(plan.expected) and state.terminal == len(
-                state.notifications
-            )
+            seen = state.progress.seen
+            done = seen >= len(plan.expected) and state.terminal == seen
             if done:
                 state.pipeline_seconds = time.monotonic() - ticked
             if done or time.monotonic() >= give_up:
@@ -952,5 +935,40 @@ def _run(
         # Let the stragglers (late status events, filtered change records) reach the counters.
         pipeline.sandbox.wait_until_idle(stable_for=0.5, deadline=5.0)
         show("done" if done else "deadline passed", check=True)
-        state.notifications = pipeline.notifications()  # everything, for the report
+        state.settle(pipeline.notifications())  # everything, for the report
     return _Finished(plan, state)
+
+
+def _seed(pipeline: Pipeline, plan: DemoPlan, options: DemoOptions, show: Callable[[str], None]) -> None:
+    """Discovery serves the window's events; each is looked up through AppSync; the fans opt in."""
+    tick = plan.tick
+    for payload in discovery_payloads(plan.window_sales, week_later=tick + timedelta(days=7)):
+        pipeline.vendors.discovery.add(payload)
+    sale_ids: dict[tuple[str, str | None], str] = {}
+    for event in (*NOTIFIABLE_EVENTS, SUPPRESSED_EVENT):
+        answer = pipeline.sandbox.query(
+            "eventDetails", {"eventId": event.id, "tmMarketId": event.market}, selection_set=["eventId"]
+        )
+        details = (answer.get("data") or {}).get("eventDetails")
+        if details is None:
+            raise RuntimeError(f"eventDetails failed for {event.id}: {answer.get('errors')}")
+        for sale in details["sales"]:
+            name = None if sale["id"] == "public" else sale["name"]
+            sale_ids[(event.id, name)] = sale["id"]
+    show("shortening event URLs")
+    notifiable_events = {sale.event.id for sale in plan.window_sales if sale.notifiable}
+    shortened = pipeline.sandbox.run_until(
+        lambda: all(
+            (pipeline.item(f"event:{event_id}", "event#details") or {}).get("shortUrl")
+            for event_id in notifiable_events
+        ),
+        deadline=options.deadline_seconds,
+    )
+    if not shortened:
+        raise RuntimeError(f"the events' short URLs were not there within {options.deadline_seconds:g} s")
+    plan_demand(plan, options, sale_ids)
+    pipeline.vendors.sms.unassigned_numbers |= plan.unassigned_numbers
+    pipeline.put_items(demand.to_item() for demand in plan.demand)
+    show("waiting for the sandbox to settle")
+    if not pipeline.sandbox.wait_until_idle(deadline=options.deadline_seconds):
+        raise RuntimeError(f"the sandbox did not settle within {options.deadline_seconds:g} s of seeding")

@@ -76,11 +76,6 @@ class Emulator:
     # ---------------------------------------------------------------------------------------------
 
     @property
-    def running(self) -> bool:
-        """Whether the server process is alive."""
-        return self._process is not None and self._process.poll() is None
-
-    @property
     def port(self) -> int:
         """The port the server listens on."""
         if self._port is None:

@@ -30,18 +30,22 @@ class EnvironmentGate:
         self._next: str | None = None
         self._saved: dict[str, str | None] = {}
 
-    @property
-    def owner(self) -> str | None:
-        """The function whose environment is applied now, if any."""
-        return self._owner
-
     @contextmanager
     def applied(self, owner: str, environment: Mapping[str, str]) -> Iterator[None]:
         """Run the block with `environment` applied on behalf of `owner`."""
         with self._condition:
             self._waiting.append(owner)
-            while not self._may_enter(owner):
-                self._condition.wait()
+            try:
+                while not self._may_enter(owner):
+                    self._condition.wait()
+            except BaseException:
+                # Interrupted while waiting (Ctrl-C in `sandbox.invoke`): give the turn up, or the
+                # functions queued behind this one would wait for it forever.
+                self._waiting.remove(owner)
+                if self._owner is None and self._next == owner:
+                    self._next = next(iter(self._waiting), None)
+                self._condition.notify_all()
+                raise
             self._waiting.remove(owner)
             if self._owner is None:
                 self._apply(environment)

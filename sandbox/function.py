@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -14,6 +15,7 @@ from sandbox.clock import SandboxClock
 from sandbox.environment import EnvironmentGate
 
 Handler = Callable[[Any, Any], Any]
+LOGGER: Final = logging.getLogger("sandbox.function")
 RUNTIME: Final = "python3.12"
 
 
@@ -53,6 +55,7 @@ class WorkerCounters:
     records_failed: int = 0
     records_filtered: int = 0
     records_discarded: int = 0
+    timeouts: int = 0  # invocations that ran past their timeout on the sandbox clock
 
 
 class FunctionCounters:
@@ -96,7 +99,9 @@ class LambdaFunction:
 
     # Each invocation runs with the function's environment applied (see `EnvironmentGate`) plus the
     # variables the Lambda runtime sets, and a `LambdaContext` whose remaining time counts down on
-    # the sandbox clock. The timeout is reported, not enforced: a thread cannot be killed.
+    # the sandbox clock. The timeout is reported (a warning and the `timeouts` counter), not
+    # enforced: a thread cannot be killed. At `speed` > 1 real work takes more sandbox time, so a
+    # batch that fits the timeout in AWS may be reported here.
 
     def __init__(self, settings: FunctionSettings, *, clock: SandboxClock, gate: EnvironmentGate) -> None:
         self.settings = settings
@@ -142,6 +147,17 @@ class LambdaFunction:
             except Exception:
                 self.counters.add(function_errors=1)
                 raise
+            finally:
+                overrun = self._clock.now() - context.deadline
+                if overrun > 0:
+                    self.counters.add(timeouts=1)
+                    LOGGER.warning(
+                        "%s: invocation %s ran %.1f s past its %d s timeout (sandbox clock)",
+                        settings.worker,
+                        context.aws_request_id,
+                        overrun,
+                        settings.timeout_seconds,
+                    )
 
     def _resolve(self) -> Handler:
         # Imported inside the gate: modules may read their environment at import time.

@@ -21,7 +21,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from infra.catalog import CATALOG, QueueSource, ResolverSource, ScheduleSource, StreamSource, WorkerSpec
+from infra.catalog import (
+    QueueSource,
+    ResolverSource,
+    ScheduleSource,
+    StreamSource,
+    WorkerSpec,
+    catalog_by_name,
+)
+from infra.triggers import schedule_rule_name
 from sandbox.pollers import KinesisPoller, SqsPoller, StreamRecord
 from sandbox.runtime import Sandbox
 from workers.shared.models import serialize_item
@@ -36,10 +44,10 @@ class InvocationError(ValueError):
 
 def worker_spec(worker: str) -> WorkerSpec:
     """The catalog entry of a worker; InvocationError lists the workers there are."""
-    for spec in CATALOG:
-        if spec.name == worker:
-            return spec
-    raise InvocationError(f"no worker {worker!r} (have: {', '.join(spec.name for spec in CATALOG)})")
+    specs = catalog_by_name()
+    if worker not in specs:
+        raise InvocationError(f"no worker {worker!r} (have: {', '.join(specs)})")
+    return specs[worker]
 
 
 def trigger_event(sandbox: Sandbox, worker: str, payload: Any) -> dict[str, Any]:
@@ -50,14 +58,16 @@ def trigger_event(sandbox: Sandbox, worker: str, payload: Any) -> dict[str, Any]
             poller = sandbox.pollers.get(worker)
             if not isinstance(poller, KinesisPoller):
                 raise InvocationError(f"{worker} has no stream poller in this sandbox")
-            data = _table_change(sandbox, _object(worker, payload)) if stream == TABLE_STREAM else payload
+            if stream == TABLE_STREAM:
+                data, partition_key = _table_change(sandbox, poller, _object(worker, payload))
+            else:
+                data = json.dumps(payload, separators=(",", ":")).encode()
+                partition_key = hashlib.md5(data, usedforsecurity=False).hexdigest().upper()
             record = StreamRecord(
                 shard_id=_SHARD,
                 sequence_number=str(time.time_ns()),
-                partition_key=hashlib.md5(json.dumps(data, sort_keys=True).encode(), usedforsecurity=False)
-                .hexdigest()
-                .upper(),
-                data=json.dumps(data, separators=(",", ":")).encode(),
+                partition_key=partition_key,
+                data=data,
                 arrival=time.time(),
             )
             return poller.event(_SHARD, [record])
@@ -79,21 +89,17 @@ def trigger_event(sandbox: Sandbox, worker: str, payload: Any) -> dict[str, Any]
             }
             return {"Records": [queue_poller.record(message)]}
         case ScheduleSource():
-            schedule = next(
-                (
-                    item
-                    for item in sandbox.schedules
-                    if item.rule_name.endswith(spec.inventory_code + "-schedule")
-                ),
-                None,
-            )
+            rule = schedule_rule_name(sandbox.function(worker).settings.function_name)
+            schedule = next((item for item in sandbox.schedules if item.rule_name == rule), None)
             if schedule is None:
                 raise InvocationError(f"{worker} has no schedule in this sandbox")
             event = schedule.event(sandbox.clock.now_datetime())
             event["detail"] = _object(worker, payload)
             return event
         case ResolverSource(type_name=type_name, field_name=field_name):
-            resolver = sandbox.resolvers[(type_name, field_name)]
+            resolver = sandbox.resolvers.get((type_name, field_name))
+            if resolver is None:
+                raise InvocationError(f"{worker} has no {type_name}.{field_name} resolver in this sandbox")
             return resolver.event(_object(worker, payload))
     raise InvocationError(f"{worker}: unknown trigger {spec.source!r}")
 
@@ -104,13 +110,16 @@ def _object(worker: str, payload: Any) -> Mapping[str, Any]:
     return payload
 
 
-def _table_change(sandbox: Sandbox, item: Mapping[str, Any]) -> dict[str, Any]:
+def _table_change(sandbox: Sandbox, poller: KinesisPoller, item: Mapping[str, Any]) -> tuple[bytes, str]:
+    """Write the item to the table whose changes feed the poller's stream; its INSERT record and key."""
     if not isinstance(item.get("PK"), str) or not isinstance(item.get("SK"), str):
         raise InvocationError("a table-stream payload is a demand-table item with string PK and SK")
-    table = sandbox.function("notification_send").settings.environment["DEMAND_TABLE_NAME"]
+    source = poller.mapping.event_source_arn
+    tailer = next((tailer for tailer in sandbox.tailers if tailer.route.kinesis_stream_arn == source), None)
+    if tailer is None:
+        raise InvocationError(f"no table's changes feed {source} in this sandbox")
     image = serialize_item(item)
-    sandbox.clients.client("dynamodb").put_item(TableName=table, Item=image)
-    tailer = sandbox.tailers[0]
+    sandbox.clients.client("dynamodb").put_item(TableName=tailer.route.table, Item=image)
     change = {
         "eventName": "INSERT",
         "dynamodb": {
@@ -121,4 +130,5 @@ def _table_change(sandbox: Sandbox, item: Mapping[str, Any]) -> dict[str, Any]:
             "SizeBytes": len(json.dumps(item, default=str)),
         },
     }
-    return dict(json.loads(tailer.kinesis_record(change)["Data"]))
+    entry = tailer.kinesis_record(change)
+    return bytes(entry["Data"]), str(entry["PartitionKey"])

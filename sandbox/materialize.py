@@ -513,13 +513,14 @@ def _local_index(index: Mapping[str, Any], table: Mapping[str, Any]) -> dict[str
 
 
 def _table_stream(step: _Step) -> dict[str, Any] | None:
-    """The table's own stream setting, else NEW_AND_OLD_IMAGES when a Kinesis destination reads it."""
-    if step.inputs.get("streamEnabled"):
-        return {"StreamEnabled": True, "StreamViewType": step.inputs.get("streamViewType", CDC_STREAM_VIEW)}
+    """NEW_AND_OLD_IMAGES when a Kinesis destination reads the table, else the table's own setting."""
+    # The destination's records always carry both images, whatever the table's own stream shows.
     name = step.physical_name()
     destinations = step.run.graph.of_type(_KINESIS_DESTINATION_TYPE)
     if any(step.run.references.resolve(item.inputs.get("tableName")) == name for item in destinations):
         return {"StreamEnabled": True, "StreamViewType": CDC_STREAM_VIEW}
+    if step.inputs.get("streamEnabled"):
+        return {"StreamEnabled": True, "StreamViewType": step.inputs.get("streamViewType", CDC_STREAM_VIEW)}
     return None
 
 
@@ -605,7 +606,9 @@ _QUEUE_ATTRIBUTES: Final[Mapping[str, str]] = {
 def _attribute_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return value if isinstance(value, str) else json.dumps(value) if isinstance(value, dict) else str(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)
 
 
 def _queue(step: _Step) -> dict[str, str]:

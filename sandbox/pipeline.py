@@ -239,6 +239,10 @@ class Pipeline:
             depths[name] = sum(int(value) for value in attributes.values())
         return depths
 
+    def background_errors(self) -> int:
+        """Failed background rounds of the sandbox and of the SMS fake's status publisher."""
+        return self.sandbox.background_errors() + self.vendors.publisher.errors
+
     def dlq_depths(self) -> dict[str, int]:
         """Messages in each dead-letter queue and on-failure destination."""
         return self.queue_depths(self.dead_letter_queues())

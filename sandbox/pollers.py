@@ -11,7 +11,8 @@ retries the whole batch (halved first when BisectBatchOnFunctionError is set, wh
 Past MaximumRetryAttempts or MaximumRecordAgeInSeconds the batch's metadata goes to the on-failure
 destination and the shard moves on. ParallelizationFactor N splits each shard into N lanes by
 partition key (a key's records stay in order on one lane): up to N batches per shard are processed
-at once on background threads, each lane with its own retries, bisection and checkpoint.
+at once on background threads, each lane with its own retries, bisection and checkpoint (the pool
+is sized for the shards at start: after a reshard, lanes may wait for a thread).
 
 SQS: receives up to BatchSize messages with the queue's visibility timeout (scaled by the clock's
 speed), deletes the messages the filter rejects (as Lambda does), invokes with a Lambda SQS event,
@@ -71,7 +72,6 @@ class EventSourceMapping:
     batch_size: int
     batching_window_seconds: float = 0.0
     starting_position: str = "LATEST"
-    starting_position_timestamp: datetime | None = None
     maximum_retry_attempts: int = -1  # -1: until the record expires
     maximum_record_age_seconds: int = -1  # -1: no limit
     bisect_on_function_error: bool = False
@@ -87,7 +87,6 @@ class EventSourceMapping:
         """Read a resolved request (as `materialize` keeps it)."""
         source = str(request["EventSourceArn"])
         queue = _arn_parts(source)[0] == "sqs"
-        timestamp = request.get("StartingPositionTimestamp")
         return cls(
             function_arn=str(request["FunctionName"]),
             event_source_arn=source,
@@ -96,7 +95,6 @@ class EventSourceMapping:
             ),
             batching_window_seconds=float(request.get("MaximumBatchingWindowInSeconds") or 0),
             starting_position=str(request.get("StartingPosition") or "LATEST"),
-            starting_position_timestamp=timestamp if isinstance(timestamp, datetime) else None,
             maximum_retry_attempts=int(request.get("MaximumRetryAttempts", -1)),
             maximum_record_age_seconds=int(request.get("MaximumRecordAgeInSeconds", -1)),
             bisect_on_function_error=bool(request.get("BisectBatchOnFunctionError", False)),
@@ -165,27 +163,27 @@ class OnFailureDestination:
 
     def __init__(self, arn: str, clients: AwsClients) -> None:
         self.arn = arn
-        self._clients = clients
+        self._service, self._account, self._name = _arn_parts(arn)
+        if self._service not in ("sns", "sqs"):
+            raise ValueError(f"unsupported on-failure destination {arn} (the sandbox sends to SQS or SNS)")
+        # Created here: lanes of a ParallelizationFactor send from several threads at once.
+        self._client = clients.client(self._service)
+        self._lock = threading.Lock()
         self._queue_url: str | None = None
 
     def send(self, document: Mapping[str, Any]) -> None:
         """Deliver one on-failure record."""
         body = json.dumps(document)
-        service, account, name = _arn_parts(self.arn)
-        if service == "sns":
-            self._clients.client("sns").publish(TopicArn=self.arn, Message=body)
+        if self._service == "sns":
+            self._client.publish(TopicArn=self.arn, Message=body)
             return
-        if service != "sqs":
-            raise ValueError(
-                f"unsupported on-failure destination {self.arn} (the sandbox sends to SQS or SNS)"
-            )
-        if self._queue_url is None:
-            self._queue_url = str(
-                self._clients.client("sqs").get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)[
-                    "QueueUrl"
-                ]
-            )
-        self._clients.client("sqs").send_message(QueueUrl=self._queue_url, MessageBody=body)
+        with self._lock:
+            if self._queue_url is None:
+                answer = self._client.get_queue_url(
+                    QueueName=self._name, QueueOwnerAWSAccountId=self._account
+                )
+                self._queue_url = str(answer["QueueUrl"])
+        self._client.send_message(QueueUrl=self._queue_url, MessageBody=body)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -377,8 +375,6 @@ class KinesisPoller:
             }
         elif shard_id in (self._initial_shards or set()):
             position = {"ShardIteratorType": self.mapping.starting_position}
-            if self.mapping.starting_position == "AT_TIMESTAMP":
-                position["Timestamp"] = self.mapping.starting_position_timestamp
         answer = self._kinesis.get_shard_iterator(StreamName=self._stream_name, ShardId=shard_id, **position)
         return str(answer["ShardIterator"])
 
@@ -469,8 +465,8 @@ class KinesisPoller:
             return []
         count = min(self.mapping.batch_size, len(lane.buffer))
         batch = [lane.buffer.popleft() for _ in range(count)]
-        if not lane.buffer:
-            lane.buffered_since = None
+        # The next batch gathers from now on (its window starts now), with what is left as its head.
+        lane.buffered_since = self._clock.now() if lane.buffer else None
         return batch
 
     def _process(self, shard_id: str, lane: _Lane) -> int:
@@ -567,8 +563,9 @@ class KinesisPoller:
                 "shardId": shard_id,
                 "startSequenceNumber": first.sequence_number,
                 "endSequenceNumber": last.sequence_number,
-                "approximateArrivalOfFirstRecord": _iso_millis(first.arrival),
-                "approximateArrivalOfLastRecord": _iso_millis(last.arrival),
+                # On the sandbox clock, like `timestamp` (the emulator stamps arrivals in real time).
+                "approximateArrivalOfFirstRecord": _iso_millis(self._clock.sandbox_time_of(first.arrival)),
+                "approximateArrivalOfLastRecord": _iso_millis(self._clock.sandbox_time_of(last.arrival)),
                 "batchSize": len(records),
                 "streamArn": self.mapping.event_source_arn,
             },
@@ -647,7 +644,7 @@ class SqsPoller:
 
     @property
     def visibility_timeout(self) -> int:
-        """The visibility timeout each receive asks for: the queue's, in sandbox time (scaled by speed)."""
+        """What each receive asks for, in real seconds: the queue's timeout (sandbox time) over the speed."""
         return math.ceil(self._clock.real_seconds(self.queue_visibility_timeout))
 
     def start(self) -> None:

@@ -34,12 +34,6 @@ class PollingThread:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.errors = 0
-        self.last_error: BaseException | None = None
-
-    @property
-    def alive(self) -> bool:
-        """Whether the thread runs."""
-        return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
         """Start polling on a daemon thread."""
@@ -66,9 +60,8 @@ class PollingThread:
         while not self._stopping.is_set():
             try:
                 done = self._poll_once()
-            except Exception as error:
+            except Exception:
                 self.errors += 1
-                self.last_error = error
                 LOGGER.exception("%s: poll failed", self.name)
                 done = 0
                 pause = self._idle_max

@@ -25,11 +25,6 @@ class RecordFilter:
         filters = (request.get("FilterCriteria") or {}).get("Filters") or []
         return cls([item["Pattern"] for item in filters])
 
-    @property
-    def active(self) -> bool:
-        """Whether the mapping filters at all."""
-        return bool(self._compiled)
-
     def matches(self, subject: Mapping[str, Any]) -> bool:
         """Whether the record (in the shape Lambda filters: see the pollers) passes."""
         # moto types its argument as an EventBridge event; any JSON object is matched the same way.

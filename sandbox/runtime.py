@@ -6,6 +6,11 @@ a CDC tailer per table → Kinesis route, one poller per mapping, the scheduled 
 clock, and the AppSync resolvers. Handlers run in this process, imported lazily from the function's
 `handler` in the graph (or an override per worker), each with its own environment from the
 emulator's copy of the function (see `EnvironmentGate` for how environments take turns).
+
+Several sandboxes may run in one process (the tests keep one running while others come and go):
+they share the process's environment gate, and the workers' module-level caches (AWS clients,
+settings), which every sandbox resets when it starts and stops. Real workers should therefore run in
+one sandbox at a time; the others can run test doubles or sit idle.
 """
 
 from __future__ import annotations
@@ -273,7 +278,7 @@ class Sandbox:
 
     def background_errors(self) -> int:
         """Failed background rounds (emulator or delivery errors, not function errors)."""
-        return sum(component.errors for component in (*self.tailers, *self.pollers.values()))
+        return sum(component.errors for component in self._components())
 
     # ---------------------------------------------------------------------------------------------
 
@@ -283,6 +288,7 @@ class Sandbox:
     def _functions(self, graph: ResourceGraph) -> dict[str, LambdaFunction]:
         lambda_ = self.clients.client("lambda")
         functions: dict[str, LambdaFunction] = {}
+        declared_variables: set[str] = set()  # what the functions declare (not what the sandbox adds)
         aliases = {alias.inputs["functionName"]: alias.inputs["name"] for alias in graph.of_type(ALIAS)}
         emulator_environment = (
             self.emulator.environment()
@@ -300,6 +306,7 @@ class Sandbox:
                 alias = lambda_.get_alias(FunctionName=name, Name=aliases[name])
                 version, invoked_arn = alias["FunctionVersion"], alias["AliasArn"]
             declared = (deployed.get("Environment") or {}).get("Variables", {})
+            declared_variables.update(declared)
             overridden = {
                 variable: value
                 for variable, value in self._environment_overrides.items()
@@ -330,9 +337,7 @@ class Sandbox:
         unknown = set(self._handler_overrides) - set(functions)
         if unknown:
             raise SandboxError(f"handler overrides for unknown workers: {', '.join(sorted(unknown))}")
-        undeclared = set(self._environment_overrides) - {
-            variable for function in functions.values() for variable in function.settings.environment
-        }
+        undeclared = set(self._environment_overrides) - declared_variables
         if undeclared:
             raise SandboxError(
                 f"environment overrides for variables no function declares: {', '.join(sorted(undeclared))}"
@@ -362,6 +367,10 @@ class Sandbox:
             function = self.function(_worker_of(graph.named(logical_name)))
             if function.worker in pollers:
                 raise SandboxError(f"{function.worker} has more than one event source mapping")
+            if request.get("TumblingWindowInSeconds"):
+                raise SandboxError(
+                    f"{logical_name}: tumbling windows are not emulated by the sandbox's pollers"
+                )
             mapping = EventSourceMapping.from_request(request)
             service = mapping.event_source_arn.split(":")[2]
             if service == "kinesis":

@@ -169,7 +169,9 @@ class Schedule:
         self.expression = ScheduleExpression(expression, rate_anchor=created)
         self.next_fire = self.expression.next_after(created)
         self._retries: list[_Retry] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # next_fire, retries and counters
+        self._delivering = threading.Lock()  # one round of deliveries at a time, in order
+        self._in_flight = 0
         self._thread = PollingThread(f"schedule:{rule_name}", self.poll_once, idle_max=0.05)
         self.fired = 0
         self.failed = 0
@@ -183,27 +185,43 @@ class Schedule:
         """Stop the background thread (after its current round, when waiting)."""
         self._thread.stop(wait=wait)
 
+    @property
+    def errors(self) -> int:
+        """Failed background rounds (not function errors: those are retried, then dropped)."""
+        return self._thread.errors
+
     def idle(self) -> bool:
-        """Whether no retry of a failed firing is waiting."""
+        """Whether nothing is due or running: no firing the clock has passed, no retry waiting."""
         with self._lock:
-            return not self._retries
+            due = self.next_fire.timestamp() <= self._clock.now()
+            return not due and not self._retries and not self._in_flight
 
     def poll_once(self) -> int:
         """Fire every firing (and due retry) the clock has passed; how many invocations ran."""
-        with self._lock:
-            now = self._clock.now()
-            invocations = 0
-            while self.next_fire.timestamp() <= now:
-                self._deliver(self.event(self.next_fire), attempt=0)
-                self.fired += 1
-                invocations += 1
-                self.next_fire = self.expression.next_after(self.next_fire)
-            for retry in sorted(self._retries, key=lambda item: item.due):
-                if retry.due <= now:
-                    self._retries.remove(retry)
-                    self._deliver(retry.event, attempt=retry.attempt)
-                    invocations += 1
-            return invocations
+        # The state is read and advanced under the lock, the target runs outside it (a scheduled run
+        # can take minutes; `idle()` must answer meanwhile).
+        with self._delivering:
+            with self._lock:
+                now = self._clock.now()
+                due: list[tuple[dict[str, Any], int]] = []
+                while self.next_fire.timestamp() <= now:
+                    due.append((self.event(self.next_fire), 0))
+                    self.fired += 1
+                    self.next_fire = self.expression.next_after(self.next_fire)
+                for retry in sorted(self._retries, key=lambda item: item.due):
+                    if retry.due <= now:
+                        self._retries.remove(retry)
+                        due.append((retry.event, retry.attempt))
+                self._in_flight = len(due)
+            try:
+                for event, attempt in due:
+                    self._deliver(event, attempt=attempt)
+                    with self._lock:
+                        self._in_flight -= 1
+            finally:
+                with self._lock:
+                    self._in_flight = 0
+            return len(due)
 
     def event(self, when: datetime) -> dict[str, Any]:
         """The EventBridge "Scheduled Event" for a firing at `when`."""
@@ -223,15 +241,18 @@ class Schedule:
         try:
             self._target(event)
         except Exception as error:  # noqa: BLE001 - whatever the handler raises is a function error
-            self.failed += 1
+            with self._lock:
+                self.failed += 1
             if attempt < self._retry_attempts:
                 delay = ASYNC_RETRY_DELAYS[min(attempt, len(ASYNC_RETRY_DELAYS) - 1)]
-                self._retries.append(_Retry(self._clock.now() + delay, attempt + 1, event))
+                with self._lock:
+                    self._retries.append(_Retry(self._clock.now() + delay, attempt + 1, event))
                 LOGGER.info(
                     "%s: function error %s, retry %d in %.0f s", self.rule_name, error, attempt + 1, delay
                 )
             else:
-                self.dropped += 1
+                with self._lock:
+                    self.dropped += 1
                 LOGGER.warning(
                     "%s: event %s dropped after %d attempts: %s",
                     self.rule_name,

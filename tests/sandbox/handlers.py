@@ -105,6 +105,12 @@ def overlap(event: Any, context: Any) -> dict[str, Any]:
     return {"batchItemFailures": []}
 
 
+def overrun(event: Any, context: Any) -> None:
+    """Takes 2 s of sandbox time more than the function's timeout (the clock jumps meanwhile)."""
+    _record("overrun", event, context)
+    context.clock.advance(context.get_remaining_time_in_millis() / 1000 + 2)
+
+
 def echo_environment(event: Any, context: Any) -> dict[str, str]:
     """Answers with the worker-specific variables it sees (read twice, a moment apart)."""
     _record("echo_environment", event, context)

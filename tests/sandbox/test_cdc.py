@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from ops.aws_clients import AwsClients
 from sandbox.cdc import CdcTailer
-from sandbox.ledger import NotificationLedger
+from sandbox.ledger import NotificationLedger, Progress
 from sandbox.materialize import CdcRoute
 from workers.shared.records import parse_change_record
 
@@ -183,5 +184,19 @@ def test_the_notification_ledger_follows_each_notification_from_the_changes_the_
             "contactMethod": "sms",
         }
     ]
-    assert ledger.by_status() == {"DELIVERED": 1}
+    assert ledger.progress() == Progress(Counter({"DELIVERED": 1}), terminal=1, seen=1)
     assert (len(ledger), ledger.changes_seen) == (1, 4)
+
+
+def test_a_failing_observer_neither_stops_the_copy_nor_makes_it_copy_twice(aws: AwsClients) -> None:
+    # Given a tailer whose only observer always fails
+    def broken(records: Any) -> None:
+        raise RuntimeError("observer bug")
+
+    tailer = CdcTailer(_route(aws), aws, observers=[broken])
+    # When three changes are made and the tailer runs twice
+    _change_item(aws.client("dynamodb"))
+    assert tailer.poll_once() == 3
+    assert tailer.poll_once() == 0
+    # Then the Kinesis stream holds each change once
+    assert len(_kinesis_records(aws)) == 3

@@ -142,3 +142,55 @@ def test_two_sandboxes_functions_of_one_name_take_turns_and_leave_the_environmen
     assert len(endpoints) == 120
     assert all(expected == seen for expected, seen in endpoints)
     assert {key: os.environ.get(key) for key in before} == before
+
+
+def test_an_invocation_past_its_timeout_is_counted_and_reported(
+    make_function: FunctionFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a function with a 3 s timeout whose handler takes 5 s of sandbox time
+    function = make_function("overrun", timeout_seconds=3)
+    # When it is invoked
+    with caplog.at_level("WARNING", logger="sandbox.function"):
+        function.invoke({})
+    # Then it still returned (a thread cannot be stopped), but the overrun is counted and logged
+    assert function.counters.snapshot().timeouts == 1
+    assert "past its 3 s timeout" in caplog.text
+
+
+def test_a_waiter_interrupted_while_waiting_gives_its_turn_up() -> None:
+    # Given "a" holding the gate and "b" waiting for it, whose wait is interrupted (Ctrl-C)
+    gate = EnvironmentGate()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_a() -> None:
+        with gate.applied("a", {"DMD_SANDBOX_TEST": "a"}):
+            holding.set()
+            release.wait(5)
+
+    first = threading.Thread(target=hold_a)
+    first.start()
+    assert holding.wait(5)
+    original_wait = gate._condition.wait
+
+    def interrupted_wait(timeout: float | None = None) -> bool:
+        gate._condition.wait = original_wait  # type: ignore[method-assign]
+        raise KeyboardInterrupt
+
+    gate._condition.wait = interrupted_wait  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt), gate.applied("b", {"DMD_SANDBOX_TEST": "b"}):
+        pass
+    # When "a" finishes
+    release.set()
+    first.join(5)
+    # Then "c" gets the gate (nobody waits for the interrupted "b")
+    seen: list[str] = []
+
+    def enter_c() -> None:
+        with gate.applied("c", {"DMD_SANDBOX_TEST": "c"}):
+            seen.append(os.environ["DMD_SANDBOX_TEST"])
+
+    later = threading.Thread(target=enter_c)
+    later.start()
+    later.join(5)
+    assert seen == ["c"]
+    assert "DMD_SANDBOX_TEST" not in os.environ

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -130,3 +131,33 @@ def test_schedule_expressions_give_the_next_firing(expression: str, after: str, 
 def test_expressions_the_sandbox_cannot_evaluate_are_refused_by_name(expression: str, message: str) -> None:
     with pytest.raises(ScheduleError, match=message):
         ScheduleExpression(expression)
+
+
+def test_the_schedule_is_busy_while_a_firing_is_due_or_running_and_answers_meanwhile() -> None:
+    # Given a schedule whose target blocks until released, and a clock past its next firing
+    clock = SandboxClock(start=START, wall_time=FakeWallClock())
+    entered, release = threading.Event(), threading.Event()
+    idle_seen_inside: list[bool] = []
+
+    def target(event: dict[str, Any]) -> None:
+        entered.set()
+        release.wait(5)
+
+    schedule = _schedule(clock, target, "cron(0/30 * * * ? *)")
+    assert schedule.idle()
+    clock.advance(30 * 60)
+    # Then a due firing is not idle, even before any round ran
+    assert not schedule.idle()
+    # When a round delivers it on another thread
+    worker = threading.Thread(target=schedule.poll_once)
+    worker.start()
+    assert entered.wait(5)
+    # Then idle() answers at once while the target runs, and says busy
+    answered = threading.Thread(target=lambda: idle_seen_inside.append(schedule.idle()))
+    answered.start()
+    answered.join(1)
+    assert idle_seen_inside == [False]
+    release.set()
+    worker.join(5)
+    # And once the firing is done the schedule is idle again
+    assert schedule.idle() and schedule.fired == 1
