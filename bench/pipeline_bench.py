@@ -42,7 +42,7 @@ import boto3
 from botocore.config import Config
 from rich.console import Console
 
-from ops.aws_clients import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY
+from aws_clients import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY
 from sandbox.demo import DemoOptions, DemoReport, run_demo
 from sandbox.pipeline import Pipeline, count_calls
 

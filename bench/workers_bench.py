@@ -117,8 +117,8 @@ def _seed(client: DynamoDBClient, table: str, fans: int, sale_start: datetime) -
 
 def generator_vs_boto3(fans: int) -> tuple[float, float, int]:
     """Seconds for the generator to create `fans` notifications, and for bare boto3 to write them."""
+    from aws_clients import AwsClients
     from infra.offline import synthesize_stack
-    from ops.aws_clients import AwsClients
     from sandbox.emulator import Emulator
     from sandbox.materialize import materialize
     from workers.notification_generator.logic import Deadline, generate

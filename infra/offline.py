@@ -8,10 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from infra.artifacts import OFFLINE_ENV
-from infra.stack_files import load_committed
+from infra.stack_files import PROJECT_ROOT, load_committed
 from infra.synth import ResourceGraph, synthesize
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextmanager

@@ -9,6 +9,7 @@ import yaml
 
 from infra.config import PROJECT, ConfigError, StackConfig, load_stack_config
 
+# The folder of Pulumi.yaml: the one definition every layer (infra, ops, tests) uses.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -16,8 +16,8 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
+from aws_clients import AwsClients
 from infra.synth import RecordedResource, ResourceGraph
-from ops.aws_clients import AwsClients
 
 LIVE_ALIAS: Final = "live"
 NOT_REPORTED: Final = "not reported by the endpoint"

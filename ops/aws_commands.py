@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from aws_clients import AwsClients
 from infra.config import ConfigError
 from infra.offline import synthesize_stack
 from infra.stack_files import load_committed
@@ -24,7 +25,6 @@ from ops.aws_check import (
     checked_resources,
     unchecked_types,
 )
-from ops.aws_clients import AwsClients
 
 app = typer.Typer(help="Check deployed AWS resources against the stack's program.", no_args_is_help=True)
 

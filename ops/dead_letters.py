@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ops.aws_clients import AwsClients
+from aws_clients import AwsClients
 
 _RECEIVE_LIMIT: Final = 10
 _MOVE_VISIBILITY_SECONDS: Final = 60

@@ -8,10 +8,10 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
+from aws_clients import AwsClients
 from infra.config import ConfigError
 from infra.stack_files import load_committed
 from infra.synth import StackFileError
-from ops.aws_clients import AwsClients
 from ops.dead_letters import RedriveError, depth, redrive, source_queues
 
 app = typer.Typer(help="Dead-letter queues: depth and redrive.", no_args_is_help=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,8 +20,7 @@ from infra.packaging import (
     read_layer_requirements,
     write_layer_requirements,
 )
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from infra.stack_files import PROJECT_ROOT
 
 
 def _megabytes(size: int) -> str:

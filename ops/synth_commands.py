@@ -13,10 +13,8 @@ from rich.console import Console
 from infra.config import ConfigError
 from infra.offline import synthesize_stack
 from infra.snapshots import snapshot_path, snapshot_text
-from infra.stack_files import committed_stacks
+from infra.stack_files import PROJECT_ROOT, committed_stacks
 from infra.synth import StackFileError
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def synth(

@@ -28,7 +28,7 @@ from typing import Any, Final, Literal
 
 from botocore.exceptions import ClientError
 
-from ops.aws_clients import AwsClients
+from aws_clients import AwsClients
 from sandbox.materialize import CdcRoute
 from sandbox.polling import PollingThread
 from sandbox.shard_lineage import ShardLineage

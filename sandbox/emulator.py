@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
-from ops.aws_clients import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY
+from aws_clients import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY
 
 HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 4566  # what Pulumi.local.yaml's provider endpoints point at

@@ -41,6 +41,7 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
+from aws_clients import AwsClients
 from infra.synth import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_REGION,
@@ -51,7 +52,6 @@ from infra.synth import (
     ResourceGraph,
     Secret,
 )
-from ops.aws_clients import AwsClients
 
 PLACEHOLDER_SECRET_VALUE: Final = '{"sandbox": true}'  # noqa: S105 - a visible placeholder
 CDC_STREAM_VIEW: Final = "NEW_AND_OLD_IMAGES"

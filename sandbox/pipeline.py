@@ -22,9 +22,9 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Final
 
+from aws_clients import AwsClients
 from infra.stack_files import load_committed
 from infra.synth import ResourceGraph
-from ops.aws_clients import AwsClients
 from sandbox.clock import SandboxClock
 from sandbox.emulator import DEFAULT_PORT
 from sandbox.ledger import NotificationLedger

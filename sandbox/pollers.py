@@ -40,7 +40,7 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from ops.aws_clients import AwsClients
+from aws_clients import AwsClients
 from sandbox.clock import SandboxClock
 from sandbox.function import LambdaFunction
 from sandbox.polling import PollingThread

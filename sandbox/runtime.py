@@ -22,10 +22,10 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Final
 
+from aws_clients import AwsClients
 from infra.offline import synthesize_stack
 from infra.stack_files import load_committed
 from infra.synth import RecordedResource, ResourceGraph
-from ops.aws_clients import AwsClients
 from sandbox.appsync import AppSyncResolver
 from sandbox.cdc import CdcTailer, ChangeObserver, Precision
 from sandbox.clock import SandboxClock

@@ -5,15 +5,13 @@ from __future__ import annotations
 import functools
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 from infra.config import StackConfig
 from infra.offline import synthesize_stack
-from infra.stack_files import committed_stacks, load_committed
+from infra.stack_files import PROJECT_ROOT, committed_stacks, load_committed
 from infra.synth import RecordedResource, ResourceGraph
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STACKS: tuple[str, ...] = tuple(committed_stacks())
 MODES: dict[str, bool] = {"up": False, "preview": True}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +25,8 @@ from infra.config import (
     load_stack_config,
     stack_values,
 )
+from infra.stack_files import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STACK_FILES = sorted(path for path in PROJECT_ROOT.glob("Pulumi.*.yaml") if path.name != "Pulumi.yaml")
 STACKS = [path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in STACK_FILES]
 CATALOG_NAMES = sorted(spec.name for spec in CATALOG)

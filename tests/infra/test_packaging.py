@@ -24,8 +24,8 @@ from infra.packaging import (
     read_layer_requirements,
     write_layer_requirements,
 )
+from infra.stack_files import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 OLD = 1_000_000_000
 NEW = 1_700_000_000
 

@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
+from aws_clients import AwsClients
 from infra.offline import synthesize_stack
 from infra.synth import ResourceGraph
 from ops.aws_check import (
@@ -29,7 +30,6 @@ from ops.aws_check import (
     compare_table,
     source_name,
 )
-from ops.aws_clients import AwsClients
 from ops.cli import app
 from sandbox.materialize import materialize
 

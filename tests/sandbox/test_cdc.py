@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ops.aws_clients import AwsClients
+from aws_clients import AwsClients
 from sandbox.cdc import CdcTailer
 from sandbox.ledger import NotificationLedger, Progress
 from sandbox.materialize import CdcRoute

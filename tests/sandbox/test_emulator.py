@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from ops.aws_clients import AwsClients
+from aws_clients import AwsClients
 from sandbox.emulator import Emulator, EmulatorError
 
 # Each test starts its own server process.

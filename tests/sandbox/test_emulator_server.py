@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from moto.kinesis.models import Shard
 
-from ops.aws_clients import AwsClients
+from aws_clients import AwsClients
 from sandbox import emulator_server
 from sandbox.emulator import answers
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from aws_clients import AwsClients
 from infra.synth import ResourceGraph
-from ops.aws_clients import AwsClients
 from sandbox.clock import SandboxClock
 from sandbox.pollers import KinesisPoller
 from tests.sandbox.conftest import ACCOUNT, REGION, FunctionFactory

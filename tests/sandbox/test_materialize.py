@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from aws_clients import AwsClients
 from infra.offline import synthesize_stack
 from infra.synth import RecordedResource, ResourceGraph
-from ops.aws_clients import AwsClients
 from sandbox.materialize import (
     CDC_STREAM_VIEW,
     PLACEHOLDER_SECRET_VALUE,

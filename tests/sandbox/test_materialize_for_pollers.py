@@ -8,9 +8,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from aws_clients import AwsClients
 from infra.offline import synthesize_stack
 from infra.synth import ResourceGraph
-from ops.aws_clients import AwsClients
 from sandbox.materialize import UNREGISTERED_MAPPING, Kind, materialize
 
 # Each test starts its own emulator and materializes the whole stack.

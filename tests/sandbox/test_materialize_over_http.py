@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from moto.server import ThreadedMotoServer
 
+from aws_clients import AwsClients
 from infra.offline import synthesize_stack
 from infra.synth import ResourceGraph
-from ops.aws_clients import AwsClients
 from sandbox.materialize import Kind, materialize
 
 # Each test starts its own emulator and materializes the whole stack.

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from ops.aws_clients import AwsClients
+from aws_clients import AwsClients
 from sandbox.clock import SandboxClock
 from sandbox.pollers import SqsPoller
 from tests.sandbox.conftest import ACCOUNT, REGION, FunctionFactory

@@ -123,7 +123,7 @@ def test_a_missing_variable_fails_at_cold_start_naming_it(
 @pytest.fixture
 def materialized_stack(local_graph: ResourceGraph, aws: None) -> Iterator[None]:
     """The local stack's resources created in moto from the graph, as the sandbox does."""
-    from ops.aws_clients import AwsClients
+    from aws_clients import AwsClients
     from sandbox.materialize import materialize
 
     materialize(

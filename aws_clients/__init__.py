@@ -1,4 +1,8 @@
-"""Cached boto3 clients for one region, against AWS or an emulator endpoint."""
+"""Cached boto3 clients for one region, against AWS or an emulator endpoint.
+
+The bottom layer that ops/ (operator commands) and sandbox/ (the emulator) share: it imports nothing
+of the project, so neither depends on the other for it.
+"""
 
 from __future__ import annotations
 
