@@ -42,7 +42,7 @@ class AlarmTopic(pulumi.ComponentResource):
         # The AWS-managed SNS key does not let CloudWatch publish, so the topic needs its own key.
         self.key = aws.kms.Key(
             f"{name}-key",
-            description=f"{naming.name('alarms')} topic encryption",
+            description=f"{naming.alarm_topic_name} topic encryption",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=pulumi.Output.json_dumps(
@@ -72,7 +72,7 @@ class AlarmTopic(pulumi.ComponentResource):
         )
         self.topic = aws.sns.Topic(
             f"{name}-topic",
-            name=naming.name("alarms"),
+            name=naming.alarm_topic_name,
             kms_master_key_id=self.key.arn,
             tags=naming.tags(),
             opts=child,

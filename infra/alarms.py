@@ -133,6 +133,7 @@ def _metric_queries(spec: AlarmSpec) -> list[aws.cloudwatch.MetricAlarmMetricQue
 
 
 def lambda_metric(name: str, function_name: str, *, statistic: str = "Sum", period: int = 60) -> Metric:
+    """A Lambda metric of one function; a `pNN` statistic becomes an extended (percentile) statistic."""
     if statistic.startswith("p"):
         return Metric(
             namespace="AWS/Lambda",

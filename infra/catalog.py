@@ -105,6 +105,7 @@ class WorkerTunables(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
     def environment(self) -> dict[str, str]:
+        """The settings as environment variables: UPPER_SNAKE keys, lists comma-joined, booleans lowercase."""
         rendered: dict[str, str] = {}
         for key, value in self.model_dump().items():
             if isinstance(value, list | tuple):
@@ -167,17 +168,16 @@ class WorkerSpec:
     source: Source
     access: frozenset[Access]
     tunables: type[WorkerTunables] = NoTunables
-    legacy_name: str = ""
 
     @property
     def handler(self) -> str:
+        """The Lambda handler path of the worker's package."""
         return f"workers.{self.name}.handler.lambda_handler"
 
 
 CATALOG: tuple[WorkerSpec, ...] = (
     WorkerSpec(
         name="notification_scheduler",
-        legacy_name="notificationScheduler",
         inventory_code="ntfcn-schdlr",
         description="Finds sales opening in the next window and enqueues one generation job per sale",
         source=ScheduleSource(),
@@ -188,7 +188,6 @@ CATALOG: tuple[WorkerSpec, ...] = (
     ),
     WorkerSpec(
         name="notification_generator",
-        legacy_name="notificationGenerator",
         inventory_code="ntfcn-gnrtr",
         description="Creates one notification per fan, sale and contact method",
         source=QueueSource(queue="generation"),
@@ -197,7 +196,6 @@ CATALOG: tuple[WorkerSpec, ...] = (
     ),
     WorkerSpec(
         name="notification_send",
-        legacy_name="notificationSend",
         inventory_code="ntfcn-snd",
         description="Sends CREATED/RETRY notifications by SMS or SES email",
         source=StreamSource(stream="table", filter_patterns=NOTIFICATION_SEND_FILTERS),
@@ -206,7 +204,6 @@ CATALOG: tuple[WorkerSpec, ...] = (
     ),
     WorkerSpec(
         name="demand_stream_to_sqs",
-        legacy_name="demandStreamToSqs",
         inventory_code="dmnd-stream-to-sqs",
         description="Forwards events without a short URL to the short-url queue",
         source=StreamSource(stream="table", filter_patterns=DEMAND_STREAM_TO_SQS_FILTERS),
@@ -214,7 +211,6 @@ CATALOG: tuple[WorkerSpec, ...] = (
     ),
     WorkerSpec(
         name="shorten_event_url",
-        legacy_name="shortenEventUrl",
         inventory_code="shortn-evnt-url",
         description="Shortens an event URL with Bitly and stores it on the cached event",
         source=QueueSource(queue="short_url"),
@@ -223,7 +219,6 @@ CATALOG: tuple[WorkerSpec, ...] = (
     ),
     WorkerSpec(
         name="sms_status_consumer",
-        legacy_name="smsStatusConsumer",
         inventory_code="sms-status",
         description="Applies SMS delivery status events to notifications",
         source=StreamSource(stream="sms_status"),
@@ -231,7 +226,6 @@ CATALOG: tuple[WorkerSpec, ...] = (
     ),
     WorkerSpec(
         name="event_details",
-        legacy_name="eventDetails",
         inventory_code="evnt-dtls",
         description="Cache-first event details for AppSync",
         source=ResolverSource(type_name="Query", field_name="eventDetails"),
@@ -242,7 +236,6 @@ CATALOG: tuple[WorkerSpec, ...] = (
     ),
     WorkerSpec(
         name="proxy_tm_account_service",
-        legacy_name="proxyTmAccountService",
         inventory_code="prxy-acct",
         description="Signed, normalized proxy to the TM Accounts API for AppSync",
         source=ResolverSource(type_name="Query", field_name="tmAccount"),

@@ -88,7 +88,7 @@ class FleetDashboard(pulumi.ComponentResource):
         super().__init__(COMPONENT_TYPE, name, None, opts)
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
-            dashboard_name=args.naming.name("fleet"),
+            dashboard_name=args.naming.dashboard_name,
             dashboard_body=dashboard_body(args),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -103,9 +103,11 @@ def fleet_dashboard_args(
     queues = list(refs.queues.values())
     return DashboardArgs(
         naming=naming,
-        function_names=[naming.name(spec.inventory_code) for spec in catalog],
+        function_names=[naming.function_name(spec.inventory_code) for spec in catalog],
         stream_function_names=[
-            naming.name(spec.inventory_code) for spec in catalog if isinstance(spec.source, StreamSource)
+            naming.function_name(spec.inventory_code)
+            for spec in catalog
+            if isinstance(spec.source, StreamSource)
         ],
         queue_names=[queue.name for queue in queues],
         dead_letter_queue_names=[queue.dead_letter_queue_name for queue in queues],

@@ -38,10 +38,10 @@ class GraphqlApi(pulumi.ComponentResource):
         super().__init__(COMPONENT_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         naming = args.naming
-        api_name = naming.name("api")
+        api_name = naming.api_name
         self.logging_role = aws.iam.Role(
             f"{name}-logging-role",
-            name=naming.name("api-logs"),
+            name=naming.api_logging_role_name,
             assume_role_policy=assume_role_policy("appsync.amazonaws.com", source_account=args.account_id),
             tags=naming.tags(),
             opts=child,

@@ -32,6 +32,7 @@ class Statement:
             )
 
     def document(self) -> dict[str, object]:
+        """The statement as IAM policy JSON (resources may still be outputs)."""
         rendered: dict[str, object] = {
             "Sid": self.sid,
             "Effect": "Allow",

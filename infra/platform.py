@@ -12,7 +12,7 @@ from infra.alarm_topic import AlarmTopic, AlarmTopicArgs
 from infra.alarms import AlarmTarget
 from infra.catalog import QueueName, StreamName
 from infra.config import ExternalStreamSettings, StackConfig
-from infra.email_templates import TEMPLATE_SUFFIX, TEMPLATES
+from infra.email_templates import TEMPLATES
 from infra.graphql_api import GraphqlApi, GraphqlApiArgs
 from infra.naming import Naming
 from infra.packaging import LayerSpec
@@ -122,7 +122,7 @@ class Platform(pulumi.ComponentResource):
         )
         streams: dict[StreamName, StreamRef] = {
             "table": StreamRef(
-                name=naming.global_name("dmnd-table-stream"),
+                name=naming.table_stream_name,
                 arn=self.table.stream.arn,
                 retention_hours=settings.table_stream.retention_hours,
             ),
@@ -151,7 +151,7 @@ class Platform(pulumi.ComponentResource):
         secrets = {
             key: aws.secretsmanager.Secret(
                 f"{name}-secret-{key.replace('_', '-')}",
-                name=f"{naming.prefix}/{key.replace('_', '-')}",
+                name=naming.secret_name(key),
                 description=description,
                 recovery_window_in_days=30 if stack.production else 7,
                 tags=naming.tags(),
@@ -172,7 +172,7 @@ class Platform(pulumi.ComponentResource):
         template_names: dict[str, str] = {}
         for locale in stack.email.locales:
             template = TEMPLATES[locale]
-            template_name = naming.name(f"{TEMPLATE_SUFFIX}-{locale}")
+            template_name = naming.email_template_name(locale)
             aws.ses.Template(
                 f"{name}-email-{locale}",
                 name=template_name,
@@ -185,7 +185,7 @@ class Platform(pulumi.ComponentResource):
         layers = {
             architecture: aws.lambda_.LayerVersion(
                 f"{name}-deps-layer-{architecture}",
-                layer_name=naming.name(f"deps-{architecture}"),
+                layer_name=naming.layer_name(architecture),
                 description=f"Worker dependencies, python{layer.spec.python_version} ({layer.spec.key[:16]})",
                 code=layer.archive,
                 source_code_hash=layer.spec.source_code_hash,
@@ -196,7 +196,7 @@ class Platform(pulumi.ComponentResource):
             for architecture, layer in sorted(args.layers.items())
         }
         self.refs = PlatformRefs(
-            table_name=naming.name("demand-table"),
+            table_name=naming.table_name,
             table_arn=self.table.table.arn,
             index_names={"sales": SALES_INDEX, "demand": DEMAND_INDEX},
             streams=streams,
@@ -206,7 +206,7 @@ class Platform(pulumi.ComponentResource):
             layer_arns={architecture: layer.arn for architecture, layer in layers.items()},
             graphql_api_id=self.api.api.id,
             email_template_names=template_names,
-            email_template_prefix=naming.name(TEMPLATE_SUFFIX),
+            email_template_prefix=naming.email_template_prefix,
             email_identity_arn=(
                 f"arn:aws:ses:{stack.region}:{stack.account_id}:identity/{stack.email.identity_domain}"
             ),
@@ -229,7 +229,7 @@ class Platform(pulumi.ComponentResource):
                 arn=settings.existing_arn,
                 retention_hours=settings.retention_hours,
             )
-        stream_name = naming.name("sms-status")
+        stream_name = naming.sms_status_stream_name
         stream = kinesis_stream(
             f"{name}-sms-status",
             stream_name=stream_name,

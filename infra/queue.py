@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import QueueSettings
-from infra.naming import Naming
+from infra.naming import Naming, dead_letter_queue_name
 
 COMPONENT_TYPE = "dmd:platform:WorkQueue"
 
@@ -34,8 +34,8 @@ class WorkQueue(pulumi.ComponentResource):
     def __init__(self, name: str, args: WorkQueueArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
         settings = args.settings
-        self.queue_name = args.naming.name(args.suffix)
-        self.dead_letter_queue_name = f"{self.queue_name}-dlq"
+        self.queue_name = args.naming.queue_name(args.suffix)
+        self.dead_letter_queue_name = dead_letter_queue_name(self.queue_name)
         child = pulumi.ResourceOptions(parent=self)
         self.dead_letter_queue = aws.sqs.Queue(
             f"{name}-dlq",

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-SNAPSHOT_DIR = Path(__file__).resolve().parents[1] / "tests" / "infra" / "snapshots"
 CODE_PLACEHOLDER = "<worker code archive>"
 
 # Worker code changes with every edit of workers/: the snapshot is about infrastructure, so the
@@ -14,8 +13,9 @@ CODE_PLACEHOLDER = "<worker code archive>"
 _MASKED_INPUTS = {"aws:lambda/function:Function": ("sourceCodeHash", "code")}
 
 
-def snapshot_path(stack: str) -> Path:
-    return SNAPSHOT_DIR / f"{stack}.json"
+def snapshot_path(directory: Path, stack: str) -> Path:
+    """The snapshot file of `stack` in `directory` (the caller knows where snapshots are kept)."""
+    return directory / f"{stack}.json"
 
 
 def snapshot_text(graph: dict[str, Any]) -> str:

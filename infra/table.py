@@ -41,8 +41,8 @@ class DemandTable(pulumi.ComponentResource):
     def __init__(self, name: str, args: DemandTableArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
         naming = args.naming
-        table_name = naming.name("demand-table")
-        stream_name = naming.global_name("dmnd-table-stream")
+        table_name = naming.table_name
+        stream_name = naming.table_stream_name
         protected = pulumi.ResourceOptions(parent=self, protect=args.production)
         settings = args.table
         provisioned = settings.billing_mode == "PROVISIONED"

@@ -3,36 +3,59 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import assert_never
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.catalog import QueueSource, ResolverSource, ScheduleSource, StreamSource, WorkerSpec
 from infra.config import (
-    QueueTriggerSettings,
-    ResolverTriggerSettings,
+    QueueTrigger,
+    ResolverTrigger,
+    ScheduleTrigger,
     ScheduleTriggerSettings,
-    StreamTriggerSettings,
-    WorkerConfig,
+    StreamTrigger,
+    Trigger,
 )
 from infra.iam import Statement, assume_role_policy, policy_document
-from infra.naming import Naming
+from infra.naming import Naming, on_failure_queue_name, schedule_dlq_name, schedule_rule_name
 from infra.platform import PlatformRefs
 
 ON_FAILURE_RETENTION_SECONDS = 1_209_600  # 14 days: the most SQS keeps, time to replay
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
+class TriggerTarget:
+    """The worker a trigger invokes: its `live` alias, names, tags and the component it belongs to."""
+
+    resource_name: str
+    worker: str
+    inventory_code: str
+    function_name: str
+    alias: aws.lambda_.Alias
+    naming: Naming
+    account_id: str
+    role_policy: pulumi.Resource
+    parent: pulumi.Resource
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The worker's tags."""
+        return self.naming.tags(self.inventory_code)
+
+    def child(self, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+        """Options of a trigger resource: a child of the worker, after `depends_on`."""
+        return pulumi.ResourceOptions(parent=self.parent, depends_on=list(depends_on) or None)
+
+
+@dataclass(frozen=True, kw_only=True)
 class TriggerResources:
-    """What a trigger declared, and the names its alarms watch."""
+    """What the worker's alarms watch of the trigger it declared."""
 
     event_source_mapping: aws.lambda_.EventSourceMapping | None = None
-    rule: aws.cloudwatch.EventRule | None = None
     rule_name: str | None = None
-    resolver: aws.appsync.Resolver | None = None
     dead_letter_queue_name: str | None = None
-    resources: list[pulumi.Resource] = field(default_factory=list)
 
 
 def filter_criteria(
@@ -51,24 +74,11 @@ def filter_criteria(
     )
 
 
-def on_failure_queue_name(function_name: str) -> str:
-    return f"{function_name}-on-failure"
-
-
-def schedule_rule_name(function_name: str) -> str:
-    return f"{function_name}-schedule"
-
-
-def schedule_dlq_name(function_name: str) -> str:
-    return f"{function_name}-schedule-dlq"
-
-
 def source_statements(
-    spec: WorkerSpec, refs: PlatformRefs, on_failure_queue_arn: pulumi.Input[str] | None
+    trigger: Trigger, refs: PlatformRefs, on_failure_queue_arn: pulumi.Input[str] | None
 ) -> list[Statement]:
     """What the execution role needs to read the worker's source (Lambda polls as the function)."""
-    source = spec.source
-    if isinstance(source, StreamSource):
+    if isinstance(trigger, StreamTrigger):
         statements = [
             Statement(
                 sid="ReadSourceStream",
@@ -79,7 +89,7 @@ def source_statements(
                     "kinesis:GetShardIterator",
                     "kinesis:ListShards",
                 ),
-                resources=(refs.streams[source.stream].arn,),
+                resources=(refs.streams[trigger.stream].arn,),
             )
         ]
         if on_failure_queue_arn is not None:
@@ -91,7 +101,7 @@ def source_statements(
                 )
             )
         return statements
-    if isinstance(source, QueueSource):
+    if isinstance(trigger, QueueTrigger):
         return [
             Statement(
                 sid="ConsumeSourceQueue",
@@ -101,151 +111,137 @@ def source_statements(
                     "sqs:ChangeMessageVisibility",
                     "sqs:GetQueueAttributes",
                 ),
-                resources=(refs.queues[source.queue].arn,),
+                resources=(refs.queues[trigger.queue].arn,),
             )
         ]
     return []
 
 
 def declare_on_failure_queue(
-    name: str, function_name: str, naming: Naming, spec: WorkerSpec, parent: pulumi.Resource
+    resource_name: str, function_name: str, tags: Mapping[str, str], parent: pulumi.Resource
 ) -> aws.sqs.Queue:
     """The queue that receives metadata of stream batches the worker gave up on."""
     return aws.sqs.Queue(
-        f"{name}-on-failure",
+        f"{resource_name}-on-failure",
         name=on_failure_queue_name(function_name),
         message_retention_seconds=ON_FAILURE_RETENTION_SECONDS,
         sqs_managed_sse_enabled=True,
-        tags=naming.tags(spec.inventory_code),
+        tags=dict(tags),
         opts=pulumi.ResourceOptions(parent=parent),
     )
 
 
 def declare_trigger(
-    name: str,
-    *,
-    spec: WorkerSpec,
-    config: WorkerConfig,
-    naming: Naming,
-    function_name: str,
-    alias: aws.lambda_.Alias,
-    refs: PlatformRefs,
-    on_failure_queue: aws.sqs.Queue | None,
-    account_id: str,
-    depends_on: list[pulumi.Resource],
-    parent: pulumi.Resource,
+    trigger: Trigger, target: TriggerTarget, refs: PlatformRefs, on_failure_queue: aws.sqs.Queue | None
 ) -> TriggerResources:
-    """Declare the trigger of `spec` pointing at `alias`."""
-    trigger = config.trigger
-    tags = naming.tags(spec.inventory_code)
-    # A replaced mapping must be deleted first: AWS refuses two mappings of one source and function.
-    mapping_opts = pulumi.ResourceOptions(parent=parent, depends_on=depends_on, delete_before_replace=True)
-    source = spec.source
-    if isinstance(source, StreamSource) and isinstance(trigger, StreamTriggerSettings):
-        assert on_failure_queue is not None
-        mapping = aws.lambda_.EventSourceMapping(
-            f"{name}-trigger",
-            event_source_arn=refs.streams[source.stream].arn,
-            function_name=alias.arn,
-            enabled=trigger.enabled,
-            starting_position=trigger.starting_position,
-            batch_size=trigger.batch_size,
-            maximum_batching_window_in_seconds=trigger.maximum_batching_window_seconds,
-            parallelization_factor=trigger.parallelization_factor,
-            maximum_retry_attempts=trigger.maximum_retry_attempts,
-            maximum_record_age_in_seconds=trigger.maximum_record_age_seconds,
-            bisect_batch_on_function_error=trigger.bisect_batch_on_function_error,
-            tumbling_window_in_seconds=trigger.tumbling_window_seconds or None,
-            function_response_types=["ReportBatchItemFailures"],
-            destination_config=aws.lambda_.EventSourceMappingDestinationConfigArgs(
-                on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(
-                    destination_arn=on_failure_queue.arn
+    """Declare the trigger that invokes the worker's `live` alias, by the kind of its source."""
+    match trigger:
+        case StreamTrigger():
+            if on_failure_queue is None:
+                raise ValueError(
+                    f"{target.worker}: a stream trigger needs the on-failure queue of its batches"
                 )
-            ),
-            filter_criteria=filter_criteria(trigger.filter_patterns),
-            metrics_config=aws.lambda_.EventSourceMappingMetricsConfigArgs(metrics=["EventCount"])
-            if trigger.metrics
-            else None,
-            tags=tags,
-            opts=mapping_opts,
-        )
-        return TriggerResources(event_source_mapping=mapping, resources=[mapping])
-    if isinstance(source, QueueSource) and isinstance(trigger, QueueTriggerSettings):
-        mapping = aws.lambda_.EventSourceMapping(
-            f"{name}-trigger",
-            event_source_arn=refs.queues[source.queue].arn,
-            function_name=alias.arn,
-            enabled=trigger.enabled,
-            batch_size=trigger.batch_size,
-            maximum_batching_window_in_seconds=trigger.maximum_batching_window_seconds,
-            scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
-                maximum_concurrency=trigger.maximum_concurrency
-            )
-            if trigger.maximum_concurrency
-            else None,
-            function_response_types=["ReportBatchItemFailures"],
-            filter_criteria=filter_criteria(trigger.filter_patterns),
-            metrics_config=aws.lambda_.EventSourceMappingMetricsConfigArgs(metrics=["EventCount"])
-            if trigger.metrics
-            else None,
-            tags=tags,
-            opts=mapping_opts,
-        )
-        return TriggerResources(event_source_mapping=mapping, resources=[mapping])
-    if isinstance(source, ScheduleSource) and isinstance(trigger, ScheduleTriggerSettings):
-        return _schedule(
-            name,
-            trigger=trigger,
-            naming=naming,
-            spec=spec,
-            function_name=function_name,
-            alias=alias,
-            parent=parent,
-        )
-    if isinstance(source, ResolverSource) and isinstance(trigger, ResolverTriggerSettings):
-        return _resolver(
-            name,
-            source=source,
-            trigger=trigger,
-            naming=naming,
-            spec=spec,
-            alias=alias,
-            refs=refs,
-            account_id=account_id,
-            parent=parent,
-        )
-    raise TypeError(f"{spec.name}: trigger settings {type(trigger).__name__} do not fit source {source.kind}")
+            return _stream_mapping(trigger, target, refs.streams[trigger.stream].arn, on_failure_queue)
+        case QueueTrigger():
+            return _queue_mapping(trigger, target, refs.queues[trigger.queue].arn)
+        case ScheduleTrigger():
+            return _schedule(trigger.settings, target)
+        case ResolverTrigger():
+            return _resolver(trigger, target, refs.graphql_api_id)
+        case _:
+            assert_never(trigger)
 
 
-def _schedule(
-    name: str,
-    *,
-    trigger: ScheduleTriggerSettings,
-    naming: Naming,
-    spec: WorkerSpec,
-    function_name: str,
-    alias: aws.lambda_.Alias,
-    parent: pulumi.Resource,
+def _mapping_options(target: TriggerTarget) -> pulumi.ResourceOptions:
+    # A replaced mapping must be deleted first: AWS refuses two mappings of one source and function.
+    # Lambda polls as the function, so the mapping waits for the role's policy.
+    return pulumi.ResourceOptions(
+        parent=target.parent, depends_on=[target.role_policy], delete_before_replace=True
+    )
+
+
+def _mapping_metrics(enabled: bool) -> aws.lambda_.EventSourceMappingMetricsConfigArgs | None:
+    return aws.lambda_.EventSourceMappingMetricsConfigArgs(metrics=["EventCount"]) if enabled else None
+
+
+def _stream_mapping(
+    trigger: StreamTrigger,
+    target: TriggerTarget,
+    stream_arn: pulumi.Input[str],
+    on_failure_queue: aws.sqs.Queue,
 ) -> TriggerResources:
-    child = pulumi.ResourceOptions(parent=parent)
-    tags = naming.tags(spec.inventory_code)
+    settings = trigger.settings
+    mapping = aws.lambda_.EventSourceMapping(
+        f"{target.resource_name}-trigger",
+        event_source_arn=stream_arn,
+        function_name=target.alias.arn,
+        enabled=settings.enabled,
+        starting_position=settings.starting_position,
+        batch_size=settings.batch_size,
+        maximum_batching_window_in_seconds=settings.maximum_batching_window_seconds,
+        parallelization_factor=settings.parallelization_factor,
+        maximum_retry_attempts=settings.maximum_retry_attempts,
+        maximum_record_age_in_seconds=settings.maximum_record_age_seconds,
+        bisect_batch_on_function_error=settings.bisect_batch_on_function_error,
+        tumbling_window_in_seconds=settings.tumbling_window_seconds or None,
+        function_response_types=["ReportBatchItemFailures"],
+        destination_config=aws.lambda_.EventSourceMappingDestinationConfigArgs(
+            on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(
+                destination_arn=on_failure_queue.arn
+            )
+        ),
+        filter_criteria=filter_criteria(settings.filter_patterns),
+        metrics_config=_mapping_metrics(settings.metrics),
+        tags=target.tags,
+        opts=_mapping_options(target),
+    )
+    return TriggerResources(event_source_mapping=mapping)
+
+
+def _queue_mapping(
+    trigger: QueueTrigger, target: TriggerTarget, queue_arn: pulumi.Input[str]
+) -> TriggerResources:
+    settings = trigger.settings
+    mapping = aws.lambda_.EventSourceMapping(
+        f"{target.resource_name}-trigger",
+        event_source_arn=queue_arn,
+        function_name=target.alias.arn,
+        enabled=settings.enabled,
+        batch_size=settings.batch_size,
+        maximum_batching_window_in_seconds=settings.maximum_batching_window_seconds,
+        scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
+            maximum_concurrency=settings.maximum_concurrency
+        )
+        if settings.maximum_concurrency
+        else None,
+        function_response_types=["ReportBatchItemFailures"],
+        filter_criteria=filter_criteria(settings.filter_patterns),
+        metrics_config=_mapping_metrics(settings.metrics),
+        tags=target.tags,
+        opts=_mapping_options(target),
+    )
+    return TriggerResources(event_source_mapping=mapping)
+
+
+def _schedule(settings: ScheduleTriggerSettings, target: TriggerTarget) -> TriggerResources:
+    name, tags = target.resource_name, target.tags
+    rule_name, dlq_name = schedule_rule_name(target.function_name), schedule_dlq_name(target.function_name)
     rule = aws.cloudwatch.EventRule(
         f"{name}-schedule",
-        name=schedule_rule_name(function_name),
-        description=f"Runs {spec.name} on {trigger.schedule_expression}",
-        schedule_expression=trigger.schedule_expression,
-        state="ENABLED" if trigger.enabled else "DISABLED",
+        name=rule_name,
+        description=f"Runs {target.worker} on {settings.schedule_expression}",
+        schedule_expression=settings.schedule_expression,
+        state="ENABLED" if settings.enabled else "DISABLED",
         tags=tags,
-        opts=child,
+        opts=target.child(),
     )
-    dlq_name = schedule_dlq_name(function_name)
     dead_letters = aws.sqs.Queue(
         f"{name}-schedule-dlq",
         name=dlq_name,
         message_retention_seconds=ON_FAILURE_RETENTION_SECONDS,
         sqs_managed_sse_enabled=True,
         tags=tags,
-        opts=child,
+        opts=target.child(),
     )
     dlq_policy = aws.sqs.QueuePolicy(
         f"{name}-schedule-dlq-policy",
@@ -265,85 +261,73 @@ def _schedule(
                 ],
             }
         ),
-        opts=child,
+        opts=target.child(),
     )
     permission = aws.lambda_.Permission(
         f"{name}-schedule-permission",
         action="lambda:InvokeFunction",
-        function=alias.function_name,
-        qualifier=alias.name,
+        function=target.alias.function_name,
+        qualifier=target.alias.name,
         principal="events.amazonaws.com",
         source_arn=rule.arn,
-        opts=child,
+        opts=target.child(),
     )
-    target = aws.cloudwatch.EventTarget(
+    aws.cloudwatch.EventTarget(
         f"{name}-schedule-target",
         rule=rule.name,
-        arn=alias.arn,
+        arn=target.alias.arn,
         retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
-            maximum_retry_attempts=trigger.retry_attempts,
-            maximum_event_age_in_seconds=trigger.maximum_event_age_seconds,
+            maximum_retry_attempts=settings.retry_attempts,
+            maximum_event_age_in_seconds=settings.maximum_event_age_seconds,
         ),
         dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=dead_letters.arn),
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[permission, dlq_policy]),
+        opts=target.child(depends_on=[permission, dlq_policy]),
     )
-    return TriggerResources(
-        rule=rule,
-        rule_name=schedule_rule_name(function_name),
-        dead_letter_queue_name=dlq_name,
-        resources=[rule, dead_letters, dlq_policy, permission, target],
-    )
+    return TriggerResources(rule_name=rule_name, dead_letter_queue_name=dlq_name)
 
 
-def _resolver(
-    name: str,
-    *,
-    source: ResolverSource,
-    trigger: ResolverTriggerSettings,
-    naming: Naming,
-    spec: WorkerSpec,
-    alias: aws.lambda_.Alias,
-    refs: PlatformRefs,
-    account_id: str,
-    parent: pulumi.Resource,
-) -> TriggerResources:
-    child = pulumi.ResourceOptions(parent=parent)
+def _resolver(trigger: ResolverTrigger, target: TriggerTarget, api_id: pulumi.Input[str]) -> TriggerResources:
+    name = target.resource_name
     api_arn = pulumi.Output.concat(
-        "arn:aws:appsync:", naming.region, ":", account_id, ":apis/", refs.graphql_api_id
+        "arn:aws:appsync:", target.naming.region, ":", target.account_id, ":apis/", api_id
     )
     role = aws.iam.Role(
         f"{name}-resolver-role",
-        name=naming.name(f"{spec.inventory_code}-appsync"),
+        name=target.naming.resolver_role_name(target.inventory_code),
         assume_role_policy=assume_role_policy("appsync.amazonaws.com", source_arn=api_arn),
-        tags=naming.tags(spec.inventory_code),
-        opts=child,
+        tags=target.tags,
+        opts=target.child(),
     )
     policy = aws.iam.RolePolicy(
         f"{name}-resolver-policy",
         role=role.id,
         policy=policy_document(
-            [Statement(sid="InvokeLiveAlias", actions=("lambda:InvokeFunction",), resources=(alias.arn,))]
+            [
+                Statement(
+                    sid="InvokeLiveAlias", actions=("lambda:InvokeFunction",), resources=(target.alias.arn,)
+                )
+            ]
         ),
-        opts=child,
+        opts=target.child(),
     )
     data_source = aws.appsync.DataSource(
         f"{name}-data-source",
-        api_id=refs.graphql_api_id,
-        name=spec.name,  # AppSync names allow [_A-Za-z0-9] only: the worker's snake_case name fits
+        api_id=api_id,
+        name=target.worker,  # AppSync names allow [_A-Za-z0-9] only: the worker's snake_case name fits
         type="AWS_LAMBDA",
         service_role_arn=role.arn,
-        lambda_config=aws.appsync.DataSourceLambdaConfigArgs(function_arn=alias.arn),
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy]),
+        lambda_config=aws.appsync.DataSourceLambdaConfigArgs(function_arn=target.alias.arn),
+        opts=target.child(depends_on=[policy]),
     )
     # No mapping templates: a direct Lambda resolver hands the worker the whole AppSync context.
-    resolver = aws.appsync.Resolver(
+    aws.appsync.Resolver(
         f"{name}-resolver",
-        api_id=refs.graphql_api_id,
-        type=source.type_name,
-        field=source.field_name,
+        api_id=api_id,
+        type=trigger.type_name,
+        field=trigger.field_name,
         data_source=data_source.name,
         kind="UNIT",
-        max_batch_size=trigger.max_batch_size or None,
-        opts=child,
+        max_batch_size=trigger.settings.max_batch_size or None,
+        opts=target.child(),
     )
-    return TriggerResources(resolver=resolver, resources=[role, policy, data_source, resolver])
+    return TriggerResources()

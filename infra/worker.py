@@ -9,17 +9,19 @@ import pulumi_aws as aws
 
 from infra.access import worker_grants
 from infra.alarms import AlarmTarget, declare_alarms
-from infra.catalog import StreamSource, WorkerSpec
-from infra.config import StackConfig, WorkerConfig
+from infra.catalog import WorkerSpec
+from infra.config import StackConfig, StreamTrigger, WorkerConfig
 from infra.iam import Statement, assume_role_policy, policy_document
-from infra.naming import Naming
+from infra.naming import (
+    Naming,
+    log_group_name,
+    log_subscription_name,
+    on_failure_queue_name,
+    role_policy_name,
+)
 from infra.packaging import Archive
 from infra.platform import PlatformRefs
-from infra.triggers import (
-    declare_on_failure_queue,
-    declare_trigger,
-    source_statements,
-)
+from infra.triggers import TriggerTarget, declare_on_failure_queue, declare_trigger, source_statements
 from infra.worker_alarms import WatchedNames, worker_alarm_specs
 
 COMPONENT_TYPE = "dmd:workers:Worker"
@@ -56,8 +58,9 @@ class Worker(pulumi.ComponentResource):
         naming = Naming(environment=stack.environment, region=stack.region)
         tags = naming.tags(spec.inventory_code)
         child = pulumi.ResourceOptions(parent=self)
-        self.function_name = naming.name(spec.inventory_code)
-        log_group_name = naming.log_group(self.function_name)
+        self.function_name = naming.function_name(spec.inventory_code)
+        log_group = log_group_name(self.function_name)
+        trigger = config.resolved_trigger
 
         self.role = aws.iam.Role(
             f"{name}-role",
@@ -70,14 +73,14 @@ class Worker(pulumi.ComponentResource):
         # Created before the function so Lambda never auto-creates it without retention.
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=log_group_name,
+            name=log_group,
             retention_in_days=config.log_retention_days,
             tags=tags,
             opts=child,
         )
         on_failure_queue = (
-            declare_on_failure_queue(name, self.function_name, naming, spec, self)
-            if isinstance(spec.source, StreamSource)
+            declare_on_failure_queue(name, self.function_name, tags, self)
+            if isinstance(trigger, StreamTrigger)
             else None
         )
         grants = worker_grants(spec, stack, refs)
@@ -87,13 +90,13 @@ class Worker(pulumi.ComponentResource):
                 actions=("logs:CreateLogStream", "logs:PutLogEvents"),
                 resources=(pulumi.Output.concat(self.log_group.arn, ":*"),),
             ),
-            *source_statements(spec, refs, on_failure_queue.arn if on_failure_queue else None),
+            *source_statements(trigger, refs, on_failure_queue.arn if on_failure_queue else None),
             *(statement for grant in grants for statement in grant.statements),
             *self._vpc_statements(stack),
         ]
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
-            name=f"{self.function_name}-least-privilege",
+            name=role_policy_name(self.function_name),
             role=self.role.id,
             policy=policy_document(statements),
             opts=child,
@@ -125,7 +128,7 @@ class Worker(pulumi.ComponentResource):
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="JSON",
-                log_group=log_group_name,
+                log_group=log_group,
                 application_log_level=config.log_level.replace("WARNING", "WARN"),
                 system_log_level="WARN",
             ),
@@ -148,28 +151,35 @@ class Worker(pulumi.ComponentResource):
         self.subscription_filter = self._stream_logs(
             name, naming=naming, spec=spec, config=config, stack=stack
         )
-        trigger = declare_trigger(
-            name,
-            spec=spec,
-            config=config,
-            naming=naming,
-            function_name=self.function_name,
-            alias=self.alias,
-            refs=refs,
-            on_failure_queue=on_failure_queue,
-            account_id=stack.account_id,
-            depends_on=[policy],
-            parent=self,
+        declared = declare_trigger(
+            trigger,
+            TriggerTarget(
+                resource_name=name,
+                worker=spec.name,
+                inventory_code=spec.inventory_code,
+                function_name=self.function_name,
+                alias=self.alias,
+                naming=naming,
+                account_id=stack.account_id,
+                role_policy=policy,
+                parent=self,
+            ),
+            refs,
+            on_failure_queue,
         )
         watched = WatchedNames(
             function_name=self.function_name,
-            log_group_name=log_group_name,
-            subscription_filter_name=self._filter_name() if self.subscription_filter else None,
-            on_failure_queue_name=None if on_failure_queue is None else f"{self.function_name}-on-failure",
-            schedule_rule_name=trigger.rule_name,
-            schedule_dlq_name=trigger.dead_letter_queue_name,
-            event_source_mapping_uuid=trigger.event_source_mapping.uuid
-            if trigger.event_source_mapping
+            log_group_name=log_group,
+            subscription_filter_name=log_subscription_name(self.function_name)
+            if self.subscription_filter
+            else None,
+            on_failure_queue_name=None
+            if on_failure_queue is None
+            else on_failure_queue_name(self.function_name),
+            schedule_rule_name=declared.rule_name,
+            schedule_dlq_name=declared.dead_letter_queue_name,
+            event_source_mapping_uuid=declared.event_source_mapping.uuid
+            if declared.event_source_mapping
             else None,
         )
         self.alarms = declare_alarms(
@@ -188,9 +198,6 @@ class Worker(pulumi.ComponentResource):
         self.register_outputs(
             {"function_name": self.function.name, "alias_arn": self.alias.arn, "role_arn": self.role.arn}
         )
-
-    def _filter_name(self) -> str:
-        return f"{self.function_name}-to-central-logs"
 
     @staticmethod
     def _runtime_environment(spec: WorkerSpec, config: WorkerConfig, stack: StackConfig) -> dict[str, str]:
@@ -257,7 +264,7 @@ class Worker(pulumi.ComponentResource):
         # writing another group's events to the stream with it (confused deputy).
         role = aws.iam.Role(
             f"{name}-log-delivery-role",
-            name=naming.name(f"{spec.inventory_code}-logs"),
+            name=naming.log_delivery_role_name(spec.inventory_code),
             assume_role_policy=assume_role_policy(
                 "logs.amazonaws.com", source_arn=pulumi.Output.concat(self.log_group.arn, ":*")
             ),
@@ -280,7 +287,7 @@ class Worker(pulumi.ComponentResource):
         )
         return aws.cloudwatch.LogSubscriptionFilter(
             f"{name}-log-subscription",
-            name=self._filter_name(),
+            name=log_subscription_name(self.function_name),
             log_group=self.log_group.name,
             filter_pattern="",
             destination_arn=destination,

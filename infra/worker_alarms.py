@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import assert_never
 
 import pulumi
 
 from infra.alarms import AlarmSpec, Metric, dlq_not_empty, lambda_metric, queue_alarms
-from infra.catalog import QueueSource, ResolverSource, ScheduleSource, StreamSource, WorkerSpec
-from infra.config import ScheduleTriggerSettings, StreamTriggerSettings, WorkerConfig
+from infra.catalog import WorkerSpec
+from infra.config import (
+    QueueTrigger,
+    ResolverTrigger,
+    ScheduleTrigger,
+    ScheduleTriggerSettings,
+    StreamTrigger,
+    WorkerConfig,
+)
 from infra.platform import PlatformRefs
 
 
@@ -96,61 +104,64 @@ def _source_alarms(
     spec: WorkerSpec, config: WorkerConfig, names: WatchedNames, refs: PlatformRefs
 ) -> list[AlarmSpec]:
     alarms = config.alarms
-    source = spec.source
-    specs: list[AlarmSpec] = []
-    if isinstance(source, StreamSource) and isinstance(config.trigger, StreamTriggerSettings):
-        # Records older than the maximum record age are discarded: alarm well before that.
-        age_limit_ms = config.trigger.maximum_record_age_seconds * 1000
-        specs.append(
-            AlarmSpec(
-                suffix="iterator-age",
-                summary=f"{spec.name}: oldest unprocessed record is older than "
-                f"{alarms.iterator_age_ratio:.0%} of its maximum record age",
-                runbook="stream-processing-lag",
-                threshold=round(age_limit_ms * alarms.iterator_age_ratio),
-                evaluation_periods=alarms.evaluation_periods,
-                treat_missing_data="missing",
-                metric=lambda_metric(
-                    "IteratorAge", names.function_name, statistic="Maximum", period=alarms.period_seconds
+    match config.resolved_trigger:
+        case StreamTrigger(settings=settings):
+            # Records older than the maximum record age are discarded: alarm well before that.
+            age_limit_ms = settings.maximum_record_age_seconds * 1000
+            assert names.on_failure_queue_name is not None
+            return [
+                AlarmSpec(
+                    suffix="iterator-age",
+                    summary=f"{spec.name}: oldest unprocessed record is older than "
+                    f"{alarms.iterator_age_ratio:.0%} of its maximum record age",
+                    runbook="stream-processing-lag",
+                    threshold=round(age_limit_ms * alarms.iterator_age_ratio),
+                    evaluation_periods=alarms.evaluation_periods,
+                    treat_missing_data="missing",
+                    metric=lambda_metric(
+                        "IteratorAge", names.function_name, statistic="Maximum", period=alarms.period_seconds
+                    ),
                 ),
-            )
-        )
-        assert names.on_failure_queue_name is not None
-        specs.append(
-            dlq_not_empty(names.on_failure_queue_name, suffix="on-failure-not-empty", owner=spec.name)
-        )
-    if isinstance(source, QueueSource):
-        queue = refs.queues[source.queue]
-        specs += queue_alarms(
-            queue.name,
-            owner=spec.name,
-            retention_seconds=queue.retention_seconds,
-            age_ratio=alarms.queue_age_ratio,
-            depth=alarms.queue_depth,
-            periods=max(alarms.evaluation_periods, 5),
-        )
-        specs.append(dlq_not_empty(queue.dead_letter_queue_name, suffix="dlq-not-empty", owner=spec.name))
-    if isinstance(source, StreamSource | QueueSource) and names.event_source_mapping_uuid is not None:
-        specs += _event_source_alarms(spec, names.event_source_mapping_uuid)
-    if isinstance(source, ScheduleSource) and isinstance(config.trigger, ScheduleTriggerSettings):
-        specs += _schedule_alarms(spec, config, config.trigger, names)
-    if isinstance(source, ResolverSource):
-        specs.append(
-            AlarmSpec(
-                suffix="latency",
-                summary=f"{spec.name}: p95 duration above the {alarms.latency_slo_ms} ms objective",
-                runbook="resolver-latency",
-                threshold=alarms.latency_slo_ms,
-                evaluation_periods=max(alarms.evaluation_periods, 5),
-                metric=lambda_metric(
-                    "Duration", names.function_name, statistic="p95", period=alarms.period_seconds
+                dlq_not_empty(names.on_failure_queue_name, suffix="on-failure-not-empty", owner=spec.name),
+                *_event_source_alarms(spec, names.event_source_mapping_uuid),
+            ]
+        case QueueTrigger(queue=queue_name):
+            queue = refs.queues[queue_name]
+            return [
+                *queue_alarms(
+                    queue.name,
+                    owner=spec.name,
+                    retention_seconds=queue.retention_seconds,
+                    age_ratio=alarms.queue_age_ratio,
+                    depth=alarms.queue_depth,
+                    periods=max(alarms.evaluation_periods, 5),
                 ),
-            )
-        )
-    return specs
+                dlq_not_empty(queue.dead_letter_queue_name, suffix="dlq-not-empty", owner=spec.name),
+                *_event_source_alarms(spec, names.event_source_mapping_uuid),
+            ]
+        case ScheduleTrigger(settings=settings):
+            return _schedule_alarms(spec, config, settings, names)
+        case ResolverTrigger():
+            return [
+                AlarmSpec(
+                    suffix="latency",
+                    summary=f"{spec.name}: p95 duration above the {alarms.latency_slo_ms} ms objective",
+                    runbook="resolver-latency",
+                    threshold=alarms.latency_slo_ms,
+                    evaluation_periods=max(alarms.evaluation_periods, 5),
+                    metric=lambda_metric(
+                        "Duration", names.function_name, statistic="p95", period=alarms.period_seconds
+                    ),
+                )
+            ]
+        case _:
+            assert_never(config.resolved_trigger)
 
 
-def _event_source_alarms(spec: WorkerSpec, mapping_uuid: pulumi.Input[str]) -> list[AlarmSpec]:
+def _event_source_alarms(spec: WorkerSpec, mapping_uuid: pulumi.Input[str] | None) -> list[AlarmSpec]:
+    if mapping_uuid is None:
+        return []
+
     def mapping_metric(name: str) -> Metric:
         return Metric(namespace="AWS/Lambda", name=name, dimensions={"EventSourceMappingUUID": mapping_uuid})
 

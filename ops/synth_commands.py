@@ -16,15 +16,23 @@ from infra.snapshots import snapshot_path, snapshot_text
 from infra.stack_files import PROJECT_ROOT, committed_stacks
 from infra.synth import StackFileError
 
+# Where the committed snapshots live: tested by tests/infra/test_snapshots.py, refreshed by `make snapshots`.
+SNAPSHOT_DIR = PROJECT_ROOT / "tests" / "infra" / "snapshots"
+
 
 def synth(
+    *,
     stack: Annotated[str | None, typer.Option(help="Stack to synthesize (Pulumi.<stack>.yaml).")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the graph JSON here (default: stdout).")] = None,
     preview: Annotated[bool, typer.Option(help="Run in preview mode (unknown outputs).")] = False,
     update_snapshots: Annotated[
-        bool, typer.Option(help="Rewrite tests/infra/snapshots/<stack>.json for every (or the given) stack.")
+        bool,
+        typer.Option(help="Rewrite the snapshot <snapshot-dir>/<stack>.json of every (or the given) stack."),
     ] = False,
     check: Annotated[bool, typer.Option(help="Exit 1 and show a diff if a snapshot is out of date.")] = False,
+    snapshot_dir: Annotated[
+        Path, typer.Option(help="Folder of the snapshots.", show_default="tests/infra/snapshots")
+    ] = SNAPSHOT_DIR,
 ) -> None:
     """Run __main__.py under recording mocks with a stack's committed config; print the graph."""
     console = Console(stderr=True)
@@ -42,13 +50,14 @@ def synth(
             raise typer.Exit(2) from None
         document = json.loads(graph.to_json())
         if update_snapshots or check:
-            path = snapshot_path(name)
+            path = snapshot_path(snapshot_dir, name)
             wanted = snapshot_text(document)
             current = path.read_text(encoding="utf-8") if path.exists() else ""
             if update_snapshots and current != wanted:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(wanted, encoding="utf-8")
-                console.print(f"updated {path.relative_to(PROJECT_ROOT)} — review the diff before committing")
+                shown = path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
+                console.print(f"updated {shown} — review the diff before committing")
             elif check and current != wanted:
                 stale = True
                 diff = difflib.unified_diff(

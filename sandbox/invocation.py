@@ -29,7 +29,7 @@ from infra.catalog import (
     WorkerSpec,
     catalog_by_name,
 )
-from infra.triggers import schedule_rule_name
+from infra.naming import schedule_rule_name
 from sandbox.pollers import KinesisPoller, SqsPoller, StreamRecord
 from sandbox.runtime import Sandbox
 from workers.shared.models import serialize_item

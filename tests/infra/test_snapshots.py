@@ -8,7 +8,8 @@ import json
 import pytest
 
 from infra.offline import synthesize_stack
-from infra.snapshots import CODE_PLACEHOLDER, SNAPSHOT_DIR, snapshot_path, snapshot_text
+from infra.snapshots import CODE_PLACEHOLDER, snapshot_path, snapshot_text
+from ops.synth_commands import SNAPSHOT_DIR
 from tests.infra.graphs import STACKS, stack_graph
 
 DIFF_LINES = 60
@@ -35,7 +36,7 @@ def _short_diff(committed: str, program: str, stack: str) -> str:
 @pytest.mark.parametrize("stack", STACKS)
 def test_program_matches_the_committed_snapshot(stack: str) -> None:
     # Given the committed snapshot of a stack
-    path = snapshot_path(stack)
+    path = snapshot_path(SNAPSHOT_DIR, stack)
     assert path.is_file(), f"{path} is missing: run `make snapshots` and review the diff"
     committed = path.read_text(encoding="utf-8")
 

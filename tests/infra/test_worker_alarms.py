@@ -37,8 +37,10 @@ def scheduler_alarms(**changes: object) -> dict[str, AlarmSpec]:
     config = load_committed("qa1").workers["notification_scheduler"]
     trigger_changes = changes.pop("trigger", {})
     assert isinstance(trigger_changes, dict)
+    trigger = config.resolved_trigger
+    settings = trigger.settings.model_copy(update=trigger_changes)
     config = config.model_copy(
-        update={**changes, "trigger": config.trigger.model_copy(update=trigger_changes)}
+        update={**changes, "resolved_trigger": trigger.model_copy(update={"settings": settings})}
     )
     spec = catalog_by_name()["notification_scheduler"]
     return {alarm.suffix: alarm for alarm in worker_alarm_specs(spec, config, SCHEDULER_NAMES, REFS, 1000)}

@@ -12,22 +12,11 @@ from typing import Any, Final
 
 import pulumi
 
-UNKNOWN_PLACEHOLDER: Final = "<unknown>"
+from infra.synth.values import UNKNOWN_PLACEHOLDER, Secret
+
 # Stable fake timestamp for DynamoDB stream labels, so snapshots do not churn.
 _STREAM_LABEL: Final = "2024-01-01T00:00:00.000"
 _FAKE_ID_NAMESPACE: Final = uuid.UUID("6f1d3c3e-5b0a-4c59-9a57-1f2d4c8e0b7a")
-
-
-@dataclass(frozen=True)
-class Secret:
-    """An input value the program marked secret; serializes as a placeholder, never in clear."""
-
-    value: Any
-
-
-# --------------------------------------------------------------------------------------------------
-# Cloud-computed outputs
-# --------------------------------------------------------------------------------------------------
 
 
 class NotYetKnownError(Exception):

@@ -11,26 +11,11 @@ from typing import Any, Final
 
 import yaml
 
+from infra.synth.errors import SecureConfigError, StackFileError
+
 _YAML_NULL_TAG: Final = "tag:yaml.org,2002:null"
 # Go's encoding/json writes integral floats below 1e21 without a fraction ("1", not "1.0").
 _GO_JSON_PLAIN_FLOAT_LIMIT: Final = 1e21
-
-
-class SynthError(Exception):
-    """The offline synth cannot produce a faithful graph for this program or stack."""
-
-
-class StackFileError(SynthError):
-    """A Pulumi.yaml or Pulumi.<stack>.yaml file is missing or cannot be used offline."""
-
-
-class SecureConfigError(StackFileError):
-    """A stack file holds an encrypted `secure:` value, which an offline synth cannot decrypt."""
-
-
-# --------------------------------------------------------------------------------------------------
-# Stack config, encoded as the CLI hands it to a Python program
-# --------------------------------------------------------------------------------------------------
 
 
 class _StackFileLoader(yaml.SafeLoader):
@@ -69,14 +54,11 @@ _StackFileLoader.add_implicit_resolver(
 
 @dataclass(frozen=True)
 class Project:
+    """What `Pulumi.yaml` declares: the project name, its program and config every stack gets."""
+
     name: str
     main: str | None
     defaults: dict[str, Any]
-
-
-def project_name(project_root: Path) -> str:
-    """The project name declared in `Pulumi.yaml`."""
-    return read_project(project_root).name
 
 
 def stack_config(stack: str, project_root: Path) -> dict[str, str]:
@@ -106,6 +88,7 @@ def stack_config(stack: str, project_root: Path) -> dict[str, str]:
 
 
 def read_project(project_root: Path) -> Project:
+    """The project file `Pulumi.yaml` of `project_root`."""
     project_file = project_root / "Pulumi.yaml"
     if not project_file.is_file():
         raise StackFileError(f"project file {project_file} not found: {project_root} is not a Pulumi project")

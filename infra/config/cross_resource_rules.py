@@ -1,0 +1,86 @@
+"""Rules that tie a worker's settings to the resource it consumes or the platform it logs to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from infra.config.base import PROJECT
+from infra.config.resolved_triggers import QueueTrigger, StreamTrigger
+from infra.config.stack import RawStackConfig
+from infra.config.workers import WorkerConfig
+
+VISIBILITY_TIMEOUT_FACTOR = 6
+QUEUE_SETTING_KEYS = {"short_url": "shortUrlQueue", "generation": "generationQueue"}  # YAML keys
+STREAM_SETTING_KEYS = {"table": "tableStream", "sms_status": "smsStatusStream"}
+
+
+def cross_resource_rules(
+    stack_file: str, raw: RawStackConfig, workers: Mapping[str, WorkerConfig]
+) -> list[str]:
+    """One line per broken rule, worker by worker, naming file, key, rule and value."""
+    problems: list[str] = []
+    for name, worker in workers.items():
+        trigger = worker.resolved_trigger
+        if isinstance(trigger, QueueTrigger):
+            problems += _visibility_covers_consumer(stack_file, raw, name, worker, trigger)
+        if isinstance(trigger, StreamTrigger):
+            problems += _record_age_within_retention(stack_file, raw, name, trigger)
+        # Reported once: every worker that streams logs breaks it the same way.
+        problems += [line for line in _log_destination(stack_file, raw, name, worker) if line not in problems]
+        if isinstance(trigger, QueueTrigger):
+            problems += _concurrency_within_reservation(stack_file, name, worker, trigger)
+    return problems
+
+
+def _visibility_covers_consumer(
+    stack_file: str, raw: RawStackConfig, name: str, worker: WorkerConfig, trigger: QueueTrigger
+) -> list[str]:
+    queue = raw.platform.queue(trigger.queue)
+    needed = (
+        VISIBILITY_TIMEOUT_FACTOR * worker.timeout_seconds + trigger.settings.maximum_batching_window_seconds
+    )
+    if queue.visibility_timeout_seconds >= needed:
+        return []
+    return [
+        f"{stack_file}: {PROJECT}:platform.{QUEUE_SETTING_KEYS[trigger.queue]}.visibilityTimeoutSeconds: "
+        f"must be >= {VISIBILITY_TIMEOUT_FACTOR} x timeout of {name} ({worker.timeout_seconds} s) "
+        f"+ its batching window = {needed} s (got {queue.visibility_timeout_seconds})"
+    ]
+
+
+def _record_age_within_retention(
+    stack_file: str, raw: RawStackConfig, name: str, trigger: StreamTrigger
+) -> list[str]:
+    retention = raw.platform.stream(trigger.stream).retention_hours * 3600
+    record_age = trigger.settings.maximum_record_age_seconds
+    if record_age <= retention:
+        return []
+    return [
+        f"{stack_file}: {PROJECT}:workers.{name}.trigger.maximumRecordAgeSeconds: must not exceed the "
+        f"retention of platform.{STREAM_SETTING_KEYS[trigger.stream]} ({retention} s) (got {record_age})"
+    ]
+
+
+def _log_destination(stack_file: str, raw: RawStackConfig, name: str, worker: WorkerConfig) -> list[str]:
+    if not worker.log_streaming or raw.platform.central_log_stream_arn is not None:
+        return []
+    # Name the key the file set: the worker's override, else defaults.
+    overridden = name in raw.workers and "log_streaming" in raw.workers[name].function_settings()
+    key = f"workers.{name}.logStreaming" if overridden else "defaults.logStreaming"
+    return [
+        f"{stack_file}: {PROJECT}:{key}: needs platform.centralLogStreamArn "
+        "(or set logStreaming: false) (got True)"
+    ]
+
+
+def _concurrency_within_reservation(
+    stack_file: str, name: str, worker: WorkerConfig, trigger: QueueTrigger
+) -> list[str]:
+    maximum = trigger.settings.maximum_concurrency
+    if maximum is None or worker.reserved_concurrency <= 0 or maximum <= worker.reserved_concurrency:
+        return []
+    return [
+        f"{stack_file}: {PROJECT}:workers.{name}.trigger.maximumConcurrency: {maximum} exceeds the "
+        f"worker's reservedConcurrency {worker.reserved_concurrency}; the surplus pollers would only be "
+        "throttled"
+    ]

@@ -1,0 +1,183 @@
+"""Settings of the stack's shared resources: table, streams, queues, alarm topic and VPC."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+
+from infra.catalog import QueueName, StreamName
+from infra.config.base import KeyRuleError, StackModel
+
+KINESIS_STREAM_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/.+$")
+
+
+class TableSettings(StackModel):
+    """The demand table."""
+
+    billing_mode: Literal["PAY_PER_REQUEST", "PROVISIONED"] = "PAY_PER_REQUEST"
+    """On-demand or provisioned capacity."""
+    read_capacity: int | None = Field(default=None, ge=1)
+    """Read units (PROVISIONED only)."""
+    write_capacity: int | None = Field(default=None, ge=1)
+    """Write units (PROVISIONED only)."""
+    point_in_time_recovery: bool = True
+    """Continuous backups (restore to any second of the last 35 days)."""
+    event_cache_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+    """How long cached Discovery event details live."""
+
+    @model_validator(mode="after")
+    def _capacity(self) -> Self:
+        provisioned = self.billing_mode == "PROVISIONED"
+        has_capacity = self.read_capacity is not None and self.write_capacity is not None
+        if provisioned and not has_capacity:
+            raise KeyRuleError(
+                "billingMode", "PROVISIONED needs readCapacity and writeCapacity", self.billing_mode
+            )
+        for key, capacity in (("readCapacity", self.read_capacity), ("writeCapacity", self.write_capacity)):
+            if not provisioned and capacity is not None:
+                raise KeyRuleError(key, "applies to billingMode PROVISIONED only", capacity)
+        return self
+
+
+class StreamSettings(StackModel):
+    """A Kinesis data stream the program creates."""
+
+    mode: Literal["ON_DEMAND", "PROVISIONED"] = "ON_DEMAND"
+    """ON_DEMAND or PROVISIONED capacity."""
+    shard_count: int | None = Field(default=None, ge=1, le=500)
+    """Shards (PROVISIONED only)."""
+    retention_hours: int = Field(default=24, ge=24, le=8760)
+    """How long records stay readable (replay window)."""
+
+    @model_validator(mode="after")
+    def _shards(self) -> Self:
+        if self.mode == "PROVISIONED" and self.shard_count is None:
+            raise KeyRuleError("mode", "PROVISIONED needs shardCount", self.mode)
+        if self.mode == "ON_DEMAND" and self.shard_count is not None:
+            raise KeyRuleError("shardCount", "applies to mode PROVISIONED only", self.shard_count)
+        return self
+
+
+class ExternalStreamSettings(StackModel):
+    """A Kinesis stream owned by another team, referenced by ARN."""
+
+    existing_arn: str
+    """ARN of the stream another team owns."""
+    retention_hours: int = Field(default=24, ge=24, le=8760)
+    """That stream's retention (bounds the consumer's record age)."""
+
+    @field_validator("existing_arn")
+    @classmethod
+    def _arn(cls, value: str) -> str:
+        if not KINESIS_STREAM_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not a Kinesis stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)"
+            )
+        return value
+
+
+class QueueSettings(StackModel):
+    """An SQS queue with its dead-letter queue."""
+
+    visibility_timeout_seconds: int = Field(default=360, ge=0, le=43_200)
+    """≥ 6 × the consumer's timeout + batching window."""
+    message_retention_seconds: int = Field(default=345_600, ge=60, le=1_209_600)
+    """How long a message waits before it expires."""
+    max_receive_count: int = Field(default=3, ge=1, le=1000)
+    """Receives before a message moves to the DLQ."""
+    dlq_retention_seconds: int = Field(default=1_209_600, ge=60, le=1_209_600)
+    """How long dead letters are kept."""
+
+
+class Subscription(StackModel):
+    """Who hears the alarms."""
+
+    protocol: Literal["email", "https", "sqs", "lambda", "sms"]
+    """SNS protocol."""
+    endpoint: str = Field(min_length=3)
+    """Address for that protocol."""
+
+
+class AlarmTopicSettings(StackModel):
+    """The alarm SNS topic."""
+
+    subscriptions: tuple[Subscription, ...] = ()
+    """Who is notified of alarms."""
+    account_concurrency_limit: int = Field(default=1000, ge=10)
+    """The account's Lambda concurrency quota (ceiling for unreserved workers' concurrency alarm)."""
+
+
+class VpcSettings(StackModel):
+    """Optional VPC placement of every function."""
+
+    subnet_ids: tuple[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")], ...]
+    """Subnets the functions' ENIs go in."""
+    security_group_ids: tuple[Annotated[str, Field(pattern=r"^sg-[0-9a-f]+$")], ...]
+    """Security groups of those ENIs."""
+
+    # Not Field(min_length=1): pydantic would also report one malformed id as "not 0 items".
+    @field_validator("subnet_ids", "security_group_ids")
+    @classmethod
+    def _not_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one id")
+        return value
+
+
+def _stream_kind(value: Any) -> str:
+    # Pick the model from the key that tells them apart, so errors come from the one the file meant.
+    external = isinstance(value, ExternalStreamSettings) or (
+        isinstance(value, Mapping) and ("existingArn" in value or "existing_arn" in value)
+    )
+    return "existing-stream" if external else "created-stream"
+
+
+UNION_TAGS = ("existing-stream", "created-stream")  # pydantic puts these in error locations
+SmsStatusStream = Annotated[
+    Annotated[StreamSettings, Tag("created-stream")]
+    | Annotated[ExternalStreamSettings, Tag("existing-stream")],
+    Discriminator(_stream_kind),
+]
+
+
+class PlatformSettings(StackModel):
+    """Shared resources of the stack."""
+
+    table: TableSettings = TableSettings()
+    """The demand table."""
+    table_stream: StreamSettings = StreamSettings()
+    """The table's CDC Kinesis stream."""
+    sms_status_stream: SmsStatusStream = StreamSettings()
+    """The SMS status stream: created (mode/shardCount) or referenced (existingArn)."""
+    short_url_queue: QueueSettings = QueueSettings()
+    """Queue of events awaiting a short URL."""
+    generation_queue: QueueSettings = QueueSettings(visibility_timeout_seconds=5400)
+    """Queue of notification-generation jobs."""
+    central_log_stream_arn: str | None = None
+    """The platform's central log Kinesis stream (needed when logStreaming)."""
+    alarm_topic: AlarmTopicSettings = AlarmTopicSettings()
+    """The alarm SNS topic."""
+    vpc: VpcSettings | None = None
+    """Run every function in these subnets/security groups (optional)."""
+    appsync_authentication: Literal["AWS_IAM", "API_KEY", "AMAZON_COGNITO_USER_POOLS"] = "AWS_IAM"
+    """How AppSync callers authenticate."""
+
+    def queue(self, name: QueueName) -> QueueSettings:
+        """The settings of one of the platform's queues."""
+        return self.short_url_queue if name == "short_url" else self.generation_queue
+
+    def stream(self, name: StreamName) -> StreamSettings | ExternalStreamSettings:
+        """The settings of one of the platform's streams (created or referenced)."""
+        return self.table_stream if name == "table" else self.sms_status_stream
+
+    @field_validator("central_log_stream_arn")
+    @classmethod
+    def _log_stream(cls, value: str | None) -> str | None:
+        if value is not None and not KINESIS_STREAM_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not a Kinesis stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)"
+            )
+        return value
