@@ -30,11 +30,11 @@ format: $(SYNCED) ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-typecheck: $(SYNCED) ## mypy (strict) over infra, workers, ops, sandbox, bench
+typecheck: $(SYNCED) ## mypy (strict) over aws_clients, infra, workers, ops, sandbox, bench
 	$(VENV)/bin/mypy
 
-test: lint typecheck ## lint, type checks and the whole test suite
-	$(VENV)/bin/pytest -n 2 --dist loadgroup
+test: lint typecheck ## lint, type checks and the whole test suite, with its branch-coverage floor
+	$(VENV)/bin/pytest -n 2 --dist loadgroup --cov --cov-report=
 
 test-fast: $(SYNCED) ## the test suite without lint/type checks
 	$(VENV)/bin/pytest -n 2 --dist loadgroup -m "not slow and not e2e"

@@ -1,25 +1,15 @@
-"""`dmd aws check`: pure comparisons on plain dicts, then the whole check against moto and through the CLI."""
+"""The aws check's pure comparisons: graph inputs and AWS answers as plain dicts in, findings out."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from moto import mock_aws
-from typer.testing import CliRunner
 
-from aws_clients import AwsClients
-from infra.offline import synthesize_stack
-from infra.synth import ResourceGraph
 from ops.aws_check import (
     NOT_REPORTED,
-    DeployedState,
     Finding,
     Status,
-    check_stack,
-    checked_resources,
     compare_alarm,
     compare_alias,
     compare_event_source_mapping,
@@ -30,21 +20,13 @@ from ops.aws_check import (
     compare_table,
     source_name,
 )
-from ops.cli import app
-from sandbox.materialize import materialize
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prd/bitly-AbCdEf"
 
 
 def _statuses(findings: list[Finding]) -> dict[str, Status]:
     return {finding.check: finding.status for finding in findings}
 
-
-# ---------------------------------------------------------------------------------------------
-# Pure comparisons: graph inputs and AWS answers as plain dicts
-# ---------------------------------------------------------------------------------------------
 
 FUNCTION_INPUTS: dict[str, Any] = {
     "name": "fn",
@@ -265,169 +247,3 @@ def test_log_group_alarm_and_stream_comparisons() -> None:
     assert [(f.check, f.expected, f.actual) for f in compare_stream(stream, summary) if f.failed] == [
         ("mode", "ON_DEMAND", "PROVISIONED")
     ]
-
-
-# ---------------------------------------------------------------------------------------------
-# Against moto: the `local` stack materialized, then drifted
-# ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def local_graph() -> ResourceGraph:
-    return synthesize_stack("local")
-
-
-@pytest.fixture
-def deployed(local_graph: ResourceGraph) -> Iterator[AwsClients]:
-    """The local stack materialized into a fresh in-process moto; yields clients reaching it."""
-    with mock_aws():
-        clients = AwsClients.for_emulator(None, region=REGION)
-        materialize(local_graph, clients)
-        yield clients
-
-
-def _run_cli(*args: str) -> Any:
-    # Wide enough that Rich never folds a row of the findings table.
-    return CliRunner().invoke(app, ["aws", "check", *args], env={"COLUMNS": "300"})
-
-
-def test_a_fresh_materialization_passes_every_check(local_graph: ResourceGraph, deployed: AwsClients) -> None:
-    # Given the local stack materialized into moto 5.2.5
-    # When the check runs
-    findings = check_stack(local_graph, DeployedState(deployed))
-    # Then every checked resource exists and every check is OK
-    assert [finding for finding in findings if finding.status is not Status.OK] == []
-    exists = [finding for finding in findings if finding.check == "exists"]
-    assert len(exists) == len(checked_resources(local_graph)) == 104
-    # And none is SKIPPED: moto stores every field this check reads. What moto drops (Lambda
-    # LoggingConfig, the mapping's alias ARN — it reads back the version —, RedriveAllowPolicy; see
-    # tests/sandbox) is not read here: mappings are found by listing the alias, not by FunctionArn.
-    assert Counter(finding.status for finding in findings) == {Status.OK: len(findings)}
-
-
-def test_cli_exits_0_and_lists_every_check_when_nothing_drifted(deployed: AwsClients) -> None:
-    result = _run_cli("--stack", "local")
-    assert result.exit_code == 0, result.output
-    assert "104 resources, 285 checks: 285 OK, 0 MISSING, 0 DRIFT, 0 SKIPPED" in result.output
-    assert "│ OK " in result.output
-
-
-def _update_memory(clients: AwsClients) -> None:
-    clients.client("lambda").update_function_configuration(
-        FunctionName="prd3292-local-us-east-1-ntfcn-snd", MemorySize=1024
-    )
-
-
-def _delete_alarm(clients: AwsClients) -> None:
-    # DeleteAlarms ignores unknown names, so make sure this one existed.
-    assert clients.client("cloudwatch").describe_alarms(
-        AlarmNames=["prd3292-local-us-east-1-ntfcn-snd-error-rate"]
-    )["MetricAlarms"]
-    clients.client("cloudwatch").delete_alarms(AlarmNames=["prd3292-local-us-east-1-ntfcn-snd-error-rate"])
-
-
-def _change_retention(clients: AwsClients) -> None:
-    clients.client("logs").put_retention_policy(
-        logGroupName="/aws/lambda/prd3292-local-us-east-1-sms-status", retentionInDays=7
-    )
-
-
-def _change_visibility(clients: AwsClients) -> None:
-    sqs = clients.client("sqs")
-    url = sqs.get_queue_url(QueueName="prd3292-local-us-east-1-event-short-url")["QueueUrl"]
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "60"})
-
-
-@pytest.mark.slow  # a fresh materialization per drift
-@pytest.mark.parametrize(
-    ("drift", "expected"),
-    [
-        (
-            _update_memory,
-            Finding(
-                "function", "prd3292-local-us-east-1-ntfcn-snd", "memory MB", Status.DRIFT, "512", "1024"
-            ),
-        ),
-        (
-            _delete_alarm,
-            Finding(
-                "alarm",
-                "prd3292-local-us-east-1-ntfcn-snd-error-rate",
-                "exists",
-                Status.MISSING,
-                "present",
-                "absent",
-            ),
-        ),
-        (
-            _change_retention,
-            Finding(
-                "log group",
-                "/aws/lambda/prd3292-local-us-east-1-sms-status",
-                "retention days",
-                Status.DRIFT,
-                "1",
-                "7",
-            ),
-        ),
-        (
-            _change_visibility,
-            Finding(
-                "queue",
-                "prd3292-local-us-east-1-event-short-url",
-                "visibility timeout s",
-                Status.DRIFT,
-                "180",
-                "60",
-            ),
-        ),
-    ],
-    ids=["function-memory", "deleted-alarm", "log-retention", "queue-visibility"],
-)
-def test_one_drift_is_reported_exactly_and_fails_the_check(
-    local_graph: ResourceGraph,
-    deployed: AwsClients,
-    drift: Callable[[AwsClients], None],
-    expected: Finding,
-) -> None:
-    # Given a materialized stack with one thing changed by hand
-    drift(deployed)
-    # When the check runs
-    findings = check_stack(local_graph, DeployedState(deployed))
-    # Then exactly that finding fails, with expected vs actual
-    assert [finding for finding in findings if finding.failed] == [expected]
-    # And the CLI shows it and exits 1
-    result = _run_cli("--stack", "local", "--problems-only")
-    assert result.exit_code == 1, result.output
-    row = next(line for line in result.output.splitlines() if expected.resource in line)
-    for cell in (expected.status.value, expected.check, expected.expected, expected.actual):
-        assert cell in row
-    assert " 0 SKIPPED" in result.output
-
-
-def test_cli_exits_2_for_a_stack_without_a_stack_file() -> None:
-    result = _run_cli("--stack", "nope")
-    assert result.exit_code == 2
-    assert "Pulumi.nope.yaml" in result.output
-
-
-def test_cli_exits_2_when_credentials_belong_to_another_account(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given credentials (moto's) for an account the local stack does not deploy to
-    monkeypatch.setenv("MOTO_ACCOUNT_ID", "111111111111")
-    with mock_aws():
-        result = _run_cli("--stack", "local")
-    # Then the check refuses to compare and says why
-    assert result.exit_code == 2
-    assert (
-        "credentials are for account 111111111111, but stack local deploys to 123456789012" in result.output
-    )
-
-
-@pytest.mark.allow_hosts(["127.0.0.1"])
-def test_cli_exits_2_without_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given no credentials anywhere (and no network: the failure must come before any request)
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    result = _run_cli("--stack", "qa1")
-    assert result.exit_code == 2
-    assert "cannot read AWS: Unable to locate credentials" in result.output

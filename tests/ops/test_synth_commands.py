@@ -15,10 +15,10 @@ from typer.testing import CliRunner, Result
 from infra.config import ConfigError
 from infra.offline import synthesize_stack
 from infra.snapshots import snapshot_path
-from infra.stack_files import load_committed
+from infra.stack_files import PROJECT_ROOT, load_committed
 from ops import synth_commands
 from ops.cli import app
-from tests.infra.graphs import PROJECT_ROOT, stack_graph
+from tests.infra.graphs import stack_graph
 
 TRIGGER_TYPES = frozenset(
     {
@@ -87,18 +87,15 @@ def test_synth_check_passes_with_the_committed_snapshots() -> None:
 
 
 @pytest.mark.usefixtures("shared_graphs")
-def test_synth_check_fails_with_a_diff_when_a_snapshot_is_stale(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_synth_check_fails_with_a_diff_when_a_snapshot_is_stale(tmp_path: Path) -> None:
     # Given a prod1 snapshot that disagrees with the program on one value
-    committed = snapshot_path("prod1").read_text(encoding="utf-8")
+    committed = snapshot_path(synth_commands.SNAPSHOT_DIR, "prod1").read_text(encoding="utf-8")
     stale = committed.replace('"memorySize": 2048', '"memorySize": 1024', 1)
     assert stale != committed
     (tmp_path / "prod1.json").write_text(stale, encoding="utf-8")
-    monkeypatch.setattr(synth_commands, "snapshot_path", lambda stack: tmp_path / f"{stack}.json")
 
-    # When the check runs
-    result = _run("synth", "--stack", "prod1", "--check")
+    # When the check runs against that snapshot folder
+    result = _run("synth", "--stack", "prod1", "--check", "--snapshot-dir", str(tmp_path))
 
     # Then it fails, shows the changed line and says how to refresh the snapshots
     assert result.exit_code == 1

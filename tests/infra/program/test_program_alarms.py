@@ -1,0 +1,306 @@
+"""The alarms: thresholds derived from config, periods, runbook links and where they notify."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.catalog import CATALOG, QueueSource, WorkerSpec
+from infra.config import ScheduleTriggerSettings, StreamTriggerSettings
+from infra.offline import synthesize_stack
+from infra.stack_files import PROJECT_ROOT
+from tests.infra.graphs import runbook_anchors
+from tests.infra.program.resource_types import ALARM
+from tests.infra.program.stack_under_test import (
+    QUEUE_WORKERS,
+    RESOLVER_WORKERS,
+    SCHEDULE_WORKERS,
+    SPECS,
+    STREAM_WORKERS,
+    Stack,
+    fleet,
+    ids_of,
+    up_stack,
+)
+
+
+def _pick(inputs: dict[str, Any], like: dict[str, Any]) -> dict[str, Any]:
+    """The inputs with the keys of `like` (absent ones as None)."""
+    return {key: inputs.get(key) for key in like}
+
+
+def test_duration_alarm_threshold_is_a_ratio_of_the_timeout(stack: Stack) -> None:
+    # Given each worker's timeout and duration ratio
+    def expected(spec: WorkerSpec) -> dict[str, Any]:
+        config = stack.worker(spec)
+        return {
+            "threshold": round(config.timeout_seconds * 1000 * config.alarms.duration_ratio),
+            "metricName": "Duration",
+            "extendedStatistic": "p90",
+            "dimensions": {"FunctionName": stack.function_name(spec)},
+            "comparisonOperator": "GreaterThanThreshold",
+        }
+
+    # When the duration alarms are declared
+    declared = fleet(lambda spec: _pick(stack.alarm(spec, "duration"), expected(spec)))
+
+    # Then each watches p90 duration against timeout × 1000 × ratio
+    assert declared == fleet(expected)
+
+
+def test_concurrency_alarm_threshold_is_a_ratio_of_the_reservation_or_the_account_quota(stack: Stack) -> None:
+    # Given each worker's reserved concurrency (or none) and the account's concurrency quota
+    quota = stack.config.platform.alarm_topic.account_concurrency_limit
+
+    def expected(spec: WorkerSpec) -> dict[str, Any]:
+        config = stack.worker(spec)
+        ceiling = config.reserved_concurrency if config.reserved_concurrency > 0 else quota
+        return {
+            "threshold": max(1, round(ceiling * config.alarms.concurrency_ratio)),
+            "metricName": "ConcurrentExecutions",
+            "statistic": "Maximum",
+        }
+
+    # When the concurrency alarms are declared
+    declared = fleet(lambda spec: _pick(stack.alarm(spec, "concurrency"), expected(spec)))
+
+    # Then each fires above ratio × that ceiling (at least 1)
+    assert declared == fleet(expected)
+
+
+def test_error_rate_alarm_divides_errors_by_invocations(stack: Stack) -> None:
+    # Given each worker's error-rate objective
+    def expected(spec: WorkerSpec) -> dict[str, Any]:
+        dimensions = {"FunctionName": stack.function_name(spec)}
+        return {
+            "threshold": stack.worker(spec).alarms.error_rate_percent,
+            "single metric": None,
+            "queries": [
+                ("errors", "Errors", dimensions, False),
+                ("invocations", "Invocations", dimensions, False),
+                ("result", None, None, True),
+            ],
+            "divides errors by invocations": True,
+        }
+
+    # When the error-rate alarms are declared
+    def declared(spec: WorkerSpec) -> dict[str, Any]:
+        alarm = stack.alarm(spec, "error-rate")
+        queries = alarm["metricQueries"]
+        return {
+            "threshold": alarm["threshold"],
+            "single metric": alarm.get("metricName"),
+            "queries": [
+                (
+                    query["id"],
+                    query.get("metric", {}).get("metricName"),
+                    query.get("metric", {}).get("dimensions"),
+                    query["returnData"],
+                )
+                for query in queries
+            ],
+            "divides errors by invocations": "100 * errors / invocations"
+            in queries[-1].get("expression", ""),
+        }
+
+    # Then metric math compares 100 × errors / invocations with the configured percentage
+    assert fleet(declared) == fleet(expected)
+
+
+def test_throttle_alarm_threshold_is_from_config(stack: Stack) -> None:
+    # Given each worker's tolerated throttles
+    # When the throttle alarms are declared
+    declared = fleet(
+        lambda spec: (
+            stack.alarm(spec, "throttles")["metricName"],
+            stack.alarm(spec, "throttles")["threshold"],
+        )
+    )
+
+    # Then each fires above that count
+    assert declared == fleet(lambda spec: ("Throttles", stack.worker(spec).alarms.throttles))
+
+
+@pytest.mark.parametrize("spec", STREAM_WORKERS, ids=ids_of(STREAM_WORKERS))
+def test_iterator_age_alarm_fires_at_a_ratio_of_the_maximum_record_age(
+    stack: Stack, spec: WorkerSpec
+) -> None:
+    # Given records older than maximumRecordAgeSeconds are discarded
+    config = stack.worker(spec)
+    assert isinstance(config.trigger, StreamTriggerSettings)
+
+    # When the iterator-age alarm is declared
+    alarm = stack.alarm(spec, "iterator-age")
+
+    # Then it fires at ratio × that age, in milliseconds, well before records are lost
+    assert alarm["threshold"] == round(
+        config.trigger.maximum_record_age_seconds * 1000 * config.alarms.iterator_age_ratio
+    )
+    assert (alarm["metricName"], alarm["statistic"], alarm["treatMissingData"]) == (
+        "IteratorAge",
+        "Maximum",
+        "missing",
+    )
+
+
+@pytest.mark.parametrize("spec", QUEUE_WORKERS, ids=ids_of(QUEUE_WORKERS))
+def test_queue_alarms_derive_from_the_source_queue_settings(stack: Stack, spec: WorkerSpec) -> None:
+    # Given the source queue's retention and the worker's backlog settings
+    assert isinstance(spec.source, QueueSource)
+    config = stack.worker(spec)
+    queue_name = stack.work_queue_name(spec.source.queue)
+    retention = stack.config.platform.queue(spec.source.queue).message_retention_seconds
+
+    # When the queue alarms are declared
+    age, depth, dlq = (stack.alarm(spec, suffix) for suffix in ("queue-age", "queue-depth", "dlq-not-empty"))
+
+    # Then age is a ratio of retention, depth is the configured backlog, and the DLQ alarms on any message
+    assert (age["threshold"], age["dimensions"]) == (
+        int(retention * config.alarms.queue_age_ratio),
+        {"QueueName": queue_name},
+    )
+    assert (depth["threshold"], depth["dimensions"]) == (config.alarms.queue_depth, {"QueueName": queue_name})
+    assert (dlq["metricName"], dlq["threshold"], dlq["dimensions"]) == (
+        "ApproximateNumberOfMessagesVisible",
+        0,
+        {"QueueName": f"{queue_name}-dlq"},
+    )
+
+
+@pytest.mark.parametrize("spec", SCHEDULE_WORKERS, ids=ids_of(SCHEDULE_WORKERS))
+def test_scheduled_worker_alarms_when_it_did_not_run(stack: Stack, spec: WorkerSpec) -> None:
+    # Given Lambda publishes no datapoint when nothing runs
+    trigger = stack.worker(spec).trigger
+    assert isinstance(trigger, ScheduleTriggerSettings)
+
+    # When the did-not-run alarm is declared
+    alarm = stack.alarm(spec, "did-not-run")
+
+    # Then fewer than one invocation in two schedule intervals, or no data at all, is an alarm
+    assert (alarm["metricName"], alarm["comparisonOperator"], alarm["threshold"]) == (
+        "Invocations",
+        "LessThanThreshold",
+        1,
+    )
+    assert alarm["treatMissingData"] == "breaching"
+    assert alarm["period"] == max(60, 2 * trigger.interval_seconds())
+
+
+@pytest.mark.parametrize("spec", RESOLVER_WORKERS, ids=ids_of(RESOLVER_WORKERS))
+def test_resolver_latency_alarm_uses_the_configured_objective(stack: Stack, spec: WorkerSpec) -> None:
+    # Given the resolver's latency objective
+    # When its latency alarm is declared
+    alarm = stack.alarm(spec, "latency")
+
+    # Then p95 duration is compared with it
+    assert (alarm["extendedStatistic"], alarm["threshold"]) == (
+        "p95",
+        stack.worker(spec).alarms.latency_slo_ms,
+    )
+
+
+ALARM_SPOT_CHECKS = [
+    ("prod1", "notification_send", "duration", 48_000),
+    ("prod1", "notification_send", "concurrency", 80),
+    ("prod1", "notification_send", "iterator-age", 1_800_000),
+    ("prod1", "notification_generator", "duration", 720_000),
+    ("prod1", "notification_generator", "concurrency", 16),
+    ("prod1", "notification_scheduler", "duration", 240_000),
+    ("prod1", "demand_stream_to_sqs", "concurrency", 800),
+    ("prod1", "event_details", "latency", 500),
+    ("qa1", "notification_send", "concurrency", 16),
+    ("local", "notification_send", "iterator-age", 1_800_000),  # half the 3600 s record age
+]
+
+
+@pytest.mark.parametrize(
+    ("stack_name", "worker", "suffix", "threshold"),
+    ALARM_SPOT_CHECKS,
+    ids=[f"{s}-{w}-{a}" for s, w, a, _ in ALARM_SPOT_CHECKS],
+)
+def test_alarm_threshold_spot_checks_against_the_stack_file(
+    stack_name: str, worker: str, suffix: str, threshold: int
+) -> None:
+    # Given timeouts, reservations and record ages written in the stack file
+    # When the stack is synthesized
+    alarm = up_stack(stack_name).alarm(SPECS[worker], suffix)
+
+    # Then the derived threshold is the number worked out by hand
+    assert alarm["threshold"] == threshold
+
+
+def test_scheduler_did_not_run_spot_check() -> None:
+    # Given prod1's half-hourly schedule
+    # When the stack is synthesized
+    alarm = up_stack("prod1").alarm(SPECS["notification_scheduler"], "did-not-run")
+
+    # Then the alarm looks at one-hour periods (two intervals)
+    assert alarm["period"] == 3600
+
+
+def _alarm_periods(alarm: dict[str, Any]) -> list[int]:
+    if "metricQueries" in alarm:
+        return [query["metric"]["period"] for query in alarm["metricQueries"] if "metric" in query]
+    return [alarm["period"]]
+
+
+def test_function_metric_alarms_use_the_configured_period(tmp_path: Path) -> None:
+    # Given qa1 with alarms.periodSeconds 300 for a stream worker and a resolver
+    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    document_ = yaml.safe_load((PROJECT_ROOT / "Pulumi.qa1.yaml").read_text(encoding="utf-8"))
+    workers = document_["config"]["dmd-workers:workers"]
+    for name in ("notification_send", "event_details"):
+        workers[name]["alarms"] = {**workers[name].get("alarms", {}), "periodSeconds": 300}
+    (tmp_path / "Pulumi.qa1.yaml").write_text(yaml.safe_dump(document_), encoding="utf-8")
+
+    # When the program runs with that stack file
+    graph = synthesize_stack("qa1", project_root=tmp_path, program=PROJECT_ROOT / "__main__.py")
+
+    # Then every alarm on the worker's own Lambda metrics aggregates over 300 s
+    periods = {
+        name: _alarm_periods(graph.named(name).inputs)
+        for name in (
+            *(f"notification_send-alarm-{s}" for s in ("error-rate", "throttles", "duration", "concurrency")),
+            "notification_send-alarm-iterator-age",
+            "event_details-alarm-latency",
+        )
+    }
+    assert {name: found for name, found in periods.items() if set(found) != {300}} == {}
+
+
+def test_every_alarm_links_an_existing_runbook_section(stack: Stack) -> None:
+    # Given the runbook's section headings
+    anchors = runbook_anchors()
+    base = stack.config.observability.runbook_base_url
+    assert base.endswith("docs/runbooks.md")
+    assert len(anchors) >= 10
+
+    # When every alarm's description is read
+    alarms = stack.graph.of_type(ALARM)
+    links = {alarm.name: alarm.inputs["alarmDescription"].rsplit(" Runbook: ", 1) for alarm in alarms}
+
+    # Then each ends with a link to a section that exists
+    assert len(alarms) > len(CATALOG)
+    broken = {
+        name: parts
+        for name, parts in links.items()
+        if len(parts) != 2 or not parts[1].startswith(f"{base}#") or parts[1].split("#", 1)[1] not in anchors
+    }
+    assert broken == {}
+
+
+def test_every_alarm_notifies_the_stack_alarm_topic(stack: Stack) -> None:
+    # Given the stack's alarm topic
+    topic_arn = stack.arn("sns", f"{stack.prefix}-alarms")
+    assert stack.graph.outputs["alarm_topic_arn"] == topic_arn
+
+    # When every alarm is read
+    alarms = stack.graph.of_type(ALARM)
+
+    # Then each sends its alarm and its recovery to that topic, and nowhere else
+    assert {alarm.name for alarm in alarms if alarm.inputs["alarmActions"] != [topic_arn]} == set()
+    assert {alarm.name for alarm in alarms if alarm.inputs["okActions"] != [topic_arn]} == set()

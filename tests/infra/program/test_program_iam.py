@@ -1,0 +1,247 @@
+"""Least privilege: each role trusts one service and grants exactly what the catalog implies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.catalog import CATALOG, Access, QueueSource, StreamSource, WorkerSpec
+from tests.infra.graphs import document
+from tests.infra.program.resource_types import ROLE_POLICY
+from tests.infra.program.stack_under_test import (
+    SPECS,
+    VENDOR_ACCESS,
+    Stack,
+    fleet,
+    grants_of,
+    listed,
+    statements_of,
+    up_stack,
+)
+
+# IAM actions, written out here so a change in infra/access.py has to be mirrored on purpose.
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+STREAM_READ_ACTIONS = (
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+)
+QUEUE_CONSUME_ACTIONS = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+)
+TABLE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
+TABLE_WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem")
+ENI_MANAGE_ACTIONS = (
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+WILDCARD_RESOURCE_ACTIONS = frozenset({"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"})
+
+
+def test_no_role_policy_uses_wildcard_actions_or_unscoped_resources(stack: Stack) -> None:
+    # Given every inline role policy of the stack
+    policies = stack.graph.of_type(ROLE_POLICY)
+    assert len(policies) >= len(CATALOG)
+
+    # When their statements are parsed
+    grants = {
+        (policy.name, action, resource)
+        for policy in policies
+        for action, resource in grants_of(document(policy, "policy"))
+    }
+
+    # Then no action has a wildcard, and `*` resources appear only where AWS allows no scoping
+    assert {grant for grant in grants if "*" in grant[1]} == set()
+    assert {
+        grant for grant in grants if grant[2] == "*" and grant[1] not in WILDCARD_RESOURCE_ACTIONS
+    } == set()
+
+
+def _expected_worker_grants(stack: Stack, spec: WorkerSpec) -> set[tuple[str, str]]:
+    """What the worker's role may do, from its catalog source and Access, named by convention."""
+    grants = {(action, f"{stack.log_group_arn(spec)}:*") for action in LOG_ACTIONS}
+    source = spec.source
+    if isinstance(source, StreamSource):
+        grants |= {(action, stack.source_stream_arn(spec)) for action in STREAM_READ_ACTIONS}
+        grants.add(("sqs:SendMessage", stack.queue_arn(f"{stack.function_name(spec)}-on-failure")))
+    if isinstance(source, QueueSource):
+        queue_arn = stack.queue_arn(stack.work_queue_name(source.queue))
+        grants |= {(action, queue_arn) for action in QUEUE_CONSUME_ACTIONS}
+    table_resources = [
+        stack.table_arn(),
+        *(f"{stack.table_arn()}/index/{i}" for i in ("sales", "demand-by-sale")),
+    ]
+    variables = stack.environment_variables(spec)
+    vendors = stack.config.vendors
+    role_arns = {Access.SMS_SERVICE: vendors.sms_service_role_arn, Access.ACCOUNTS: vendors.accounts_role_arn}
+    for access in spec.access:
+        if access is Access.TABLE_READ:
+            grants |= {(action, resource) for action in TABLE_READ_ACTIONS for resource in table_resources}
+        elif access is Access.TABLE_WRITE:
+            grants |= {(action, stack.table_arn()) for action in TABLE_WRITE_ACTIONS}
+        elif access is Access.SHORT_URL_QUEUE_SEND:
+            grants.add(("sqs:SendMessage", stack.queue_arn(stack.work_queue_name("short_url"))))
+        elif access is Access.GENERATION_QUEUE_SEND:
+            grants.add(("sqs:SendMessage", stack.queue_arn(stack.work_queue_name("generation"))))
+        elif access is Access.EMAIL:
+            identity = stack.arn("ses", f"identity/{stack.config.email.identity_domain}")
+            templates = {
+                stack.arn("ses", f"template/{stack.prefix}-sale-reminder-{locale}")
+                for locale in stack.config.email.locales
+            }
+            grants |= {("ses:SendTemplatedEmail", resource) for resource in {identity, *templates}}
+        else:
+            _, variable = VENDOR_ACCESS[access]
+            grants.add(("secretsmanager:GetSecretValue", variables[f"{variable}_SECRET_ARN"]))
+            role_arn = role_arns.get(access)
+            if role_arn is not None:
+                grants.add(("sts:AssumeRole", role_arn))
+    vpc = stack.config.platform.vpc
+    if vpc is not None:
+        interfaces = stack.arn("ec2", "network-interface/*")
+        grants |= {
+            ("ec2:CreateNetworkInterface", resource)
+            for resource in (
+                interfaces,
+                *(stack.arn("ec2", f"subnet/{subnet}") for subnet in vpc.subnet_ids),
+                *(stack.arn("ec2", f"security-group/{group}") for group in vpc.security_group_ids),
+            )
+        }
+        grants |= {(action, interfaces) for action in ENI_MANAGE_ACTIONS}
+        grants |= {("ec2:DescribeNetworkInterfaces", "*"), ("ec2:DescribeSubnets", "*")}
+    return grants
+
+
+def test_worker_role_grants_exactly_what_its_catalog_access_implies(stack: Stack) -> None:
+    # Given each worker's source and declared Access
+    expected = fleet(lambda spec: _expected_worker_grants(stack, spec))
+
+    # When the role policies are parsed
+    policies = fleet(lambda spec: stack.child(spec, "policy"))
+    granted = fleet(lambda spec: grants_of(document(policies[spec.name], "policy")))
+
+    # Then each grants exactly those (action, resource) pairs: nothing missing, nothing extra
+    assert fleet(lambda spec: policies[spec.name].inputs["role"]) == fleet(stack.function_name)
+    assert {
+        name: {"extra": sorted(granted[name] - wanted), "missing": sorted(wanted - granted[name])}
+        for name, wanted in expected.items()
+        if granted[name] != wanted
+    } == {}
+
+
+def test_worker_sends_templated_email_only_from_the_configured_address(stack: Stack) -> None:
+    # Given SES permissions can be pinned to a sender
+    condition = {"StringEquals": {"ses:FromAddress": stack.config.email.from_address}}
+
+    # When each worker's SES statements are read
+    def ses_conditions(spec: WorkerSpec) -> list[Any]:
+        statements = statements_of(document(stack.child(spec, "policy"), "policy"))
+        return [
+            s.get("Condition") for s in statements if any(a.startswith("ses:") for a in listed(s["Action"]))
+        ]
+
+    # Then only email workers have one, and it is conditioned on the configured From address
+    assert fleet(ses_conditions) == fleet(lambda spec: [condition] if Access.EMAIL in spec.access else [])
+
+
+def test_demand_stream_to_sqs_grants_spot_check() -> None:
+    # Given prod1's stream forwarder, which only reads the table stream and sends to the short-url queue
+    prod1 = up_stack("prod1")
+    policy = document(prod1.child(SPECS["demand_stream_to_sqs"], "policy"), "policy")
+    account = "arn:aws:{}:us-east-1:210987654321:{}"
+
+    # When its grants are listed
+    granted = grants_of(policy)
+
+    # Then they are, literally: logs on its own group, kinesis read on the table stream, SendMessage on
+    # the short-url queue and its own on-failure queue, the VPC interface actions, and no DynamoDB
+    assert {resource for action, resource in granted if action == "sqs:SendMessage"} == {
+        account.format("sqs", "prd3292-prod1-us-east-1-event-short-url"),
+        account.format("sqs", "prd3292-prod1-us-east-1-dmnd-stream-to-sqs-on-failure"),
+    }
+    assert {resource for action, resource in granted if action.startswith("kinesis:")} == {
+        account.format("kinesis", "stream/prd3292-prod1-dmnd-table-stream")
+    }
+    assert {resource for action, resource in granted if action.startswith("logs:")} == {
+        account.format("logs", "log-group:/aws/lambda/prd3292-prod1-us-east-1-dmnd-stream-to-sqs:*")
+    }
+    assert {action.split(":")[0] for action, _ in granted} == {"logs", "kinesis", "sqs", "ec2"}
+    assert not any(action.startswith("dynamodb:") for action, _ in granted)
+
+
+def test_table_readers_may_query_the_indexes(stack: Stack) -> None:
+    # Given the workers that read the table
+    readers = [spec for spec in CATALOG if Access.TABLE_READ in spec.access]
+    assert len(readers) >= 5
+
+    # When their Query grants are listed
+    queried = {
+        spec.name: {
+            r for a, r in grants_of(document(stack.child(spec, "policy"), "policy")) if a == "dynamodb:Query"
+        }
+        for spec in readers
+    }
+
+    # Then each may query the table and both GSIs
+    expected = {
+        stack.table_arn(),
+        f"{stack.table_arn()}/index/sales",
+        f"{stack.table_arn()}/index/demand-by-sale",
+    }
+    assert {name: resources for name, resources in queried.items() if resources != expected} == {}
+
+
+def test_function_role_is_trusted_by_lambda_only(stack: Stack) -> None:
+    # Given each worker's execution role
+    # When its trust policy is parsed
+    declared = fleet(
+        lambda spec: (
+            stack.child(spec, "role").inputs["name"],
+            statements_of(document(stack.child(spec, "role"), "assumeRolePolicy")),
+        )
+    )
+
+    # Then only the Lambda service may assume it
+    lambda_only = [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
+    assert declared == fleet(lambda spec: (stack.function_name(spec), lambda_only))
+
+
+def test_log_delivery_role_is_trusted_for_the_workers_own_log_group_only(stack: Stack) -> None:
+    # Given each streaming worker's log-delivery role (confused-deputy protection)
+    destination = stack.config.platform.central_log_stream_arn
+
+    def expected(spec: WorkerSpec) -> dict[str, Any] | None:
+        if not stack.worker(spec).log_streaming:
+            return None
+        return {
+            "trust": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "logs.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"ArnLike": {"aws:SourceArn": f"{stack.log_group_arn(spec)}:*"}},
+                }
+            ],
+            "grants": {("kinesis:PutRecord", destination), ("kinesis:PutRecords", destination)},
+        }
+
+    # When its trust and permission policies are parsed
+    def declared(spec: WorkerSpec) -> dict[str, Any] | None:
+        names = {child.name for child in stack.children(spec)}
+        if f"{spec.name}-log-delivery-role" not in names:
+            assert f"{spec.name}-log-delivery-policy" not in names
+            return None
+        return {
+            "trust": statements_of(document(stack.child(spec, "log-delivery-role"), "assumeRolePolicy")),
+            "grants": grants_of(document(stack.child(spec, "log-delivery-policy"), "policy")),
+        }
+
+    # Then CloudWatch Logs may assume it only for this worker's log group, to write to the central stream
+    assert fleet(declared) == fleet(expected)

@@ -1,0 +1,39 @@
+"""Fixtures of the operator CLI tests: the `local` stack materialized into moto, an endpoint nobody serves."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from aws_clients import AwsClients
+from infra.synth import ResourceGraph
+from sandbox.materialize import materialize
+from tests.infra.graphs import stack_graph
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def local_graph() -> ResourceGraph:
+    """The `local` stack as the program declares it (synthesized once per process: never mutate it)."""
+    return stack_graph("local")
+
+
+@pytest.fixture
+def deployed(local_graph: ResourceGraph) -> Iterator[AwsClients]:
+    """The local stack materialized into a fresh in-process moto; yields clients reaching it."""
+    with mock_aws():
+        clients = AwsClients.for_emulator(None, region=REGION)
+        materialize(local_graph, clients)
+        yield clients
+
+
+@pytest.fixture
+def unreachable_endpoint() -> str:
+    """A loopback URL where nothing listens (a port just released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"

@@ -1,0 +1,101 @@
+"""The aws check's reads of AWS: an absent resource is None, any other refusal stops the check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from moto import mock_aws
+from moto.core import set_initial_no_auth_action_count
+
+from aws_clients import AwsClients
+from ops.aws_check import AwsReadError, DeployedState
+
+REGION = "us-east-1"
+
+READS: dict[str, Callable[[DeployedState], Any]] = {
+    "function": lambda state: state.function("fn"),
+    "alias": lambda state: state.alias("fn", "live"),
+    "log group": lambda state: state.log_group("/aws/lambda/fn"),
+    "alarm": lambda state: state.alarm("fn-errors"),
+    "queue": lambda state: state.queue_attributes("jobs"),
+    "table": lambda state: state.table("demand"),
+    "time to live": lambda state: state.time_to_live("demand"),
+    "stream": lambda state: state.stream("changes"),
+}
+
+
+@pytest.fixture
+def empty_account() -> Iterator[DeployedState]:
+    """A DeployedState reading an in-process moto account that holds nothing."""
+    with mock_aws():
+        yield DeployedState(AwsClients.for_emulator(None, region=REGION))
+
+
+@pytest.mark.parametrize("read", list(READS.values()), ids=list(READS))
+def test_a_resource_that_does_not_exist_reads_as_none(
+    empty_account: DeployedState, read: Callable[[DeployedState], Any]
+) -> None:
+    # Given an account without the resource
+    # When it is read
+    # Then the answer is None (a MISSING finding), not an error
+    assert read(empty_account) is None
+
+
+def test_listings_of_an_absent_function_are_empty(empty_account: DeployedState) -> None:
+    # Given an account without the function
+    # When its versions and the mappings on its alias are listed
+    # Then both lists are empty
+    assert empty_account.published_versions("fn") == []
+    assert empty_account.event_source_mappings(f"arn:aws:lambda:{REGION}:123456789012:function:fn:live") == []
+
+
+def test_alarms_loaded_in_a_batch_answer_from_memory(empty_account: DeployedState) -> None:
+    # Given one alarm in the account
+    cloudwatch = AwsClients.for_emulator(None, region=REGION).client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="fn-errors",
+        MetricName="Errors",
+        Namespace="AWS/Lambda",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+
+    # When it and an absent one are loaded together, and the alarm is then deleted
+    empty_account.load_alarms(["fn-errors", "fn-throttles"])
+    cloudwatch.delete_alarms(AlarmNames=["fn-errors"])
+
+    # Then both answers come from the batch read
+    alarm = empty_account.alarm("fn-errors")
+    assert alarm is not None and alarm["Threshold"] == 1.0
+    assert empty_account.alarm("fn-throttles") is None
+
+
+@pytest.mark.parametrize(
+    ("read", "operation"),
+    [
+        (READS["table"], "dynamodb describe_table"),
+        (READS["log group"], "logs describe_log_groups"),
+    ],
+    ids=["single read", "paginated read"],
+)
+def test_a_refused_read_stops_the_check_naming_service_operation_and_code(
+    read: Callable[[DeployedState], Any], operation: str
+) -> None:
+    # Given credentials AWS does not accept (moto enforcing IAM from the first call)
+    @set_initial_no_auth_action_count(0)
+    def read_with_refused_credentials() -> None:
+        with mock_aws():
+            read(DeployedState(AwsClients.for_emulator(None, region=REGION)))
+
+    # When a resource is read
+    with pytest.raises(AwsReadError) as raised:
+        read_with_refused_credentials()
+
+    # Then the check cannot conclude, and the error says which read was refused and how
+    assert str(raised.value).startswith(operation)
+    assert "InvalidClientTokenId" in str(raised.value)
