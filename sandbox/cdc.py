@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from aws_clients import AwsClients
 from sandbox.materialize import CdcRoute
-from sandbox.polling import PollingThread
+from sandbox.polling import PolledInBackground, PollingThread
 from sandbox.shard_lineage import ShardLineage
 
 Precision = Literal["MILLISECOND", "MICROSECOND"]
@@ -52,7 +52,7 @@ class CdcError(Exception):
     """Changes could not be written to the Kinesis stream."""
 
 
-class CdcTailer:
+class CdcTailer(PolledInBackground):
     """Copies a table's DynamoDB stream into a Kinesis stream in the Kinesis-for-DynamoDB format."""
 
     # `poll_once()` drains every readable shard (children after parents); `start()` runs it on a
@@ -91,19 +91,6 @@ class CdcTailer:
         self._thread = PollingThread(f"cdc:{route.table}", self.poll_once)
         self.copied = 0
         self.caught_up = False  # whether the last round found nothing new to copy
-
-    def start(self) -> None:
-        """Tail on a background thread."""
-        self._thread.start()
-
-    def stop(self, *, wait: bool = True) -> None:
-        """Stop the background thread (after its current round, when waiting)."""
-        self._thread.stop(wait=wait)
-
-    @property
-    def errors(self) -> int:
-        """Failed background rounds."""
-        return self._thread.errors
 
     def poll_once(self) -> int:
         """Copy every change available now; the number copied."""

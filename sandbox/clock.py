@@ -81,3 +81,9 @@ class SandboxClock:
 
     def _at(self, wall_epoch: float, segment: int) -> float:
         return self._sandbox_starts[segment] + (wall_epoch - self._real_starts[segment]) * self._speed
+
+
+def iso_millis(moment: datetime | float) -> str:
+    """An instant (datetime or epoch seconds) as AWS writes it in events: UTC, milliseconds, `Z`."""
+    instant = datetime.fromtimestamp(moment, UTC) if isinstance(moment, float | int) else moment
+    return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from infra.naming import log_group_name
 from sandbox.clock import SandboxClock
 from sandbox.environment import EnvironmentGate
 
@@ -136,7 +137,7 @@ class LambdaFunction:
                 invoked_function_arn=self.invoked_arn,
                 memory_limit_in_mb=settings.memory_mb,
                 aws_request_id=str(uuid.uuid4()),
-                log_group_name=f"/aws/lambda/{settings.function_name}",
+                log_group_name=log_group_name(settings.function_name),
                 log_stream_name=f"sandbox/[{settings.version}]{uuid.uuid4().hex}",
                 deadline=self._clock.now() + settings.timeout_seconds,
                 clock=self._clock,
@@ -190,7 +191,7 @@ def _runtime_variables(settings: FunctionSettings) -> dict[str, str]:
         "AWS_LAMBDA_FUNCTION_NAME": settings.function_name,
         "AWS_LAMBDA_FUNCTION_VERSION": settings.version,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(settings.memory_mb),
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{settings.function_name}",
+        "AWS_LAMBDA_LOG_GROUP_NAME": log_group_name(settings.function_name),
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{RUNTIME}",
         "AWS_REGION": settings.region,
         "AWS_DEFAULT_REGION": settings.region,

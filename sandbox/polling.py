@@ -70,3 +70,22 @@ class PollingThread:
                 continue
             self._stopping.wait(pause)
             pause = min(pause * 2, self._idle_max)
+
+
+class PolledInBackground:
+    """Start, stop and error count of a component whose rounds run on one `PollingThread` (`_thread`)."""
+
+    _thread: PollingThread
+
+    def start(self) -> None:
+        """Run the rounds on a background thread."""
+        self._thread.start()
+
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop the background thread (after its current round, when waiting)."""
+        self._thread.stop(wait=wait)
+
+    @property
+    def errors(self) -> int:
+        """Failed background rounds (a round that raised; it is logged and the next one runs)."""
+        return self._thread.errors

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 from sandbox.clock import SandboxClock
-from sandbox.polling import PollingThread
+from sandbox.polling import PolledInBackground, PollingThread
 
 LOGGER: Final = logging.getLogger("sandbox.schedule")
 ASYNC_RETRY_ATTEMPTS: Final = 2  # Lambda's default for asynchronous invocations
@@ -138,7 +138,7 @@ class _Retry:
     event: dict[str, Any]
 
 
-class Schedule:
+class Schedule(PolledInBackground):
     """Fires a scheduled rule's target at each cron/rate time the sandbox clock passes."""
 
     # When the clock jumps over several times, each one fires, in order, with its own scheduled
@@ -176,19 +176,6 @@ class Schedule:
         self.fired = 0
         self.failed = 0
         self.dropped = 0
-
-    def start(self) -> None:
-        """Watch the clock on a background thread."""
-        self._thread.start()
-
-    def stop(self, *, wait: bool = True) -> None:
-        """Stop the background thread (after its current round, when waiting)."""
-        self._thread.stop(wait=wait)
-
-    @property
-    def errors(self) -> int:
-        """Failed background rounds (not function errors: those are retried, then dropped)."""
-        return self._thread.errors
 
     def idle(self) -> bool:
         """Whether nothing is due or running: no firing the clock has passed, no retry waiting."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from sandbox.clock import SandboxClock
+from sandbox.clock import SandboxClock, iso_millis
 
 
 class FakeWallClock:
@@ -67,3 +67,16 @@ def test_advance_to_a_past_moment_keeps_the_time() -> None:
     clock.advance_to(datetime(2024, 1, 15, 16, 0, tzinfo=UTC))
     # Then only the later one moved it
     assert clock.now_datetime() == datetime(2024, 1, 15, 16, 0, tzinfo=UTC)
+
+
+def test_instants_are_written_as_aws_writes_them_in_events() -> None:
+    # Given the same instant as epoch seconds, as a UTC datetime and as a datetime in another zone
+    epoch = 1_800_000_000.1234
+    as_utc = datetime.fromtimestamp(epoch, UTC)
+    elsewhere = as_utc.astimezone(timezone(timedelta(hours=-5)))
+
+    # When each is written
+    written = {iso_millis(epoch), iso_millis(as_utc), iso_millis(elsewhere)}
+
+    # Then all read the same UTC instant with milliseconds and a Z
+    assert written == {"2027-01-15T08:00:00.123Z"}

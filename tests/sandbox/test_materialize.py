@@ -25,7 +25,6 @@ from sandbox.materialize import (
     Materialized,
     MaterializeError,
     Skipped,
-    creation_order,
     materialize,
 )
 
@@ -236,19 +235,6 @@ def test_queues_redrive_to_their_dead_letter_queue(
         assert int(policy["maxReceiveCount"]) == declared["maxReceiveCount"]
         assert attributes["VisibilityTimeout"] == str(queue.inputs["visibilityTimeoutSeconds"])
         assert attributes["SqsManagedSseEnabled"] == "true"
-
-
-def test_dead_letter_queues_are_created_before_their_queues(local_graph: ResourceGraph) -> None:
-    # Given the creation order of the local graph
-    order = [resource.name for resource in creation_order(local_graph)]
-    # Then every resource comes after each custom resource it depends on
-    position = {name: index for index, name in enumerate(order)}
-    for resource in _custom(local_graph):
-        for dependency in resource.options.get("dependencies", []):
-            if dependency in position:
-                assert position[dependency] < position[resource.name], (dependency, resource.name)
-    assert position["platform-event-short-url-dlq"] < position["platform-event-short-url-queue"]
-    assert position["platform-generation-jobs-dlq"] < position["platform-generation-jobs-queue"]
 
 
 def test_table_has_both_indexes_ttl_and_a_change_stream_for_the_cdc_tailer(

@@ -1,0 +1,25 @@
+"""KMS keys (with rotation)."""
+
+from __future__ import annotations
+
+from sandbox.materialize.api_shapes import compact, same_named, tag_list
+from sandbox.materialize.results import Kind
+from sandbox.materialize.step import Step
+
+
+def create_key(step: Step) -> dict[str, str]:
+    """A customer managed key, with rotation verified when the graph enables it."""
+    inputs, kms = step.inputs, step.client("kms")
+    metadata = kms.create_key(
+        **compact(
+            **same_named(inputs, "description", "policy", "keyUsage"),
+            KeySpec=inputs.get("customerMasterKeySpec"),
+            Tags=tag_list(inputs.get("tags"), "TagKey", "TagValue") or None,
+        )
+    )["KeyMetadata"]
+    if inputs.get("enableKeyRotation"):
+        kms.enable_key_rotation(KeyId=metadata["KeyId"])
+        rotation = kms.get_key_rotation_status(KeyId=metadata["KeyId"])
+        step.verify({"KeyRotationEnabled": True}, rotation)
+    step.record(Kind.KMS_KEY, step.resource.name, metadata["Arn"])
+    return {"id": metadata["KeyId"], "keyId": metadata["KeyId"], "arn": metadata["Arn"]}
