@@ -43,8 +43,9 @@ from botocore.config import Config
 from rich.console import Console
 
 from aws_clients import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY
+from sandbox.api_calls import count_calls
 from sandbox.demo import DemoOptions, DemoReport, run_demo
-from sandbox.pipeline import Pipeline, count_calls
+from sandbox.pipeline import Pipeline, PipelineMode
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis.type_defs import PutRecordsRequestEntryTypeDef
@@ -180,9 +181,7 @@ def run_baseline(report: DemoReport) -> tuple[float, Counter[str]]:
     # The demand the generator read: one record per fan and notifiable sale (a fan's SMS and email
     # reminders come from one record; suppressed-artist and registration-sale demand is never read).
     demand_records = len({(item["PK"], str(item["SK"]).rsplit("#", 1)[0]) for item in notifications})
-    with Pipeline(
-        port=0, stack_vendor_ports=False, background=False, configure_environment=False
-    ) as pipeline:
+    with Pipeline(mode=PipelineMode.STEPPED) as pipeline:
         bare = _Bare(pipeline)
         sale_key = bare.seed_demand(demand_records)
         bare.start_streams()

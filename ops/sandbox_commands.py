@@ -26,16 +26,17 @@ from sandbox.demo import (
     DEFAULT_SEED,
     DEFAULT_SPEED,
     DEFAULT_WORKER_LOG,
+    MAX_FANS,
     DemoOptions,
     demo_catalogue,
     run_demo,
-    worker_output,
 )
 from sandbox.emulator import DEFAULT_PORT, EmulatorError, answers
 from sandbox.materialize import Kind
-from sandbox.pipeline import Pipeline
+from sandbox.pipeline import Pipeline, PipelineMode
 from sandbox.runtime import Sandbox
 from sandbox.vendors import FaultPlan, FaultSpecError, fault_vocabulary, parse_faults
+from sandbox.worker_log import worker_output
 
 DEFAULT_UP_LOG = Path("build/sandbox/up-workers.log")
 _STATUS_SECONDS = 2.0
@@ -49,7 +50,7 @@ app = typer.Typer(
 @app.command()
 def demo(
     *,
-    fans: Annotated[int, typer.Option(help="How many fans opt in.", min=1, max=50_000)] = DEFAULT_FANS,
+    fans: Annotated[int, typer.Option(help="How many fans opt in.", min=1, max=MAX_FANS)] = DEFAULT_FANS,
     sales: Annotated[
         int, typer.Option(help="Notifiable sales in the scheduler window.", min=1)
     ] = DEFAULT_SALES,
@@ -144,7 +145,7 @@ def up(
     console = Console(file=sys.stdout)  # this stdout: the workers' output is redirected while running
     plan = _faults(faults)
     try:
-        pipeline = Pipeline(port=port, speed=speed, faults=plan, seed=seed)
+        pipeline = Pipeline(mode=PipelineMode.SHARED, port=port, speed=speed, faults=plan, seed=seed)
     except OSError as error:  # a vendor port of the stack is taken
         console.print(
             f"[red]cannot listen on the stack's vendor ports (another sandbox running?): {error}[/red]"
@@ -200,7 +201,7 @@ def _sandbox_for(endpoint_url: str | None, console: Console) -> Iterator[Sandbox
     console.print(
         "[dim]no sandbox running on :4566: starting a temporary one (Discovery serves the demo events)[/dim]"
     )
-    pipeline = Pipeline(port=0, stack_vendor_ports=False, background=False, configure_environment=False)
+    pipeline = Pipeline(mode=PipelineMode.STEPPED)
     with console.status("starting a temporary sandbox"):
         pipeline.start()
     try:

@@ -75,7 +75,7 @@ def invoke(
     message body, sms_status_consumer a status event, the scheduler its Scheduled Event's detail (an
     explicit window), resolvers the field's arguments. The Discovery fake serves the demo's events.
     """
-    from sandbox.pipeline import Pipeline
+    from sandbox.pipeline import Pipeline, PipelineMode
 
     console = Console(stderr=True)
     text = Path(payload[1:]).read_text(encoding="utf-8") if payload.startswith("@") else payload
@@ -83,7 +83,7 @@ def invoke(
         document = json.loads(text)
     except ValueError as error:
         raise typer.BadParameter(f"not JSON: {error}", param_hint="PAYLOAD") from None
-    pipeline = Pipeline(port=0, stack_vendor_ports=False, background=False, configure_environment=False)
+    pipeline = Pipeline(mode=PipelineMode.STEPPED)
     with console.status("starting a sandbox (emulator, local stack, fake vendors)"):
         pipeline.start()
     # The workers log to stdout, as in Lambda: here they go to stderr, and stdout is the answer.

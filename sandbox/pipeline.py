@@ -1,13 +1,14 @@
 """The sandbox with its fake vendors wired in: what `dmd sandbox up`, the demo and the end-to-end tests run.
 
 `Pipeline.start()` starts the fake vendors (on the stack's ports, or free ones with the functions'
-vendor URLs overridden), then the `Sandbox` on the same clock, and does what an operator does once
-per environment: puts the vendor credentials into the stack's secrets, verifies the SES sending
-domain, and points the SMS service's status events at the stack's SMS status stream.
+vendor URLs overridden, as its `PipelineMode` says), then the `Sandbox` on the same clock, and does
+what an operator does once per environment: puts the vendor credentials into the stack's secrets,
+verifies the SES sending domain, and points the SMS service's status events at the stack's SMS
+status stream.
 
 `ledger` follows every notification's status from the table's change stream (free progress checks).
 It also reads the state back for reports and tests: notifications, dead-letter depths, and the
-AWS API calls the workers made (counted by the emulator's server, see `sandbox.emulator_server`; the
+AWS API calls the workers made (counted by the emulator's server, see `sandbox.api_calls`; the
 sandbox's own calls carry `app/dmd-sandbox` in their user agent and are counted apart).
 """
 
@@ -15,18 +16,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from types import TracebackType
 from typing import Any, Final
 
 from aws_clients import AwsClients
 from infra.stack_files import load_committed
 from infra.synth import ResourceGraph
+from sandbox.api_calls import KEPT_OPERATIONS, ApiCalls
 from sandbox.clock import SandboxClock
-from sandbox.emulator import DEFAULT_PORT
+from sandbox.emulator import DEFAULT_PORT, Emulator
 from sandbox.ledger import NotificationLedger
 from sandbox.materialize import Kind
 from sandbox.runtime import SANDBOX_USER_AGENT_APPID, Sandbox
@@ -42,8 +43,6 @@ from sandbox.vendors import (
 from workers.shared.models import deserialize_item, serialize_item
 
 SEND_WORKER: Final = "notification_send"
-SEND_EMAIL: Final = "SendTemplatedEmail"
-KEPT_OPERATIONS: Final = (SEND_EMAIL,)  # whole requests kept while counting: the email duplicates check
 STATUS_WORKER: Final = "sms_status_consumer"
 # How much longer than the send worker's vendor timeout the SMS fake holds a "timeout" answer.
 TIMEOUT_MARGIN_SECONDS: Final = 1.0
@@ -55,54 +54,56 @@ class PipelineError(Exception):
     """The pipeline cannot be started or read as asked."""
 
 
-@dataclass(frozen=True)
-class ApiCall:
-    """A kind of AWS API call the emulator received: service, operation, and who made it."""
+class PipelineMode(Enum):
+    """Whom a pipeline serves: the whole machine, one process, or one process step by step."""
 
-    service: str
-    operation: str
-    by_workers: bool
+    # SHARED is `dmd sandbox up`: the stack's emulator port (4566) and vendor ports, so `pulumi up -s
+    # local`, the AWS CLI and other shells reach it, and this process's AWS environment points at it.
+    SHARED = "shared"
+    # PRIVATE is the demo and the end-to-end tests: free ports (the functions' vendor URLs overridden
+    # to the fakes'), several side by side, the process environment untouched; CDC, pollers and
+    # schedules run in background threads.
+    PRIVATE = "private"
+    # STEPPED is one invocation or query, and the benchmark's baseline: private, and nothing runs
+    # unless the caller pumps it (`run_until`, `wait_until_idle`, `pump`).
+    STEPPED = "stepped"
 
+    @property
+    def serves_stack_ports(self) -> bool:
+        """Whether the fakes (and by default the emulator) listen on the stack's ports, else on free ones."""
+        return self is PipelineMode.SHARED
 
-@dataclass(frozen=True)
-class ApiCalls:
-    """The calls counted over a run: how many of each kind, and the bodies of the SES sends."""
+    @property
+    def runs_in_background(self) -> bool:
+        """Whether CDC, pollers and schedules run in their own threads (else only when pumped)."""
+        return self is not PipelineMode.STEPPED
 
-    counts: Counter[ApiCall]
-    email_bodies: list[str]
-
-    def total(self, *, by_workers: bool) -> int:
-        """How many calls the workers (or the sandbox itself) made."""
-        return sum(count for call, count in self.counts.items() if call.by_workers == by_workers)
-
-    def of_workers(self) -> Counter[ApiCall]:
-        """The workers' calls only."""
-        return Counter({call: count for call, count in self.counts.items() if call.by_workers})
-
-    def of_sandbox(self) -> Counter[ApiCall]:
-        """The sandbox's own calls only (pollers, CDC, the fakes' status events, seeding)."""
-        return Counter({call: count for call, count in self.counts.items() if not call.by_workers})
+    @property
+    def points_process_at_emulator(self) -> bool:
+        """Whether this process's AWS environment variables point at the emulator while it runs."""
+        return self is PipelineMode.SHARED
 
 
 class Pipeline:
-    """The local stack running with fake vendors; `with Pipeline() as pipeline: …`."""
+    """The local stack running with fake vendors; `with Pipeline(mode=PipelineMode.PRIVATE) as running: …`."""
+
+    # `port` is the emulator's; by default the stack's (4566) when shared, a free one otherwise.
 
     def __init__(
         self,
         graph: ResourceGraph | None = None,
         *,
+        mode: PipelineMode,
         stack: str = "local",
-        port: int = DEFAULT_PORT,
-        stack_vendor_ports: bool = True,
+        port: int | None = None,
         speed: float = 1.0,
         start_time: datetime | None = None,
         faults: FaultPlan = NO_FAULTS,
         seed: int = 0,
         status_delays: SmsStatusDelays = DEFAULT_DELAYS,
         environment_overrides: Mapping[str, str] | None = None,
-        background: bool = True,
-        configure_environment: bool = True,
     ) -> None:
+        self.mode = mode
         self.stack = load_committed(stack)
         self.clock = SandboxClock(speed=speed, start=start_time)
         vendors = self.stack.vendors
@@ -113,24 +114,24 @@ class Pipeline:
                 discovery=vendors.discovery_url,
                 accounts=vendors.accounts_url,
             )
-            if stack_vendor_ports
+            if mode.serves_stack_ports
             else VendorPorts()
         )
         self.vendors = VendorFakes(
             clock=self.clock, ports=ports, faults=faults, seed=seed, delays=status_delays
         )
-        overrides = {} if stack_vendor_ports else self.vendors.environment_overrides()
+        overrides = {} if mode.serves_stack_ports else self.vendors.environment_overrides()
         self._dead_letter_queues: list[str] | None = None
         self.status_stream = ""
         self.ledger = NotificationLedger()
         self.sandbox = Sandbox(
             graph,
             stack=stack,
-            port=port,
+            port=port if port is not None else DEFAULT_PORT if mode.serves_stack_ports else 0,
             clock=self.clock,
             environment_overrides={**overrides, **(environment_overrides or {})},
-            background=background,
-            configure_environment=configure_environment,
+            background=mode.runs_in_background,
+            configure_environment=mode.points_process_at_emulator,
             change_observers=(self.ledger.observe,),
         )
 
@@ -218,10 +219,13 @@ class Pipeline:
             redrive = (policy.get("Attributes") or {}).get("RedrivePolicy")
             if redrive:
                 arns.add(json.loads(redrive)["deadLetterTargetArn"])
-        names = {arn.rsplit(":", 1)[-1] for arn in arns}
-        # The schedule target's DLQ is named in the rule target only: the naming convention finds it.
-        names |= {name for name in self.sandbox.materialized.of(Kind.QUEUE_URL) if name.endswith("-dlq")}
-        return sorted(names)
+        events = self.clients.client("events")
+        for rule in self.sandbox.materialized.of(Kind.RULE):
+            for target in events.list_targets_by_rule(Rule=rule).get("Targets", []):
+                destination = (target.get("DeadLetterConfig") or {}).get("Arn")
+                if destination:
+                    arns.add(destination)
+        return sorted({arn.rsplit(":", 1)[-1] for arn in arns})
 
     def queue_depths(self, names: Iterable[str]) -> dict[str, int]:
         """Messages in each queue (visible, in flight and delayed)."""
@@ -300,21 +304,9 @@ class Pipeline:
 
     def api_calls(self) -> ApiCalls:
         """The AWS API calls counted since `start_counting_api_calls`."""
-        counted = self._emulator().counted_calls()
-        calls: Counter[ApiCall] = Counter()
-        for (service, operation, app), count in counted.counts.items():
-            calls[ApiCall(service, operation, by_workers=app != SANDBOX_USER_AGENT_APPID)] += count
-        return ApiCalls(calls, email_bodies=counted.bodies(SEND_EMAIL))
+        return ApiCalls.of(self._emulator().counted_calls(), sandbox_appid=SANDBOX_USER_AGENT_APPID)
 
-    def _emulator(self) -> Any:
+    def _emulator(self) -> Emulator:
         if self.sandbox.emulator is None:
             raise PipelineError("the pipeline is not started")
         return self.sandbox.emulator
-
-
-def count_calls(calls: Mapping[ApiCall, int]) -> Counter[str]:
-    """`service:Operation` → how many calls."""
-    counts: Counter[str] = Counter()
-    for call, count in calls.items():
-        counts[f"{call.service}:{call.operation}"] += count
-    return counts

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sandbox.demo import CHICAGO
-from sandbox.pipeline import Pipeline
+from sandbox.demo.catalogue import CHICAGO
+from sandbox.pipeline import Pipeline, PipelineMode
 from sandbox.vendors import DiscoverySale, DiscoveryVenue, SmsStatusDelays, discovery_event
 from workers.shared.models import DemandRecord, Key, notification_key, notification_reference
 
@@ -23,11 +23,9 @@ _slots = itertools.count(1)
 def e2e_pipeline(*, speed: float = 20.0) -> Pipeline:
     """A pipeline for a test module: free ports, the suite's environment untouched, fast retries."""
     return Pipeline(
-        port=0,
-        stack_vendor_ports=False,
+        mode=PipelineMode.PRIVATE,
         speed=speed,
         environment_overrides=E2E_OVERRIDES,
-        configure_environment=False,
         status_delays=FAST_STATUSES,
         seed=5,
     )

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from sandbox.demo import MONTREAL, TORONTO, email_sends, next_tick
+from sandbox.api_calls import email_sends
+from sandbox.demo.catalogue import MONTREAL, TORONTO
+from sandbox.demo.plan import next_tick
 from sandbox.pipeline import Pipeline
 from sandbox.vendors import Effect, discovery_event, status_event
 from tests.sandbox.e2e.flows import (

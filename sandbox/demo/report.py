@@ -1,0 +1,218 @@
+"""The demo's report: the JSON document of a run, the invariants it must hold, and their arithmetic."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from sandbox.api_calls import count_calls, email_sends
+from sandbox.demo.options import DemoOptions
+from sandbox.demo.plan import DemoPlan
+from sandbox.demo.snapshot import Snapshot
+from sandbox.ledger import is_terminal_status
+from sandbox.pipeline import SEND_WORKER, Pipeline
+from workers.shared.models import Key, notification_reference
+
+MAX_ATTEMPTS_REASON: Final = "MAX_SEND_ATTEMPTS_EXCEEDED"
+
+
+def is_terminal(notification: Mapping[str, Any]) -> bool:
+    """DELIVERED or FAILED; an email is terminal at TRIGGERED (no SES status stream: see `sandbox.demo`)."""
+    return is_terminal_status(str(notification["status"]["id"]), str(notification.get("contactMethod", "")))
+
+
+@dataclass(frozen=True)
+class Invariant:
+    """One property the run must have."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class DemoReport:
+    """What the run did, as JSON, and whether every invariant held (and the final notifications)."""
+
+    document: dict[str, Any]
+    invariants: list[Invariant]
+    notifications: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every invariant held."""
+        return all(invariant.ok for invariant in self.invariants)
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON report."""
+        return {
+            **self.document,
+            "invariants": [vars(invariant) for invariant in self.invariants],
+            "ok": self.ok,
+        }
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    """p50/p90/p99/max (nearest rank), seconds rounded to ms; empty when there are no values."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def rank(share: float) -> float:
+        return round(ordered[max(0, math.ceil(share * len(ordered)) - 1)], 3)
+
+    return {"count": len(ordered), "p50": rank(0.5), "p90": rank(0.9), "p99": rank(0.99), "max": rank(1.0)}
+
+
+def _latencies(notifications: Sequence[Mapping[str, Any]], *, until: str) -> list[float]:
+    """Seconds from each notification's creation to its `until` date, where it has both."""
+    return [
+        seconds
+        for item in notifications
+        if (seconds := _seconds_between(item["date"].get("created"), item["date"].get(until))) is not None
+    ]
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    return (_parse_time(end) - _parse_time(start)).total_seconds()
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def failure_reason(notification: Mapping[str, Any], max_attempts: int) -> str:
+    """Why a notification failed: the vendor's code, or attempts exhausted on transient errors."""
+    from workers.shared.sms_service import PERMANENT_REASONS  # lazily: it sets up the workers' logger
+
+    errors = notification.get("errors") or []
+    reason = str(errors[-1].get("reason", "UNKNOWN")) if errors else "UNKNOWN"
+    code = reason.split(":", 1)[0].strip().upper()
+    if code in PERMANENT_REASONS:
+        return code
+    if int(notification.get("sendAttempts", 0)) >= max_attempts:
+        return MAX_ATTEMPTS_REASON
+    return code or "UNKNOWN"
+
+
+def build_report(
+    pipeline: Pipeline, plan: DemoPlan, options: DemoOptions, snapshot: Snapshot, wall_seconds: float
+) -> DemoReport:
+    """The JSON report of a finished (or timed-out) run, and its invariants."""
+    notifications = snapshot.notifications
+    max_attempts = int(pipeline.function_variable(SEND_WORKER, "MAX_SEND_ATTEMPTS"))
+    keys = {(str(item["PK"]), str(item["SK"])) for item in notifications}
+    missing, unexpected = plan.expected - keys, keys - plan.expected
+    non_terminal = [item for item in notifications if not is_terminal(item)]
+    sent = [item for item in notifications if item.get("messageId")]
+    sms_delivered = [item for item in notifications if item["status"]["id"] == "DELIVERED"]
+    email_accepted = [
+        item
+        for item in notifications
+        if item["contactMethod"] == "email" and item["status"]["id"] == "TRIGGERED"
+    ]
+    failed = [item for item in notifications if item["status"]["id"] == "FAILED"]
+    calls = pipeline.api_calls()
+    sms_duplicates = pipeline.vendors.sms.duplicates()
+    email_duplicates = {key: count - 1 for key, count in email_sends(calls.email_bodies).items() if count > 1}
+    latency_sms = _latencies(sms_delivered, until="delivered")
+    latency_email = _latencies(email_accepted, until="triggered")
+    worker_calls = calls.total(by_workers=True)
+    delivered = len(sms_delivered) + len(email_accepted)
+    discarded = {worker: counter.records_discarded for worker, counter in snapshot.counters.items()}
+    dlq_total = sum(snapshot.dlq.values())
+    accepted_references = set(pipeline.vendors.sms.accepted)
+    tracked_references = {
+        notification_reference(Key(str(item["PK"]), str(item["SK"])))
+        for item in notifications
+        if item["contactMethod"] == "sms" and item.get("messageId")
+    }
+    document: dict[str, Any] = {
+        "run": {
+            "fans": options.fans,
+            "sales": options.sales,
+            "faults": str(options.faults),
+            "speed": options.speed,
+            "seed": options.seed,
+            "tick": plan.tick.isoformat(),
+            "window": [plan.window_start.isoformat(), plan.window_end.isoformat()],
+            "wallSeconds": round(wall_seconds, 2),
+            "pipelineSeconds": round(snapshot.pipeline_seconds, 2) if snapshot.pipeline_seconds else None,
+            "fansByKind": dict(plan.fans_by_kind),
+            "demandRecords": len(plan.demand),
+        },
+        "notifications": {
+            "expected": len(plan.expected),
+            "expectedSms": plan.expected_sms,
+            "expectedEmail": plan.expected_email,
+            "created": len(notifications),
+            "sent": len(sent),
+            "delivered": delivered,
+            "smsDelivered": len(sms_delivered),
+            "emailAcceptedBySes": len(email_accepted),
+            "failed": len(failed),
+            "failedByReason": dict(Counter(failure_reason(item, max_attempts) for item in failed)),
+            "byStatus": dict(snapshot.by_status),
+            "nonTerminal": len(non_terminal),
+            "missing": len(missing),
+            "unexpected": len(unexpected),
+        },
+        "duplicatesSent": {
+            "sms": sum(sms_duplicates.values()),
+            "email": sum(email_duplicates.values()),
+            "total": sum(sms_duplicates.values()) + sum(email_duplicates.values()),
+        },
+        "deadLetters": {"total": dlq_total, "byQueue": snapshot.dlq, "discardedByPollers": discarded},
+        "latencySeconds": {
+            "endToEndSms": percentiles(latency_sms),
+            "endToEndEmail": percentiles(latency_email),
+            "all": percentiles(latency_sms + latency_email),
+        },
+        "awsApiCalls": {
+            "byWorkers": worker_calls,
+            "perDeliveredNotification": round(worker_calls / delivered, 2) if delivered else None,
+            "byOperation": dict(count_calls(calls.of_workers()).most_common()),
+            "bySandbox": calls.total(by_workers=False),
+            "sandboxByOperation": dict(count_calls(calls.of_sandbox()).most_common()),
+            "counted": "every AWS call from the scheduler tick to the end (counted by the emulator's server)",
+        },
+        "workers": {worker: vars(counter) for worker, counter in snapshot.counters.items()},
+        "vendors": pipeline.vendors.counters(),
+        "sandboxBackgroundErrors": pipeline.background_errors(),
+    }
+    invariants = [
+        Invariant(
+            "no duplicate sends",
+            not sms_duplicates and not email_duplicates,
+            f"{sum(sms_duplicates.values())} SMS and {sum(email_duplicates.values())} emails sent twice",
+        ),
+        Invariant(
+            "every notification terminal",
+            not non_terminal and not missing,
+            f"{len(non_terminal)} not terminal"
+            + (
+                f" (e.g. {non_terminal[0]['SK']} in {non_terminal[0]['status']['id']})"
+                if non_terminal
+                else ""
+            ),
+        ),
+        Invariant(
+            "nothing lost",
+            not missing and not unexpected and dlq_total == 0 and not any(discarded.values()),
+            f"{len(missing)} expected notifications missing, {len(unexpected)} unexpected, "
+            f"{dlq_total} records in dead-letter queues, {sum(discarded.values())} discarded by pollers",
+        ),
+        Invariant(
+            "every accepted SMS tracked",
+            accepted_references <= tracked_references,
+            f"{len(accepted_references - tracked_references)} SMS accepted by the vendor without a messageId "
+            "on their notification",
+        ),
+    ]
+    return DemoReport(document, invariants, notifications)
