@@ -14,8 +14,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bench.cold_import import cold_imports
 from bench.pipeline_bench import pipeline_vs_boto3
-from bench.workers_bench import cold_imports, generator_vs_boto3
+from bench.workers_bench import generator_vs_boto3
 from infra.offline import synthesize_stack
 
 ROOT = Path(__file__).resolve().parents[1]

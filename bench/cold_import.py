@@ -1,17 +1,52 @@
-"""Cold import time of the worker runtime against `import boto3`, in fresh interpreters (best of N)."""
+"""Cold import of the workers in fresh interpreters: time against `import boto3`, and what an import loads."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+
+from infra.catalog import CATALOG
 
 BASELINE = "import boto3"
-RUNTIME = "import workers.shared.observability, workers.shared.records, workers.shared.repository"
+RUNTIME_MODULES = ("workers.shared.observability", "workers.shared.records", "workers.shared.repository")
+RUNTIME = f"import {', '.join(RUNTIME_MODULES)}"
 WORKER = f"{RUNTIME}, workers.shared.settings, workers.shared.vendor_http"
+# What a worker's import must not load: the costly or conditional parts stay lazy.
+LAZY_PACKAGES = (
+    "opentelemetry",  # only with a collector endpoint, at the first span
+    "aws_lambda_powertools.utilities.parser",  # never: records parse with our own models
+    "aws_lambda_powertools.utilities.batch",  # at the first process_batch call
+    "aws_lambda_powertools.utilities.parameters",  # at the first secret read
+    "mypy_boto3_dynamodb",  # type stubs: TYPE_CHECKING only
+    "mypy_boto3_sqs",
+    "mypy_boto3_ses",
+)
+# The cached factories of workers.shared.clients: none may have built anything at import.
+CLIENT_FACTORIES = (
+    "dynamodb",
+    "sqs",
+    "ses",
+    "sts",
+    "secretsmanager",
+    "demand_repository",
+    "secrets_provider",
+    "http_pool",
+)
+_FOOTPRINT_PROBE = """
+import json, sys
+{imports}
+from workers.shared import clients
+prefixes = {prefixes!r}
+loaded = sorted(p for p in prefixes if any(n == p or n.startswith(p + ".") for n in sys.modules))
+built = sorted(f for f in {factories!r} if getattr(clients, f).cache_info().currsize)
+print(json.dumps({{"loaded": loaded, "built": built}}))
+"""
 TARGET_RATIO = 1.5
 # Attribution: each step imported in order in one interpreter, timed in-process.
 STEPS = (
@@ -35,6 +70,48 @@ for name, statement in STEPS:
 print(json.dumps(timings))
 """
 _IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
+
+
+def import_footprint(
+    modules: Sequence[str], *, lazy_packages: Sequence[str] = LAZY_PACKAGES
+) -> dict[str, list[str]]:
+    """The lazy packages loaded and client factories built by importing `modules` in a fresh interpreter."""
+    # No collector endpoint: with one, OpenTelemetry loads at the first span, never at import.
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_EXPORTER")}
+    probe = _FOOTPRINT_PROBE.format(
+        imports="\n".join(f"import {module}" for module in modules),
+        prefixes=tuple(lazy_packages),
+        factories=CLIENT_FACTORIES,
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=environment, check=True
+    )
+    footprint: dict[str, list[str]] = json.loads(result.stdout.strip().splitlines()[-1])
+    return footprint
+
+
+_TIMED_IMPORT = "import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+
+
+def import_seconds(statement: str, runs: int) -> float:
+    """Best in-process time of `statement` over `runs` fresh interpreters (startup excluded)."""
+    best = float("inf")
+    for _ in range(runs):
+        output = subprocess.run(
+            [sys.executable, "-c", _TIMED_IMPORT.format(statement=statement)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        best = min(best, float(output.stdout.strip()))
+    return best
+
+
+def cold_imports(runs: int) -> tuple[float, dict[str, float]]:
+    """`import boto3` alone, and each worker's handler module, in the same run."""
+    baseline = import_seconds("import boto3", runs)
+    workers = {spec.name: import_seconds(f"import workers.{spec.name}.handler", runs) for spec in CATALOG}
+    return baseline, workers
 
 
 def best_wall_seconds(statement: str, runs: int) -> float:
@@ -90,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     print("heaviest top-level imports of the runtime (-X importtime, cumulative):")
     for micros, module in heaviest_imports(RUNTIME, 5):
         print(f"  {micros / 1000:7.1f} ms  {module}")
+    footprint = import_footprint(RUNTIME_MODULES)
+    print(f"lazy packages loaded by the runtime's import: {', '.join(footprint['loaded']) or 'none'}")
     return 1 if arguments.check and runtime / baseline > TARGET_RATIO else 0
 
 

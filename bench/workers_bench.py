@@ -1,43 +1,16 @@
-"""Worker benchmarks: cold import per worker, and the generator against a bare boto3 write loop."""
+"""Worker benchmark: the generator against a bare boto3 conditional-write loop on the emulator."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from infra.catalog import CATALOG
+from infra.naming import Naming
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-_TIMED_IMPORT = "import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-
-
-def import_seconds(statement: str, runs: int) -> float:
-    """Best in-process time of `statement` over `runs` fresh interpreters (startup excluded)."""
-    best = float("inf")
-    for _ in range(runs):
-        output = subprocess.run(
-            [sys.executable, "-c", _TIMED_IMPORT.format(statement=statement)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        best = min(best, float(output.stdout.strip()))
-    return best
-
-
-def cold_imports(runs: int) -> tuple[float, dict[str, float]]:
-    """`import boto3` alone, and each worker's handler module, in the same run."""
-    baseline = import_seconds("import boto3", runs)
-    workers = {spec.name: import_seconds(f"import workers.{spec.name}.handler", runs) for spec in CATALOG}
-    return baseline, workers
-
 
 # ---------------------------------------------------------------------------------------------
 # Generator vs bare boto3
@@ -134,7 +107,7 @@ def generator_vs_boto3(fans: int) -> tuple[float, float, int]:
             AwsClients.for_emulator(emulator.endpoint_url, region="us-east-1"),
             register_event_source_mappings=False,
         )
-        table = "prd3292-local-us-east-1-demand-table"
+        table = Naming(environment="local", region="us-east-1").table_name
         client = clients.dynamodb()
         sale_start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         _seed(client, table, fans, sale_start)
@@ -180,8 +153,3 @@ def _bare_conditional_writes(client: DynamoDBClient, table: str, items: list[dic
 
     with ThreadPoolExecutor(max_workers=PARALLELISM) as pool:
         list(pool.map(put, items))
-
-
-if __name__ == "__main__":
-    base, per_worker = cold_imports(3)
-    print(json.dumps({"boto3": base, **per_worker}, indent=2))

@@ -1,7 +1,9 @@
 """Per-function environment variables in one process: one function's environment applied at a time.
 
 `os.environ` belongs to the process, so the gate that guards it does too: every sandbox in a process
-uses `PROCESS_GATE` (two gates would each restore what the other applied, and leave it behind).
+uses `PROCESS_GATE` (two gates would each restore what the other applied, and leave it behind). Each
+time it applies another function's environment, it re-binds the workers' logger and metrics to that
+worker: they bind once at import, as in Lambda where a process hosts a single function.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Final
 
@@ -22,7 +24,9 @@ class EnvironmentGate:
     # mapping's concurrency); another function waits until they finish. Turns are fair: once another
     # function waits, the current one admits no new invocations, and the waiter goes next.
 
-    def __init__(self) -> None:
+    def __init__(self, *, on_switch: Callable[[], None] | None = None) -> None:
+        # `on_switch` runs once another function's environment is applied, before its invocations enter.
+        self._on_switch = on_switch
         self._condition = threading.Condition()
         self._owner: str | None = None
         self._active = 0
@@ -47,21 +51,32 @@ class EnvironmentGate:
                 self._condition.notify_all()
                 raise
             self._waiting.remove(owner)
-            if self._owner is None:
+            switched = self._owner is None
+            if switched:
                 self._apply(environment)
                 self._owner = owner
                 self._next = None
             self._active += 1
+            try:
+                if switched and self._on_switch is not None:
+                    self._on_switch()
+            except BaseException:
+                self._leave()
+                raise
         try:
             yield
         finally:
             with self._condition:
-                self._active -= 1
-                if self._active == 0:
-                    self._restore()
-                    released, self._owner = self._owner, None
-                    self._next = next((name for name in self._waiting if name != released), None)
-                    self._condition.notify_all()
+                self._leave()
+
+    def _leave(self) -> None:
+        # Called with the condition held: the last invocation out restores and passes the turn on.
+        self._active -= 1
+        if self._active == 0:
+            self._restore()
+            released, self._owner = self._owner, None
+            self._next = next((name for name in self._waiting if name != released), None)
+            self._condition.notify_all()
 
     def _may_enter(self, owner: str) -> bool:
         if self._owner is None:
@@ -83,4 +98,13 @@ class EnvironmentGate:
         self._saved = {}
 
 
-PROCESS_GATE: Final = EnvironmentGate()
+def bind_worker_identity() -> None:
+    """Point the workers' logger and metrics at the worker whose environment was just applied."""
+    # Imported on the first switch, not with the sandbox: the CLI's commands that run no worker
+    # never load Powertools.
+    from workers.shared.observability import bind_identity_from_environment
+
+    bind_identity_from_environment()
+
+
+PROCESS_GATE: Final = EnvironmentGate(on_switch=bind_worker_identity)

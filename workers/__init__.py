@@ -1,1 +1,1 @@
-"""workers."""
+"""The Lambda workers: one package per worker of infra/catalog.py, and `shared/`, the runtime they use."""

@@ -20,8 +20,6 @@ os.environ.setdefault("DMD_ENVIRONMENT", "test")
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 WORKERS_TESTS = Path(__file__).resolve().parent
 TABLE_NAME = "prd3292-test-us-east-1-demand-table"
-SALES_INDEX = "sales"
-DEMAND_INDEX = "demand-by-sale"
 LOOPBACK = ["127.0.0.1", "::1", "localhost"]
 
 
@@ -30,6 +28,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if WORKERS_TESTS in Path(str(item.path)).parents and not item.get_closest_marker("allow_hosts"):
             item.add_marker(pytest.mark.allow_hosts(LOOPBACK))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    # Lambda sets a function's environment before importing it, and the workers name their logger's
+    # and metrics' worker once, at import. Tests import first and set the environment in fixtures,
+    # so the identity is bound again once they are set up, as the sandbox does when it switches.
+    from workers.shared.observability import bind_identity_from_environment
+
+    bind_identity_from_environment()
 
 
 @pytest.fixture(autouse=True)
@@ -95,37 +103,18 @@ def aws() -> Iterator[None]:
 
 
 def create_demand_table(table_name: str = TABLE_NAME) -> None:
-    """The demand table as infra/table.py declares it: PK/SK, `sales` and sparse `demand-by-sale`."""
+    """The demand table as the program declares it (keys, indexes, TTL of the `local` stack's table)."""
     import boto3
 
+    from sandbox.materialize.dynamodb import table_request, time_to_live
+    from tests.workers.declared_table import declared_table_inputs
+
     client = boto3.client("dynamodb", region_name="us-east-1")
-
-    def index(name: str, partition: str, sort: str) -> dict[str, Any]:
-        return {
-            "IndexName": name,
-            "KeySchema": [
-                {"AttributeName": partition, "KeyType": "HASH"},
-                {"AttributeName": sort, "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        }
-
-    client.create_table(
-        TableName=table_name,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"}
-            for name in ("PK", "SK", "saleStartDate", "saleStartDateTime", "demandSaleKey", "fanId")
-        ],
-        GlobalSecondaryIndexes=[
-            index(SALES_INDEX, "saleStartDate", "saleStartDateTime"),
-            index(DEMAND_INDEX, "demandSaleKey", "fanId"),
-        ],
-    )
-    client.update_time_to_live(
-        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"}
-    )
+    declared = declared_table_inputs()
+    client.create_table(TableName=table_name, **table_request(declared))
+    ttl = time_to_live(declared)
+    assert ttl is not None, "the program's demand table has no TTL"
+    client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
 
 
 @pytest.fixture

@@ -5,25 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from workers.demand_stream_to_sqs.models import (
-    MAX_SQS_BATCH,
-    EnqueueFailure,
     EnqueueReport,
     PendingEvent,
     ShortUrlEnqueueError,
+    enqueue_error,
 )
 from workers.shared.errors import RecordError
 from workers.shared.messages import ShortUrlJob
 from workers.shared.models import RecordType, validation_reason
 from workers.shared.observability import LOGGER
-from workers.shared.records import ChangeRecord, queue_message_attributes
+from workers.shared.queue_sender import OutgoingMessage, QueueSender
+from workers.shared.records import ChangeRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 FORWARDED_EVENTS = frozenset({"INSERT", "MODIFY"})
 
@@ -68,13 +66,12 @@ def pending_events(changes: Iterable[ChangeRecord]) -> list[PendingEvent]:
 
 def enqueue(pending: Sequence[PendingEvent], client: SQSClient, queue_url: str) -> EnqueueReport:
     """Send each pending event's job with SendMessageBatch, ten at a time; every entry is accounted for."""
-    sent: set[str] = set()
-    failures: dict[str, EnqueueFailure] = {}
-    for start in range(0, len(pending), MAX_SQS_BATCH):
-        chunk = pending[start : start + MAX_SQS_BATCH]
-        chunk_sent, chunk_failures = _send_chunk(chunk, client, queue_url)
-        sent |= chunk_sent
-        failures.update(chunk_failures)
+    queue = QueueSender(url=queue_url, client=client)
+    failed = queue.send_batch(
+        [OutgoingMessage(item.job, correlation_id=item.correlation_id) for item in pending]
+    )
+    failures = {pending[index].job.event_id: failure for index, failure in failed.items()}
+    sent = {item.job.event_id for index, item in enumerate(pending) if index not in failed}
     for event_id, failure in failures.items():
         LOGGER.warning(
             "Short-URL job not enqueued",
@@ -93,50 +90,6 @@ def enqueue(pending: Sequence[PendingEvent], client: SQSClient, queue_url: str) 
     return EnqueueReport(sent=frozenset(sent), failures=failures)
 
 
-def _send_chunk(
-    chunk: Sequence[PendingEvent], client: SQSClient, queue_url: str
-) -> tuple[set[str], dict[str, EnqueueFailure]]:
-    # Entry ids are positions: event ids may hold characters SQS does not allow in an entry id.
-    by_entry = {str(index): item.job.event_id for index, item in enumerate(chunk)}
-    entries: list[SendMessageBatchRequestEntryTypeDef] = [
-        {
-            "Id": str(index),
-            "MessageBody": item.job.model_dump_json(by_alias=True),
-            "MessageAttributes": queue_message_attributes(item.correlation_id),
-        }
-        for index, item in enumerate(chunk)
-    ]
-    try:
-        response = client.send_message_batch(QueueUrl=queue_url, Entries=entries)
-    except ClientError as error:
-        details = error.response.get("Error", {})
-        failure = EnqueueFailure(
-            code=str(details.get("Code", "ClientError")),
-            message=str(details.get("Message", error)),
-            sender_fault=details.get("Type") == "Sender",
-        )
-        return set(), dict.fromkeys(by_entry.values(), failure)
-    except BotoCoreError as error:
-        failure = EnqueueFailure(code=type(error).__name__, message=str(error), sender_fault=False)
-        return set(), dict.fromkeys(by_entry.values(), failure)
-    failures = {
-        by_entry[entry["Id"]]: EnqueueFailure(
-            code=entry.get("Code", "Unknown"),
-            message=entry.get("Message", ""),
-            sender_fault=bool(entry.get("SenderFault")),
-        )
-        for entry in response.get("Failed", [])
-        if entry.get("Id") in by_entry
-    }
-    sent = {by_entry[entry["Id"]] for entry in response.get("Successful", []) if entry.get("Id") in by_entry}
-    # An entry SQS answered neither way is not known to be enqueued: it fails, never vanishes.
-    for event_id in set(by_entry.values()) - sent - set(failures):
-        failures[event_id] = EnqueueFailure(
-            code="NoAnswer", message="SendMessageBatch did not report this entry", sender_fault=False
-        )
-    return sent - set(failures), failures
-
-
 def forward(changes: Sequence[ChangeRecord], client: SQSClient, queue_url: str) -> EnqueueReport:
     """Enqueue one short-url job per event of the batch that needs one."""
     return enqueue(pending_events(changes), client, queue_url)
@@ -149,6 +102,6 @@ def verify_forwarded(change: ChangeRecord, report: EnqueueReport) -> None:
     event_id = short_url_job(change).event_id
     failure = report.failures.get(event_id)
     if failure is not None:
-        raise failure.error(event_id)
+        raise enqueue_error(event_id, failure)
     if event_id not in report.sent:
         raise ShortUrlEnqueueError(f"short-url job of event {event_id!r} was never sent")

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from workers.shared.errors import PermanentError, RetryableError
 from workers.shared.messages import ShortUrlJob
-
-MAX_SQS_BATCH = 10  # SendMessageBatch takes at most ten entries
+from workers.shared.queue_sender import SendFailure
 
 
 class ShortUrlEnqueueError(RetryableError):
@@ -27,18 +26,10 @@ class PendingEvent:
     correlation_id: str
 
 
-@dataclass(frozen=True)
-class EnqueueFailure:
-    """Why the queue did not take a job: SQS's code and message, and whether our request was at fault."""
-
-    code: str
-    message: str
-    sender_fault: bool
-
-    def error(self, event_id: str) -> ShortUrlEnqueueError | ShortUrlRejectedError:
-        """The error reported for every record that carried the event."""
-        text = f"short-url job of event {event_id!r} not enqueued: {self.code}: {self.message}"
-        return ShortUrlRejectedError(text) if self.sender_fault else ShortUrlEnqueueError(text)
+def enqueue_error(event_id: str, failure: SendFailure) -> ShortUrlEnqueueError | ShortUrlRejectedError:
+    """The error reported for every record that carried the event the queue did not take."""
+    text = f"short-url job of event {event_id!r} not enqueued: {failure.code}: {failure.message}"
+    return ShortUrlRejectedError(text) if failure.sender_fault else ShortUrlEnqueueError(text)
 
 
 @dataclass(frozen=True)
@@ -46,4 +37,4 @@ class EnqueueReport:
     """The events whose job the queue took, and the failure of each one it did not."""
 
     sent: frozenset[str]
-    failures: Mapping[str, EnqueueFailure]
+    failures: Mapping[str, SendFailure]

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as AwsConnectionError
 
-from workers.shared.discovery import EventNotFoundError
+from workers.shared.discovery.errors import EventNotFoundError
 from workers.shared.errors import PermanentError, RecordError, RetryableError, WorkerError
 from workers.shared.observability import LOGGER
 

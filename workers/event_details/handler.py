@@ -9,10 +9,11 @@ from workers.event_details.errors import graphql_errors
 from workers.event_details.logic import event_details
 from workers.event_details.models import parse_arguments
 from workers.event_details.settings import EventDetailsSettings
-from workers.shared.discovery import DiscoveryClient, ShortUrlQueue, api_key_from_secret
+from workers.shared.clients import demand_repository
+from workers.shared.discovery.client import DiscoveryClient, api_key_from_secret
 from workers.shared.observability import APPSYNC_CORRELATION_PATH, instrumented
+from workers.shared.queue_sender import QueueSender
 from workers.shared.records import parse_resolver_event
-from workers.shared.repository import DemandRepository
 from workers.shared.settings import load_settings
 
 # A fan is waiting on the page: one retry at most, inside AppSync's 30 s resolver budget.
@@ -26,11 +27,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         arguments = parse_arguments(parse_resolver_event(event).arguments)
         details = event_details(
             arguments,
-            repository=DemandRepository(
-                settings.demand_table_name,
-                sales_index=settings.demand_table_sales_index,
-                demand_index=settings.demand_table_demand_index,
-            ),
+            repository=demand_repository(settings),
             discovery=DiscoveryClient(
                 settings.discovery_url,
                 api_key=lambda: api_key_from_secret(settings.discovery_secret_arn),
@@ -39,6 +36,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             ),
             rules=settings.event_rules(),
             now=datetime.now(UTC),
-            short_url_queue=ShortUrlQueue(url=settings.short_url_queue_url),
+            short_url_queue=QueueSender(url=settings.short_url_queue_url),
         )
         return details.as_graphql()

@@ -5,13 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from workers.event_details.models import EventDetails, EventDetailsArguments, SaleDetails
-from workers.shared.discovery import (
-    CachedEvent,
-    EventRules,
-    EventSource,
-    ShortUrlQueue,
-    get_and_cache_event_details,
-)
+from workers.shared.discovery.cache import CachedEvent, get_and_cache_event_details
+from workers.shared.discovery.client import EventSource
+from workers.shared.discovery.rules import EventRules
+from workers.shared.queue_sender import QueueSender
 from workers.shared.repository import DemandRepository
 
 
@@ -22,7 +19,7 @@ def event_details(
     discovery: EventSource,
     rules: EventRules,
     now: datetime,
-    short_url_queue: ShortUrlQueue | None,
+    short_url_queue: QueueSender | None,
 ) -> EventDetails:
     """The event's details and sales, cached on a miss (and queued for a short URL when it needs one)."""
     cached = get_and_cache_event_details(

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerialize
 from pydantic.alias_generators import to_camel
 
 from workers.event_details.errors import InvalidArgumentError
-from workers.shared.discovery import DEFAULT_MARKET_ID, EVENT_ID_PATTERN, MARKET_ID_PATTERN
+from workers.shared.discovery.rules import DEFAULT_MARKET_ID, EVENT_ID_PATTERN, MARKET_ID_PATTERN
 from workers.shared.models import format_timestamp
 
 # AWSDateTime: ISO-8601 with an offset; the cache's UTC milliseconds form qualifies.

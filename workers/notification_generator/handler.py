@@ -1,16 +1,17 @@
-"""notificationGenerator: generation jobs (SQS) → one notification per fan, sale and contact method."""
+"""Generation jobs (SQS) → one notification per fan, sale and contact method; continuations re-enqueued."""
 
 from __future__ import annotations
 
 import functools
 from typing import Any
 
-from workers.notification_generator.logic import Deadline, GenerationQueue, generate
+from workers.notification_generator.logic import Deadline, generate
 from workers.notification_generator.models import GenerationJob
 from workers.notification_generator.settings import GeneratorSettings
+from workers.shared.clients import demand_repository
 from workers.shared.observability import instrumented
+from workers.shared.queue_sender import QueueSender
 from workers.shared.records import QueueMessage, process_batch, queue_message
-from workers.shared.repository import DemandRepository
 from workers.shared.settings import load_settings
 
 
@@ -18,15 +19,12 @@ from workers.shared.settings import load_settings
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Generate each job's notifications; failed jobs come back as batch-item failures."""
     settings = load_settings(GeneratorSettings)
-    repository = DemandRepository(
-        settings.demand_table_name,
-        sales_index=settings.demand_table_sales_index,
-        demand_index=settings.demand_table_demand_index,
-    )
-    queue = GenerationQueue(settings.generation_queue_url)
+    repository = demand_repository(settings)
+    queue = QueueSender(url=settings.generation_queue_url)
     deadline = Deadline(context.get_remaining_time_in_millis, settings.continuation_margin_seconds)
 
     def handle(message: QueueMessage[GenerationJob]) -> None:
+        # Standard queue: the conditional creates make a duplicate delivery of a continuation harmless.
         generate(
             message.body,
             repository,

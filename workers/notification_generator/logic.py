@@ -23,7 +23,6 @@ from workers.notification_generator.render import (
     email_template_variables,
     render_sms,
 )
-from workers.shared.clients import sqs
 from workers.shared.errors import PermanentError, RetryableError
 from workers.shared.models import (
     ContactMethod,
@@ -41,11 +40,8 @@ from workers.shared.observability import (
     quiet_spans,
     span,
 )
-from workers.shared.records import queue_message_attributes
 
 if TYPE_CHECKING:
-    from mypy_boto3_sqs import SQSClient
-
     from workers.shared.repository import DemandRepository
 
 # Reminders a fan did not get by one method (dimension `reason`: a SkipReason value).
@@ -53,7 +49,7 @@ NOTIFICATIONS_SKIPPED = "NotificationsSkipped"
 
 
 class ShortUrlMissingError(RetryableError):
-    """The event has no short URL yet (NR-004): the queue redelivers the job once it may have one."""
+    """The event has no short URL yet: the queue redelivers the job once it may have one."""
 
 
 class InvalidEventError(PermanentError):
@@ -72,25 +68,8 @@ class Deadline:
         return self.remaining_millis() < self.margin_seconds * 1000
 
 
-class GenerationQueue:
-    """Sends generation jobs (continuations) to the generation queue with trace context and correlation."""
-
-    def __init__(self, queue_url: str, *, client: SQSClient | None = None) -> None:
-        self.queue_url = queue_url
-        self._client = client
-
-    def send(self, job: GenerationJob, *, correlation_id: str | None = None) -> None:
-        """Enqueue the job (standard queue: the conditional creates make a duplicate delivery harmless)."""
-        client = self._client if self._client is not None else sqs()
-        client.send_message(
-            QueueUrl=self.queue_url,
-            MessageBody=job.model_dump_json(by_alias=True, exclude_none=True),
-            MessageAttributes=queue_message_attributes(correlation_id),
-        )
-
-
 def sale_message(event: EventRecord, sale: SaleRecord) -> SaleMessage:
-    """The reminder facts of a sale; the event must already have its short URL (NR-004)."""
+    """The reminder facts of a sale; the event must already have its short URL (reminders carry it)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     if not event.short_url:

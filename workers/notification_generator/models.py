@@ -33,7 +33,7 @@ _PUBLIC_SALE_NAME = re.compile(r"\b(public|general)\b", re.IGNORECASE)
 
 
 class Brand(enum.StrEnum):
-    """Who the fan buys from, named in every reminder (MF-002)."""
+    """Who the fan buys from, named in every reminder."""
 
     TICKETMASTER = "Ticketmaster"
     LIVE_NATION = "Live Nation"
@@ -48,7 +48,7 @@ def brand_for_market(market_id: str | None) -> Brand:
 
 
 def is_public_sale(sale: SaleRecord) -> bool:
-    """A public (general) onsale: its reminder omits the sale name (ST-001); presales name it (ST-002)."""
+    """A public (general) onsale: its reminder omits the sale name; a presale's reminder names it."""
     types = {sale_type.strip().upper() for sale_type in sale.sale_types}
     if types:
         return bool(types & PUBLIC_SALE_TYPES)

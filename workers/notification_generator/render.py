@@ -3,14 +3,14 @@
 SMS fitting rule (deterministic; the first candidate that fits one segment wins):
 
 0. Variable texts (artist, presale name, city) are cleaned first: whitespace collapsed; English
-   locales strip every accent from the artist name (MF-004); in every locale a letter or mark
+   locales strip every accent from the artist name; in every locale a letter or mark
    outside GSM-7 that has a GSM-7 form is folded to it (ç → c, ê → e, ’ → '), while accents GSM-7
    carries (é, è, à, ù, É …) are kept. A single non-GSM character would make the message UCS-2,
    whose 70-unit segment is shorter than any template's fixed text, so nothing that could have
    fitted is lost by folding.
 1. Drop the venue city.
 2. Shorten the presale name word by word from the end (ellipsis appended), down to its first
-   word: a presale stays recognisably a presale (ST-002).
+   word: a presale stays recognisably a presale.
 3. Truncate the artist name character by character (ellipsis appended), down to one character.
 
 The ellipsis is "..." while the message is GSM-7 ("…" is not GSM-7 and would force UCS-2) and "…"

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from workers.shared.settings import WorkerSettings
+from workers.shared.settings import TableSettings
 
 
-class GeneratorSettings(WorkerSettings):
+class GeneratorSettings(TableSettings):
     """TABLE_READ/TABLE_WRITE and GENERATION_QUEUE_SEND variables plus GeneratorTunables."""
 
-    demand_table_name: str = Field(min_length=1)
-    demand_table_sales_index: str = Field(min_length=1)
-    demand_table_demand_index: str = Field(min_length=1)
     generation_queue_url: str = Field(pattern=r"^https?://\S+$")
     # Infra always renders the tunables, so none has a default: a missing one is a deploy defect.
     # Bounds mirror infra/catalog.py GeneratorTunables.

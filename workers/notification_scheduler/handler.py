@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from workers.notification_scheduler.logic import GenerationQueue, schedule_notifications, schedule_window
+from workers.notification_scheduler.logic import schedule_notifications, schedule_window
 from workers.notification_scheduler.models import parse_run_request
 from workers.notification_scheduler.settings import SchedulerSettings
-from workers.shared.discovery import DiscoveryClient, api_key_from_secret
+from workers.shared.clients import demand_repository
+from workers.shared.discovery.client import DiscoveryClient, api_key_from_secret
 from workers.shared.observability import EVENTBRIDGE_CORRELATION_PATH, instrumented
-from workers.shared.repository import DemandRepository
+from workers.shared.queue_sender import QueueSender
 from workers.shared.settings import load_settings
 
 # Infra gives the scheduler no vendor-timeout tunable; a batch run can afford the full retries.
@@ -27,18 +28,14 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:  # no
     )
     summary = schedule_notifications(
         window,
-        repository=DemandRepository(
-            settings.demand_table_name,
-            sales_index=settings.demand_table_sales_index,
-            demand_index=settings.demand_table_demand_index,
-        ),
+        repository=demand_repository(settings),
         discovery=DiscoveryClient(
             settings.discovery_url,
             api_key=lambda: api_key_from_secret(settings.discovery_secret_arn),
             timeout_seconds=DISCOVERY_TIMEOUT_SECONDS,
         ),
         rules=settings.event_rules(),
-        queue=GenerationQueue(url=settings.generation_queue_url),
+        queue=QueueSender(url=settings.generation_queue_url),
         parallelism=settings.event_fetch_parallelism,
         now=now,
     )

@@ -1,6 +1,6 @@
 """One scheduler run: the window's sales → fresh event details → one generation job per notifiable sale.
 
-Window rule (product.md: every 30 minutes on the half hour, lead and width are stack config): the
+Window rule (every 30 minutes on the half hour; lead and width are stack config): the
 run's time is snapped to the NEAREST half-hour boundary (the "slot"), and the run notifies sales
 starting in [slot + lead, slot + lead + width). A tick at 09:30 with lead 30 and width 30 covers
 [10:00, 10:30); the 10:00 tick covers [10:30, 11:00), so consecutive ticks tile the timeline when
@@ -18,25 +18,22 @@ import contextvars
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from workers.notification_scheduler.models import RunSummary, ScheduleWindow
-from workers.shared.discovery import CachedEvent, EventRules, EventSource, get_and_cache_event_details
+from workers.shared.discovery.cache import CachedEvent, get_and_cache_event_details
+from workers.shared.discovery.client import EventSource
+from workers.shared.discovery.rules import EventRules
 from workers.shared.errors import PermanentError, RetryableError
 from workers.shared.messages import GenerationJob
 from workers.shared.models import SaleRecord
 from workers.shared.observability import LOGGER
+from workers.shared.queue_sender import OutgoingMessage, QueueSender
 from workers.shared.repository import DemandRepository
-
-if TYPE_CHECKING:
-    from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 SLOT = timedelta(minutes=30)
 # The generator reads the cached event after this run: one about to expire (and be deleted by TTL)
 # is refreshed now rather than served from the cache.
 EVENT_FRESH_FOR = timedelta(hours=2)
-SQS_BATCH_SIZE = 10  # SendMessageBatch maximum (CONST-004)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -52,59 +49,27 @@ class GenerationEnqueueError(RetryableError):
     """The generation queue rejected jobs even after one retry: the run failed."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class GenerationQueue:
-    """The generation-job queue, written with SendMessageBatch in tens."""
-
-    url: str
-    client: SQSClient | None = None
-
-    def send(self, jobs: Sequence[GenerationJob]) -> int:
-        """Enqueue every job (rejected entries are retried once); GenerationEnqueueError if any stays out."""
-        from workers.shared.clients import sqs
-        from workers.shared.records import queue_message_attributes
-
-        client = self.client if self.client is not None else sqs()
-        rejected: list[tuple[GenerationJob, str]] = []
-        for offset in range(0, len(jobs), SQS_BATCH_SIZE):
-            pending = dict(enumerate(jobs[offset : offset + SQS_BATCH_SIZE]))
-            for attempt in (1, 2):
-                entries: list[SendMessageBatchRequestEntryTypeDef] = [
-                    {
-                        "Id": str(index),
-                        "MessageBody": job.model_dump_json(by_alias=True, exclude_none=True),
-                        "MessageAttributes": queue_message_attributes(job.deduplication_id),
-                    }
-                    for index, job in pending.items()
-                ]
-                response = client.send_message_batch(QueueUrl=self.url, Entries=entries)
-                failed = {int(item["Id"]): item for item in response.get("Failed", [])}
-                if failed and attempt == 1:
-                    LOGGER.warning(
-                        "Generation queue rejected jobs; retrying them once",
-                        extra={
-                            "rejected": len(failed),
-                            "codes": sorted({i["Code"] for i in failed.values()}),
-                        },
-                    )
-                pending = {index: pending[index] for index in failed}
-                if not pending:
-                    break
-            rejected.extend(
-                (job, f"{failed[index]['Code']}: {failed[index].get('Message', '')}")
-                for index, job in pending.items()
-            )
-        if rejected:
-            for job, reason in rejected:
-                LOGGER.error(
-                    "Generation job rejected by the queue",
-                    extra={"event_id": job.event_id, "sale_id": job.sale_id, "reason": reason},
-                )
-            raise GenerationEnqueueError(
-                f"{len(rejected)} of {len(jobs)} generation jobs were rejected by the queue twice: "
-                + ", ".join(f"{job.event_id}/{job.sale_id}" for job, _ in rejected[:20])
-            )
+def enqueue_generation_jobs(jobs: Sequence[GenerationJob], queue: QueueSender) -> int:
+    """Enqueue the jobs, re-sending once what the queue refuses; GenerationEnqueueError if any stays out."""
+    failures = queue.send_batch(
+        [OutgoingMessage(job, correlation_id=job.deduplication_id) for job in jobs], resend_rejected=True
+    )
+    if not failures:
         return len(jobs)
+    rejected = [(jobs[index], failures[index]) for index in sorted(failures)]
+    for job, failure in rejected:
+        LOGGER.error(
+            "Generation job rejected by the queue",
+            extra={
+                "event_id": job.event_id,
+                "sale_id": job.sale_id,
+                "reason": f"{failure.code}: {failure.message}",
+            },
+        )
+    raise GenerationEnqueueError(
+        f"{len(rejected)} of {len(jobs)} generation jobs were rejected by the queue twice: "
+        + ", ".join(f"{job.event_id}/{job.sale_id}" for job, _ in rejected[:20])
+    )
 
 
 def _fetch_all(
@@ -181,7 +146,7 @@ def schedule_notifications(
     repository: DemandRepository,
     discovery: EventSource,
     rules: EventRules,
-    queue: GenerationQueue,
+    queue: QueueSender,
     parallelism: int,
     now: datetime,
 ) -> RunSummary:
@@ -249,7 +214,7 @@ def schedule_notifications(
         events_suppressed=tally.events_suppressed,
         sales_suppressed=tally.sales_suppressed,
         sales_withdrawn=tally.sales_withdrawn,
-        jobs_enqueued=queue.send(jobs) if jobs else 0,
+        jobs_enqueued=enqueue_generation_jobs(jobs, queue) if jobs else 0,
     )
     LOGGER.info("Scheduled run finished", extra={"summary": summary.as_dict()})
     return summary

@@ -11,10 +11,10 @@ from workers.notification_send.logic import NotificationSender
 from workers.notification_send.models import SendPolicy
 from workers.notification_send.pacing import TimeBudget, due_first, send_reserve_seconds
 from workers.notification_send.settings import SendSettings
+from workers.shared.clients import demand_repository
 from workers.shared.models import ContactMethod
 from workers.shared.observability import instrumented
 from workers.shared.records import ChangeRecord, parse_change_record, process_batch
-from workers.shared.repository import DemandRepository
 from workers.shared.settings import load_settings
 from workers.shared.sms_service import SmsServiceClient
 
@@ -27,7 +27,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         context, reserve_seconds=send_reserve_seconds(settings.vendor_timeout_seconds)
     )
     sender = NotificationSender(
-        _repository(settings),
+        demand_repository(settings),
         _channels(settings),
         policy=SendPolicy(
             max_attempts=settings.max_send_attempts, backoff_base_seconds=settings.retry_backoff_seconds
@@ -44,15 +44,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         event_type="KinesisDataStreams",
         parser=parse_change_record,
         record_handler=handle,
-    )
-
-
-@functools.cache
-def _repository(settings: SendSettings) -> DemandRepository:
-    return DemandRepository(
-        settings.demand_table_name,
-        sales_index=settings.demand_table_sales_index,
-        demand_index=settings.demand_table_demand_index,
     )
 
 

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from workers.shared.settings import WorkerSettings
+from workers.shared.settings import TableSettings
 
 SECRET_ARN_PATTERN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$"  # noqa: S105 - a pattern
 ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
 
 
-class SendSettings(WorkerSettings):
+class SendSettings(TableSettings):
     """Table, SMS service, SES sender and the send tunables (attempts, backoff, vendor timeout)."""
 
-    demand_table_name: str = Field(min_length=3)
-    demand_table_sales_index: str = Field(min_length=1)
-    demand_table_demand_index: str = Field(min_length=1)
     sms_service_url: str = Field(pattern=r"^https?://[^\s/]+")
     sms_service_secret_arn: str = Field(pattern=SECRET_ARN_PATTERN)
     # Only stacks whose SMS service authorizes IAM principals set a role (local does not).

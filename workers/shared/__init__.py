@@ -1,1 +1,1 @@
-"""Shared runtime of the workers: settings, observability, clients, models, repository, records."""
+"""Shared runtime of the workers: settings, observability, clients, queue sender, models, repository."""

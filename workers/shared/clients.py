@@ -1,4 +1,4 @@
-"""Cached client factories: AWS clients, the secrets provider and the vendor connection pool."""
+"""Cached factories: AWS clients, the demand table's repository, the secrets provider, the vendor pool."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from mypy_boto3_ses import SESClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sts import STSClient
+
+    from workers.shared.repository import DemandRepository
+    from workers.shared.settings import TableSettings
 
 # Pooled connections for the generator's parallel conditional writes (its tunable caps at 64).
 DYNAMODB_POOL_CONNECTIONS = 64
@@ -139,6 +142,19 @@ def secretsmanager() -> SecretsManagerClient:
 
 
 @functools.cache
+def demand_repository(settings: TableSettings) -> DemandRepository:
+    """The demand table named by the worker's settings, on the cached DynamoDB client (one per process)."""
+    # Imported here: repository.py builds on this module's `dynamodb()`.
+    from workers.shared.repository import DemandRepository
+
+    return DemandRepository(
+        settings.demand_table_name,
+        sales_index=settings.demand_table_sales_index,
+        demand_index=settings.demand_table_demand_index,
+    )
+
+
+@functools.cache
 def secrets_provider() -> SecretsProvider:
     """Powertools' caching secrets provider on our configured client."""
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -153,8 +169,8 @@ def http_pool() -> urllib3.PoolManager:
 
 
 def reset_clients() -> None:
-    """Drop every cached client, provider and pool so the next call rebuilds them (tests)."""
-    for factory in (dynamodb, sqs, ses, sts, secretsmanager, secrets_provider, _session):
+    """Drop every cached client, repository, provider and pool so the next call rebuilds them (tests)."""
+    for factory in (dynamodb, sqs, ses, sts, secretsmanager, demand_repository, secrets_provider, _session):
         factory.cache_clear()
     if http_pool.cache_info().currsize:
         http_pool().clear()

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from workers.shared.discovery import EventRules
-from workers.shared.settings import CommaSeparated, WorkerSettings
+from workers.shared.discovery.rules import EventRules
+from workers.shared.settings import CommaSeparated, TableSettings
 
 
-class EventCacheSettings(WorkerSettings):
+class EventCacheSettings(TableSettings):
     """What infra's TABLE_* and DISCOVERY accesses render (infra/access.py)."""
 
-    demand_table_name: str = Field(min_length=1)
-    demand_table_sales_index: str = Field(min_length=1)
-    demand_table_demand_index: str = Field(min_length=1)
     discovery_url: str = Field(pattern=r"^https?://\S+$")
     discovery_secret_arn: str = Field(pattern=r"^arn:aws[a-z-]*:secretsmanager:\S+$")
     # Required even when empty: infra always renders the rules, a missing one is a deploy bug.

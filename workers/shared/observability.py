@@ -1,4 +1,9 @@
-"""The one logger, metrics and tracer of the fleet, and the decorator every `lambda_handler` wears."""
+"""The one logger, metrics and tracer of the fleet, and the decorator every `lambda_handler` wears.
+
+Besides `settings.py`, the only module of the workers that reads the environment: Powertools'
+(`POWERTOOLS_*`), OpenTelemetry's (`OTEL_*`) and the stack's name (`DMD_ENVIRONMENT`), read when the
+module is imported, before any worker's settings are loaded, and never allowed to fail a cold start.
+"""
 
 from __future__ import annotations
 
@@ -75,21 +80,23 @@ class _NoDebugInProduction(logging.Filter):
 LOGGER = Logger(level=_configured_log_level(), utc=True)
 LOGGER.addFilter(_NoDebugInProduction())
 METRICS = Metrics(namespace=os.environ.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE)
-METRICS.set_default_dimensions(environment=os.environ.get(ENVIRONMENT_ENV, "unknown"))
 
 
-def _bind_worker_identity() -> str:
-    """Take service, namespace and environment from this invocation's environment.
-
-    The logger and metrics are built at import; a process that hosts several workers (the sandbox)
-    or imports them before the environment is set (tests) would otherwise report the wrong worker.
-    """
+def bind_identity_from_environment() -> str:
+    """Name the logger's and metrics' worker (service, namespace, environment) from the environment now."""
+    # Lambda sets a function's environment before its code is imported, so binding once at import
+    # (below) is enough there; a host that switches environments after import calls it again.
     service = os.environ.get(SERVICE_NAME_ENV) or "service_undefined"
     METRICS.service = service
     METRICS.namespace = os.environ.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE
-    METRICS.set_default_dimensions(environment=os.environ.get(ENVIRONMENT_ENV, "unknown"))
+    environment = os.environ.get(ENVIRONMENT_ENV, "unknown")
+    if METRICS.default_dimensions.get("environment") != environment:  # Powertools warns on a re-add
+        METRICS.set_default_dimensions(environment=environment)
     LOGGER.service = service
     return service
+
+
+bind_identity_from_environment()
 
 
 def count(name: str, value: float = 1, **dimensions: str) -> None:
@@ -337,13 +344,7 @@ def instrumented(
         with_logs = LOGGER.inject_lambda_context(
             with_metrics, correlation_id_path=correlation_id_path, clear_state=True
         )
-
-        @functools.wraps(function)
-        def invocation(event: Any, context: Any) -> Any:
-            _bind_worker_identity()
-            return with_logs(event, context)
-
-        return cast("HandlerT", invocation)
+        return cast("HandlerT", with_logs)
 
     if handler is not None:
         return decorate(handler)

@@ -1,4 +1,9 @@
-"""Typed worker settings read once from the environment and validated at cold start."""
+"""Typed worker settings read once from the environment and validated at cold start.
+
+With `observability.py` (Powertools' and OpenTelemetry's own variables), the only place the workers
+read the environment: every worker setting is a field of a `WorkerSettings` subclass (here or in the
+worker's `settings.py`) loaded through `load_settings`, and logic receives values, never `os.environ`.
+"""
 
 from __future__ import annotations
 
@@ -47,6 +52,15 @@ class WorkerSettings(BaseSettings):
     def is_production(self) -> bool:
         """Production stacks (prod1, ...) never log at DEBUG whatever the configured level."""
         return self.environment.startswith("prod")
+
+
+class TableSettings(WorkerSettings):
+    """A worker of the demand table: the variables infra's TABLE_READ/TABLE_WRITE accesses render."""
+
+    # DynamoDB table names are 3 to 255 characters.
+    demand_table_name: str = Field(min_length=3)
+    demand_table_sales_index: str = Field(min_length=1)
+    demand_table_demand_index: str = Field(min_length=1)
 
 
 SettingsT = TypeVar("SettingsT", bound=WorkerSettings)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from botocore.credentials import Credentials
     from mypy_boto3_sts import STSClient
 
-MAX_TIMEOUT_SECONDS = 30.0  # PERF-003: one delivery attempt never waits longer
+MAX_TIMEOUT_SECONDS = 30.0  # one delivery attempt never waits longer
 CONNECT_TIMEOUT_SECONDS = 3.0
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _REASON_KEYS = (

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from workers.shared.bitly import bitly_client
+from workers.shared.clients import demand_repository
 from workers.shared.messages import ShortUrlJob
 from workers.shared.observability import instrumented
 from workers.shared.records import QueueMessage, process_batch, queue_message
-from workers.shared.repository import DemandRepository
 from workers.shared.settings import load_settings
 from workers.shorten_event_url.logic import shorten_event_url
 from workers.shorten_event_url.settings import ShortenSettings
@@ -18,11 +18,7 @@ from workers.shorten_event_url.settings import ShortenSettings
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Shorten each job's event URL; jobs not done come back as failures (the queue retries, then its DLQ)."""
     settings = load_settings(ShortenSettings)
-    events = DemandRepository(
-        settings.demand_table_name,
-        sales_index=settings.demand_table_sales_index,
-        demand_index=settings.demand_table_demand_index,
-    )
+    events = demand_repository(settings)
     shortener = bitly_client(
         settings.bitly_url,
         secret_arn=settings.bitly_secret_arn,

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from workers.shared.settings import WorkerSettings
+from workers.shared.settings import TableSettings
 
 
-class ShortenSettings(WorkerSettings):
+class ShortenSettings(TableSettings):
     """TABLE_READ/TABLE_WRITE and BITLY variables plus the Bitly tunables."""
 
-    demand_table_name: str = Field(min_length=1)
-    demand_table_sales_index: str = Field(min_length=1)
-    demand_table_demand_index: str = Field(min_length=1)
     bitly_url: str = Field(pattern=r"^https?://\S+$")
     bitly_secret_arn: str = Field(pattern=r"^arn:aws[a-z-]*:secretsmanager:\S+$")
     # Required even when empty (Bitly's default group): infra always renders the tunables.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from workers.shared.clients import demand_repository
 from workers.shared.messages import SmsStatusEvent
 from workers.shared.observability import instrumented
 from workers.shared.records import StreamMessage, process_batch, stream_message
-from workers.shared.repository import DemandRepository
 from workers.shared.settings import load_settings
 from workers.sms_status_consumer.logic import apply_status_event
 from workers.sms_status_consumer.settings import StatusConsumerSettings
@@ -17,11 +17,7 @@ from workers.sms_status_consumer.settings import StatusConsumerSettings
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Apply each status event; records that could not be applied come back as batch-item failures."""
     settings = load_settings(StatusConsumerSettings)
-    notifications = DemandRepository(
-        settings.demand_table_name,
-        sales_index=settings.demand_table_sales_index,
-        demand_index=settings.demand_table_demand_index,
-    )
+    notifications = demand_repository(settings)
 
     def handle(message: StreamMessage[SmsStatusEvent]) -> None:
         apply_status_event(message.body, notifications)

@@ -8,15 +8,18 @@ from typing import Any
 
 import boto3
 import pytest
-from discovery_fake import API_KEY, SUPPRESSED_ARTIST_ID, FakeDiscovery, discovery_payload
+from discovery_payloads import SUPPRESSED_ARTIST_ID, discovery_payload
+
+from sandbox.vendors import DISCOVERY_API_KEY as API_KEY
+from sandbox.vendors import Discovery
 
 REGION = "us-east-1"
 
 
 @pytest.fixture
-def discovery() -> Iterator[FakeDiscovery]:
+def discovery() -> Iterator[Discovery]:
     """A fake Discovery API serving the tests/events/discovery-event-*.json events."""
-    fake = FakeDiscovery()
+    fake = Discovery()
     fake.start()
     for name in ("music-us", "theatre-ca-fr", "festival-multi"):
         fake.add(discovery_payload(name))
@@ -57,7 +60,7 @@ def short_url_jobs(short_url_queue_url: str) -> Callable[[], list[dict[str, Any]
 def worker_env(
     monkeypatch: pytest.MonkeyPatch,
     demand_table: str,
-    discovery: FakeDiscovery,
+    discovery: Discovery,
     discovery_secret_arn: str,
     short_url_queue_url: str,
 ) -> dict[str, str]:

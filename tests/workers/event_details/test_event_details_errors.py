@@ -12,7 +12,7 @@ from workers.event_details.errors import (
     InvalidArgumentError,
     client_error,
 )
-from workers.shared.discovery import InvalidEventPayloadError
+from workers.shared.discovery.errors import InvalidEventPayloadError
 from workers.shared.errors import (
     PermanentVendorError,
     RecordError,

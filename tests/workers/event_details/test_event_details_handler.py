@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from discovery_fake import FakeDiscovery
 
+from sandbox.vendors import Discovery
 from workers.event_details.errors import (
     EventDetailsFailedError,
     EventDetailsUnavailableError,
@@ -30,7 +30,7 @@ def lambda_error_payload(error: BaseException) -> dict[str, str]:
 
 @pytest.mark.usefixtures("worker_env")
 def test_a_miss_fetches_caches_and_answers_and_the_next_query_is_served_from_the_cache(
-    resolver_event: EventBuilder, lambda_context: Any, discovery: FakeDiscovery, short_url_jobs: Jobs
+    resolver_event: EventBuilder, lambda_context: Any, discovery: Discovery, short_url_jobs: Jobs
 ) -> None:
     # Given an event nobody has asked about yet
     event = resolver_event(eventId=US_EVENT, tmMarketId="TM_US")
@@ -178,7 +178,7 @@ def test_bad_ids_are_graphql_errors_with_a_clear_message_and_type(
     *,
     resolver_event: EventBuilder,
     lambda_context: Any,
-    discovery: FakeDiscovery,
+    discovery: Discovery,
     arguments: dict[str, Any],
     error_type: type[Exception],
     message: str,
@@ -194,10 +194,10 @@ def test_bad_ids_are_graphql_errors_with_a_clear_message_and_type(
 
 @pytest.mark.usefixtures("worker_env")
 def test_a_discovery_outage_is_a_retryable_error_for_the_client(
-    resolver_event: EventBuilder, lambda_context: Any, discovery: FakeDiscovery
+    resolver_event: EventBuilder, lambda_context: Any, discovery: Discovery
 ) -> None:
     # Given Discovery answers 503
-    discovery.fail(US_EVENT, 503)
+    discovery.reply_for(US_EVENT, Discovery.unavailable())
 
     # When resolved
     with pytest.raises(EventDetailsUnavailableError) as raised:

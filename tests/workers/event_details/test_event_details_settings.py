@@ -13,8 +13,8 @@ from deployed_environment import (
     required_variables,
     use_environment,
 )
-from discovery_fake import FakeDiscovery
 
+from sandbox.vendors import Discovery
 from workers.event_details.handler import lambda_handler
 from workers.event_details.settings import EventDetailsSettings
 from workers.shared.errors import SettingsError
@@ -69,7 +69,7 @@ def test_the_handler_resolves_with_the_declared_local_environment(
     *,
     monkeypatch: pytest.MonkeyPatch,
     demand_table: str,
-    discovery: FakeDiscovery,
+    discovery: Discovery,
     discovery_secret_arn: str,
     short_url_queue_url: str,
     resolver_event: Callable[..., dict[str, Any]],

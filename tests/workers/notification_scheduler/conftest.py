@@ -9,18 +9,21 @@ from typing import Any
 
 import boto3
 import pytest
-from discovery_fake import API_KEY, SUPPRESSED_ARTIST_ID, FakeDiscovery, discovery_payload
+from discovery_payloads import SUPPRESSED_ARTIST_ID, discovery_payload
 
-from workers.shared.discovery import EventRules, normalize_event
+from sandbox.vendors import DISCOVERY_API_KEY as API_KEY
+from sandbox.vendors import Discovery
+from workers.shared.discovery.normalize import normalize_event
+from workers.shared.discovery.rules import EventRules
 from workers.shared.repository import DemandRepository
 
 REGION = "us-east-1"
 
 
 @pytest.fixture
-def discovery() -> Iterator[FakeDiscovery]:
+def discovery() -> Iterator[Discovery]:
     """A fake Discovery API (empty: tests add the events they need)."""
-    fake = FakeDiscovery()
+    fake = Discovery()
     fake.start()
     yield fake
     fake.stop()
@@ -74,7 +77,7 @@ def generation_jobs(generation_queue_url: str) -> Callable[[], list[dict[str, An
 def worker_env(
     monkeypatch: pytest.MonkeyPatch,
     demand_table: str,
-    discovery: FakeDiscovery,
+    discovery: Discovery,
     discovery_secret_arn: str,
     generation_queue_url: str,
 ) -> dict[str, str]:
@@ -103,7 +106,7 @@ def worker_env(
 
 
 @pytest.fixture
-def event_with_sales(discovery: FakeDiscovery) -> Callable[..., dict[str, Any]]:
+def event_with_sales(discovery: Discovery) -> Callable[..., dict[str, Any]]:
     """Serves a Discovery event (the US music fixture with another id) whose sales start at given times.
 
     `sales` maps presale names to ISO instants; "public" sets the public sale.

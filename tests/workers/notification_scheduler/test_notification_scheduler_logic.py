@@ -9,17 +9,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from discovery_fake import discovery_payload
+from discovery_payloads import discovery_payload
 
 from workers.notification_scheduler.logic import (
     GenerationEnqueueError,
-    GenerationQueue,
+    enqueue_generation_jobs,
     schedule_notifications,
 )
 from workers.notification_scheduler.models import ScheduleWindow
-from workers.shared.discovery import EventRules, get_and_cache_event_details
+from workers.shared.discovery.cache import get_and_cache_event_details
+from workers.shared.discovery.rules import EventRules
 from workers.shared.errors import RetryableError
 from workers.shared.messages import GenerationJob
+from workers.shared.queue_sender import QueueSender
 from workers.shared.repository import DemandRepository
 
 NOW = datetime(2024, 1, 15, 14, 30, 2, tzinfo=UTC)
@@ -61,14 +63,14 @@ class RecordingSqs:
         }
 
 
-def queue(client: RecordingSqs) -> GenerationQueue:
-    return GenerationQueue(url="https://sqs.us-east-1.amazonaws.com/123456789012/q", client=client)  # type: ignore[arg-type]
+def queue(client: RecordingSqs) -> QueueSender:
+    return QueueSender(url="https://sqs.us-east-1.amazonaws.com/123456789012/q", client=client)  # type: ignore[arg-type]
 
 
 def test_jobs_are_sent_in_batches_of_ten_with_their_dedup_id_as_correlation_id() -> None:
     # Given 23 jobs / When sent
     client = RecordingSqs()
-    assert queue(client).send(jobs(23)) == 23
+    assert enqueue_generation_jobs(jobs(23), queue(client)) == 23
 
     # Then three SendMessageBatch calls of 10, 10 and 3 entries
     assert [len(call) for call in client.calls] == [10, 10, 3]
@@ -83,7 +85,7 @@ def test_entries_the_queue_rejects_are_retried_once() -> None:
     client = RecordingSqs(rejections=[{"3", "7"}])
 
     # When 12 jobs are sent / Then the two are re-sent alone and everything is enqueued
-    assert queue(client).send(jobs(12)) == 12
+    assert enqueue_generation_jobs(jobs(12), queue(client)) == 12
     assert [[entry["Id"] for entry in call] for call in client.calls] == [
         [str(index) for index in range(10)],
         ["3", "7"],
@@ -98,7 +100,7 @@ def test_entries_rejected_twice_fail_the_run_loudly_after_the_other_batches() ->
     # When 12 jobs are sent
     rejected = r"1 of 12 generation jobs .* vvG1IZ9KBxv3Tg/presale-3"
     with pytest.raises(GenerationEnqueueError, match=rejected) as raised:
-        queue(client).send(jobs(12))
+        enqueue_generation_jobs(jobs(12), queue(client))
 
     # Then the later batch was still sent, and the error is retryable (the run is retried)
     assert len(client.calls) == 3
@@ -143,7 +145,7 @@ def repository(demand_table: str) -> DemandRepository:
 
 
 def seed(repository: DemandRepository, events: SlowEvents) -> None:
-    from workers.shared.discovery import normalize_event
+    from workers.shared.discovery.normalize import normalize_event
 
     for event_payload in events.payloads.values():
         for sale in normalize_event(event_payload, market_id=None, rules=EventRules(), now=NOW)[1]:

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from discovery_fake import SUPPRESSED_ARTIST_ID, FakeDiscovery
+from discovery_payloads import SUPPRESSED_ARTIST_ID
 
+from sandbox.vendors import Discovery
 from workers.notification_scheduler.handler import lambda_handler
 
 EventFactory = Callable[..., dict[str, Any]]
@@ -45,7 +46,7 @@ def test_a_tick_enqueues_one_job_per_notifiable_sale_and_fetches_each_event_once
     *,
     tick: dict[str, Any],
     lambda_context: Any,
-    discovery: FakeDiscovery,
+    discovery: Discovery,
     event_with_sales: EventFactory,
     seed_sales: Seed,
     generation_jobs: Jobs,
@@ -129,7 +130,7 @@ def test_suppressed_events_and_sales_are_dropped_with_a_log_line_each(
     *,
     tick: dict[str, Any],
     lambda_context: Any,
-    discovery: FakeDiscovery,
+    discovery: Discovery,
     event_with_sales: EventFactory,
     seed_sales: Seed,
     generation_jobs: Jobs,
@@ -172,7 +173,7 @@ def test_a_failing_discovery_call_drops_only_that_events_sales_and_is_reported(
     *,
     tick: dict[str, Any],
     lambda_context: Any,
-    discovery: FakeDiscovery,
+    discovery: Discovery,
     event_with_sales: EventFactory,
     seed_sales: Seed,
     generation_jobs: Jobs,
@@ -181,7 +182,7 @@ def test_a_failing_discovery_call_drops_only_that_events_sales_and_is_reported(
     # Given two events in the window, one of which Discovery cannot serve (503 on every attempt)
     seed_sales(event_with_sales("vvG1IZ9KBxv3Tg", {"Verified Fan Presale": "2024-01-15T15:00:00Z"}))
     seed_sales(event_with_sales("Z7r9jZ1A7jvFk", {"Amex Presale": "2024-01-15T15:00:00Z"}))
-    discovery.fail("Z7r9jZ1A7jvFk", 503)
+    discovery.reply_for("Z7r9jZ1A7jvFk", Discovery.unavailable())
 
     # When the tick runs
     summary = lambda_handler(tick, lambda_context)
@@ -244,7 +245,7 @@ def test_a_rerun_of_the_same_window_enqueues_recognisably_identical_jobs(
 
 @pytest.mark.usefixtures("worker_env")
 def test_a_window_without_sales_enqueues_nothing(
-    tick: dict[str, Any], lambda_context: Any, discovery: FakeDiscovery, generation_jobs: Jobs
+    tick: dict[str, Any], lambda_context: Any, discovery: Discovery, generation_jobs: Jobs
 ) -> None:
     summary = lambda_handler(tick, lambda_context)
     assert (summary["salesFound"], summary["jobsEnqueued"]) == (0, 0)

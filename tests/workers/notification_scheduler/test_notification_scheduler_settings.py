@@ -13,8 +13,8 @@ from deployed_environment import (
     required_variables,
     use_environment,
 )
-from discovery_fake import FakeDiscovery
 
+from sandbox.vendors import Discovery
 from workers.notification_scheduler.handler import lambda_handler
 from workers.notification_scheduler.settings import SchedulerSettings
 from workers.shared.errors import SettingsError
@@ -82,7 +82,7 @@ def test_the_handler_runs_with_the_declared_local_environment(
     *,
     monkeypatch: pytest.MonkeyPatch,
     demand_table: str,
-    discovery: FakeDiscovery,
+    discovery: Discovery,
     discovery_secret_arn: str,
     generation_queue_url: str,
     load_event: Callable[[str], dict[str, Any]],

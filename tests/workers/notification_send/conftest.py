@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from send_builders import TableStream
-from sms_service_fake import API_KEY, FakeSmsService
 
 from infra.email_templates import TEMPLATES
+from sandbox.vendors import SMS_API_KEY as API_KEY
+from sandbox.vendors import SmsService
 from workers.shared.repository import DemandRepository
 
 TEMPLATE_PREFIX = "prd3292-test-us-east-1-sale-reminder"
@@ -30,9 +31,9 @@ def stream(demand_table: str) -> TableStream:
 
 
 @pytest.fixture
-def sms_service() -> Iterator[FakeSmsService]:
+def sms_service() -> Iterator[SmsService]:
     """The internal SMS service on 127.0.0.1."""
-    service = FakeSmsService()
+    service = SmsService()
     service.start()
     yield service
     service.stop()
@@ -68,7 +69,7 @@ def ses_templates(aws: None) -> str:
 def send_env(
     monkeypatch: pytest.MonkeyPatch,
     demand_table: str,
-    sms_service: FakeSmsService,
+    sms_service: SmsService,
     sms_secret: str,
     ses_templates: str,
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +21,8 @@ from send_builders import (
     sms_notification,
     updates_key,
 )
-from sms_service_fake import FakeSmsService
 
+from sandbox.vendors import SmsService
 from workers.notification_send.handler import lambda_handler
 from workers.shared.clients import dynamodb
 from workers.shared.models import Key, NotificationRecord, NotificationStatus, deserialize_item
@@ -72,7 +73,7 @@ def test_a_created_sms_is_sent_once_and_recorded_as_triggered(
     load_event: EventLoader,
     lambda_context: Any,
     stream: TableStream,
-    sms_service: FakeSmsService,
+    sms_service: SmsService,
     emf_blobs: Blobs,
 ) -> None:
     # Given the generator's new SMS notification and its INSERT on the stream
@@ -104,13 +105,13 @@ def test_an_invalid_number_fails_at_once_with_one_request_and_no_retry(
     lambda_context: Any,
     repository: DemandRepository,
     stream: TableStream,
-    sms_service: FakeSmsService,
+    sms_service: SmsService,
     emf_blobs: Blobs,
 ) -> None:
     # Given a notification to a number the service rejects
     notification = sms_notification(phone="+15555550100")
     repository.create_notification(notification)
-    sms_service.reject_number("+15555550100", "INVALID_NUMBER")
+    sms_service.unassigned_numbers.add("+15555550100")
 
     # When it is delivered
     response = lambda_handler(batch(stream.record(notification.key, event_name="INSERT")), lambda_context)
@@ -127,12 +128,12 @@ def test_an_invalid_number_fails_at_once_with_one_request_and_no_retry(
 
 
 def test_a_503_is_retried_on_the_next_delivery_and_accepted_exactly_once(
-    lambda_context: Any, repository: DemandRepository, stream: TableStream, sms_service: FakeSmsService
+    lambda_context: Any, repository: DemandRepository, stream: TableStream, sms_service: SmsService
 ) -> None:
     # Given a notification and a service that fails its first request
     notification = sms_notification()
     repository.create_notification(notification)
-    sms_service.answer_next(FakeSmsService.failure(503))
+    sms_service.reply_next(SmsService.failure(503))
 
     # When it is delivered, then delivered again by its own RETRY write
     first = lambda_handler(batch(stream.record(notification.key, event_name="INSERT")), lambda_context)
@@ -162,13 +163,13 @@ def test_an_outage_fails_the_notification_after_three_attempts_with_three_errors
     lambda_context: Any,
     repository: DemandRepository,
     stream: TableStream,
-    sms_service: FakeSmsService,
+    sms_service: SmsService,
     emf_blobs: Blobs,
 ) -> None:
     # Given a notification and a service down for good
     notification = sms_notification()
     repository.create_notification(notification)
-    sms_service.start_outage()
+    sms_service.faults.outage(0, math.inf)
 
     # When every write that wakes the sender is delivered to it
     record = stream.record(notification.key, event_name="INSERT")
@@ -192,7 +193,7 @@ def test_a_replayed_record_is_not_sent_again(
     lambda_context: Any,
     repository: DemandRepository,
     stream: TableStream,
-    sms_service: FakeSmsService,
+    sms_service: SmsService,
     log_lines: Lines,
 ) -> None:
     # Given a CREATED notification's INSERT
@@ -211,7 +212,7 @@ def test_a_replayed_record_is_not_sent_again(
 
 
 def test_a_crash_between_the_vendor_call_and_the_status_write_never_sends_twice(
-    lambda_context: Any, repository: DemandRepository, stream: TableStream, sms_service: FakeSmsService
+    lambda_context: Any, repository: DemandRepository, stream: TableStream, sms_service: SmsService
 ) -> None:
     # Given a notification whose status write fails after the service accepted the message
     notification = sms_notification()
@@ -276,7 +277,7 @@ def test_an_email_without_its_locale_template_fails_as_rejected(
 
 
 def test_a_mixed_batch_reports_exactly_the_failing_records(
-    load_event: EventLoader, lambda_context: Any, stream: TableStream, sms_service: FakeSmsService
+    load_event: EventLoader, lambda_context: Any, stream: TableStream, sms_service: SmsService
 ) -> None:
     # Given a batch of: a sendable SMS, undecodable data, a notification without status, an event
     # record (not for this worker) and a sendable SMS whose claim DynamoDB refuses
@@ -302,7 +303,7 @@ def test_a_secret_without_an_api_key_fails_the_records_without_holding_a_claim(
     lambda_context: Any,
     repository: DemandRepository,
     stream: TableStream,
-    sms_service: FakeSmsService,
+    sms_service: SmsService,
 ) -> None:
     # Given a deployment whose sms-service secret lacks the API key
     broken = boto3.client("secretsmanager").create_secret(Name="prd3292-test/sms-broken", SecretString="{}")
@@ -339,7 +340,7 @@ class ShortContext:
 
 
 def test_records_are_not_started_without_time_for_a_send_and_stay_unclaimed(
-    repository: DemandRepository, stream: TableStream, sms_service: FakeSmsService
+    repository: DemandRepository, stream: TableStream, sms_service: SmsService
 ) -> None:
     # Given an invocation with less time left than one send may need (2 s vendor timeout + 5 s)
     notification = sms_notification()

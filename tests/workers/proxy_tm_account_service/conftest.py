@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 from account_builders import MEMBER, ROLE_ARN
-from accounts_fake import API_KEY, FakeAccounts
 
+from sandbox.vendors import ACCOUNTS_API_KEY as API_KEY
+from sandbox.vendors import Accounts
 from workers.proxy_tm_account_service.handler import accounts_for
 from workers.shared import clients
 
@@ -22,17 +23,17 @@ def fresh_accounts_client() -> Iterator[None]:
 
 
 @pytest.fixture
-def accounts() -> Iterator[FakeAccounts]:
+def accounts() -> Iterator[Accounts]:
     """A fake Accounts API requiring the API key and a SigV4 signature, with one member."""
-    server = FakeAccounts(require_signature=True)
-    server.members[MEMBER["memberId"]] = MEMBER
+    server = Accounts(require_signature=True)
+    server.add(MEMBER)
     server.start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def proxy_env(aws: None, accounts: FakeAccounts, monkeypatch: pytest.MonkeyPatch) -> None:
+def proxy_env(aws: None, accounts: Accounts, monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker's environment (as on qa1/prod1: with a role) pointing at moto and the fake API."""
     arn = clients.secretsmanager().create_secret(
         Name="prd3292-test-us-east-1/accounts", SecretString=json.dumps({"apiKey": API_KEY})

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from account_builders import MEMBER_ID, tm_account_event
-from accounts_fake import API_KEY, FakeAccounts, is_sigv4_signed
-from loopback_http import Answer
 
+from sandbox.vendors import ACCOUNTS_API_KEY as API_KEY
+from sandbox.vendors import Accounts, Reply, is_sigv4_signed
 from workers.proxy_tm_account_service.handler import lambda_handler
 from workers.proxy_tm_account_service.models import (
     AccountNotFoundError,
@@ -42,9 +42,7 @@ def lambda_error(error: GraphQLError) -> dict[str, str]:
     return {"errorType": type(error).__name__, "errorMessage": str(error)}
 
 
-def test_a_member_is_returned_normalized_from_a_signed_call(
-    accounts: FakeAccounts, lambda_context: Any
-) -> None:
+def test_a_member_is_returned_normalized_from_a_signed_call(accounts: Accounts, lambda_context: Any) -> None:
     # Given the realistic AppSync event of tmAccount(memberId: "1234567890")
     assumed = AssumeRoleCalls()
 
@@ -74,7 +72,7 @@ def test_a_member_is_returned_normalized_from_a_signed_call(
     assert assumed == ["arn:aws:iam::123456789012:role/acoe-client-test"]
 
 
-def test_an_unknown_member_is_a_member_not_found_error(accounts: FakeAccounts, lambda_context: Any) -> None:
+def test_an_unknown_member_is_a_member_not_found_error(accounts: Accounts, lambda_context: Any) -> None:
     with pytest.raises(AccountNotFoundError) as raised:
         lambda_handler(tm_account_event(memberId="999"), lambda_context)
     assert lambda_error(raised.value) == {
@@ -93,7 +91,7 @@ def test_an_unknown_member_is_a_member_not_found_error(accounts: FakeAccounts, l
     ],
 )
 def test_a_malformed_member_id_is_refused_before_any_call(
-    accounts: FakeAccounts, lambda_context: Any, arguments: dict[str, Any], message: str
+    accounts: Accounts, lambda_context: Any, arguments: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(InvalidArgumentError, match=message) as raised:
         lambda_handler(tm_account_event(**arguments), lambda_context)
@@ -102,10 +100,10 @@ def test_a_malformed_member_id_is_refused_before_any_call(
 
 
 def test_a_failing_accounts_api_is_unavailable_after_retries_without_leaking_internals(
-    accounts: FakeAccounts, lambda_context: Any, log_lines: Lines
+    accounts: Accounts, lambda_context: Any, log_lines: Lines
 ) -> None:
     # Given an Accounts API answering 503 every time
-    accounts.answer_next(*[Answer(503, {"message": "upstream db01.internal down"})] * 3)
+    accounts.reply_next(*[Reply(503, {"message": "upstream db01.internal down"})] * 3)
 
     # When a member is resolved
     with pytest.raises(AccountsUnavailableError) as raised:
@@ -126,7 +124,7 @@ def test_a_failing_accounts_api_is_unavailable_after_retries_without_leaking_int
 
 
 def test_a_broken_secret_is_unavailable_and_logged_for_operators(
-    accounts: FakeAccounts, lambda_context: Any, monkeypatch: pytest.MonkeyPatch, log_lines: Lines
+    accounts: Accounts, lambda_context: Any, monkeypatch: pytest.MonkeyPatch, log_lines: Lines
 ) -> None:
     # Given a secret ARN that names no secret
     monkeypatch.setenv(

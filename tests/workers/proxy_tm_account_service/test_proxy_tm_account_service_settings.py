@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from account_builders import MEMBER, MEMBER_ID, tm_account_event
-from accounts_fake import API_KEY, FakeAccounts
 from deployed_environment import (
     declared_environment,
     declared_own_variables,
@@ -16,6 +15,8 @@ from deployed_environment import (
     use_environment,
 )
 
+from sandbox.vendors import ACCOUNTS_API_KEY as API_KEY
+from sandbox.vendors import Accounts
 from workers.proxy_tm_account_service.handler import lambda_handler
 from workers.proxy_tm_account_service.settings import AccountsProxySettings
 from workers.shared import clients
@@ -55,8 +56,8 @@ def test_the_handler_runs_with_the_declared_local_environment(
     # Given the declared local environment, where only the vendor endpoint and the secret's ARN
     # (moto makes its own) point at this test's fakes; local names no role, so calls are unsigned
     declared = declared_environment("local", WORKER)
-    accounts = FakeAccounts(require_signature=False)
-    accounts.members[MEMBER_ID] = MEMBER
+    accounts = Accounts(require_signature=False)
+    accounts.add(MEMBER)
     accounts.start()
     secret_arn = clients.secretsmanager().create_secret(
         Name="prd3292-local-us-east-1/accounts", SecretString=json.dumps({"apiKey": API_KEY})

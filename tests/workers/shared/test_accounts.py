@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from accounts_fake import API_KEY, FakeAccounts
 from hypothesis import given
 from hypothesis import strategies as st
-from loopback_http import Answer
 
+from sandbox.vendors import ACCOUNTS_API_KEY as API_KEY
+from sandbox.vendors import Accounts, Reply
 from workers.shared import clients
 from workers.shared.accounts import (
     E164_PATTERN,
@@ -54,9 +54,9 @@ class Sleeps(list[float]):
 
 
 @pytest.fixture
-def accounts() -> Iterator[FakeAccounts]:
-    server = FakeAccounts(require_signature=True)
-    server.members["1234567890"] = MEMBER
+def accounts() -> Iterator[Accounts]:
+    server = Accounts(require_signature=True)
+    server.add(MEMBER)
     server.start()
     yield server
     server.stop()
@@ -69,7 +69,7 @@ def secret_arn(aws: None) -> str:
     )["ARN"]
 
 
-def client(accounts: FakeAccounts, secret_arn: str, *, role_arn: str | None = ROLE_ARN) -> AccountsClient:
+def client(accounts: Accounts, secret_arn: str, *, role_arn: str | None = ROLE_ARN) -> AccountsClient:
     return accounts_client(
         accounts.url,
         secret_arn=secret_arn,
@@ -84,7 +84,7 @@ def client(accounts: FakeAccounts, secret_arn: str, *, role_arn: str | None = RO
 
 
 def test_a_member_is_fetched_signed_with_the_api_key_and_normalized(
-    accounts: FakeAccounts, secret_arn: str
+    accounts: Accounts, secret_arn: str
 ) -> None:
     # When a member is looked up with the role configured
     member = client(accounts, secret_arn).member("1234567890")
@@ -108,7 +108,7 @@ def test_a_member_is_fetched_signed_with_the_api_key_and_normalized(
     }
 
 
-def test_without_a_role_the_call_carries_the_api_key_only(accounts: FakeAccounts, secret_arn: str) -> None:
+def test_without_a_role_the_call_carries_the_api_key_only(accounts: Accounts, secret_arn: str) -> None:
     accounts.require_signature = False
     client(accounts, secret_arn, role_arn=None).member("1234567890")
     [request] = accounts.requests
@@ -117,38 +117,38 @@ def test_without_a_role_the_call_carries_the_api_key_only(accounts: FakeAccounts
 
 @pytest.mark.parametrize("member_id", ["", "12 34", "../admin", "a/b", "x" * 65, "1234?x=1", "é"])
 def test_a_malformed_member_id_is_refused_before_any_call(
-    accounts: FakeAccounts, secret_arn: str, member_id: str
+    accounts: Accounts, secret_arn: str, member_id: str
 ) -> None:
     with pytest.raises(InvalidMemberIdError, match="is not a valid member id: use 1 to 64 letters"):
         client(accounts, secret_arn).member(member_id)
     assert accounts.requests == []
 
 
-def test_an_unknown_member_is_not_found(accounts: FakeAccounts, secret_arn: str) -> None:
+def test_an_unknown_member_is_not_found(accounts: Accounts, secret_arn: str) -> None:
     with pytest.raises(MemberNotFoundError, match="no member with id '999'"):
         client(accounts, secret_arn).member("999")
 
 
-def test_a_400_from_the_api_means_an_invalid_member_id(accounts: FakeAccounts, secret_arn: str) -> None:
-    accounts.answer_next(Answer(400, {"message": "memberId must be numeric"}))
+def test_a_400_from_the_api_means_an_invalid_member_id(accounts: Accounts, secret_arn: str) -> None:
+    accounts.reply_next(Reply(400, {"message": "memberId must be numeric"}))
     with pytest.raises(
         InvalidMemberIdError, match="rejected by the accounts service: memberId must be numeric"
     ):
         client(accounts, secret_arn).member("abc")
 
 
-def test_5xx_is_retried_then_retryable(accounts: FakeAccounts, secret_arn: str) -> None:
-    accounts.answer_next(*[Answer(503, {"message": "Service Unavailable"})] * 3)
+def test_5xx_is_retried_then_retryable(accounts: Accounts, secret_arn: str) -> None:
+    accounts.reply_next(*[Reply(503, {"message": "Service Unavailable"})] * 3)
     with pytest.raises(RetryableVendorError, match="HTTP 503"):
         client(accounts, secret_arn).member("1234567890")
     assert len(accounts.requests) == 3
 
 
 def test_an_api_that_never_answers_in_time_is_retried_then_retryable(
-    accounts: FakeAccounts, secret_arn: str
+    accounts: Accounts, secret_arn: str
 ) -> None:
     # Given an API slower than the per-attempt timeout, every time
-    accounts.answer_next(*[Answer(200, MEMBER, delay_seconds=0.5)] * 3)
+    accounts.reply_next(*[Reply(200, MEMBER, hold_seconds=0.5)] * 3)
     slow = accounts_client(
         accounts.url,
         secret_arn=secret_arn,
@@ -164,18 +164,18 @@ def test_an_api_that_never_answers_in_time_is_retried_then_retryable(
     assert len(accounts.requests) == 3
 
 
-def test_a_rejected_signature_is_permanent(accounts: FakeAccounts, secret_arn: str) -> None:
+def test_a_rejected_signature_is_permanent(accounts: Accounts, secret_arn: str) -> None:
     with pytest.raises(PermanentVendorError, match="Missing Authentication Token"):
         client(accounts, secret_arn, role_arn=None).member("1234567890")
 
 
-def test_an_unusable_answer_is_retryable(accounts: FakeAccounts, secret_arn: str) -> None:
-    accounts.answer_next(Answer(200, ["not", "a", "member"]))
+def test_an_unusable_answer_is_retryable(accounts: Accounts, secret_arn: str) -> None:
+    accounts.reply_next(Reply(200, ["not", "a", "member"]))
     with pytest.raises(RetryableVendorError, match="unexpected member response"):
         client(accounts, secret_arn).member("1234567890")
 
 
-def test_a_secret_without_an_api_key_is_a_secret_error(aws: None, accounts: FakeAccounts) -> None:
+def test_a_secret_without_an_api_key_is_a_secret_error(aws: None, accounts: Accounts) -> None:
     arn = clients.secretsmanager().create_secret(Name="x", SecretString='{"token": "t"}')["ARN"]
     with pytest.raises(SecretError, match="has no non-empty 'apiKey'"):
         client(accounts, arn).member("1234567890")

@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from bitly_fake import TOKEN, FakeBitly
-from loopback_http import Answer
 
+from sandbox.vendors import BITLY_TOKEN as TOKEN
+from sandbox.vendors import Bitly, Reply
 from workers.shared import clients
 from workers.shared.bitly import BitlyClient, BitlyRateLimitedError, bitly_client
 from workers.shared.errors import PermanentVendorError, RetryableVendorError, SecretError
@@ -22,8 +22,8 @@ class Sleeps(list[float]):
 
 
 @pytest.fixture
-def bitly() -> Iterator[FakeBitly]:
-    server = FakeBitly()
+def bitly() -> Iterator[Bitly]:
+    server = Bitly()
     server.start()
     yield server
     server.stop()
@@ -41,14 +41,14 @@ def sleeps() -> Sleeps:
     return Sleeps()
 
 
-def client(bitly: FakeBitly, secret_arn: str, sleeps: Sleeps, group_guid: str | None = None) -> BitlyClient:
+def client(bitly: Bitly, secret_arn: str, sleeps: Sleeps, group_guid: str | None = None) -> BitlyClient:
     return bitly_client(
         bitly.url, secret_arn=secret_arn, group_guid=group_guid, timeout_seconds=2, sleep=sleeps
     )
 
 
 def test_shorten_posts_the_documented_body_with_the_bearer_token(
-    bitly: FakeBitly, secret_arn: str, sleeps: Sleeps
+    bitly: Bitly, secret_arn: str, sleeps: Sleeps
 ) -> None:
     # When a URL is shortened twice
     shortener = client(bitly, secret_arn, sleeps)
@@ -67,22 +67,22 @@ def test_shorten_posts_the_documented_body_with_the_bearer_token(
     }
 
 
-def test_the_group_guid_is_sent_when_configured(bitly: FakeBitly, secret_arn: str, sleeps: Sleeps) -> None:
+def test_the_group_guid_is_sent_when_configured(bitly: Bitly, secret_arn: str, sleeps: Sleeps) -> None:
     client(bitly, secret_arn, sleeps, group_guid="Ba1bc23dE4F").shorten("https://example.com/e")
     assert bitly.shorten_calls[0].json()["group_guid"] == "Ba1bc23dE4F"
 
 
-def test_429_is_retried_with_backoff_then_succeeds(bitly: FakeBitly, secret_arn: str, sleeps: Sleeps) -> None:
-    bitly.answer_next(FakeBitly.rate_limited(429), FakeBitly.rate_limited(429))
+def test_429_is_retried_with_backoff_then_succeeds(bitly: Bitly, secret_arn: str, sleeps: Sleeps) -> None:
+    bitly.reply_next(Bitly.rate_limited(429), Bitly.rate_limited(429))
     link = client(bitly, secret_arn, sleeps).shorten("https://example.com/e")
     assert link.link.startswith("https://bit.ly/")
     assert len(bitly.shorten_calls) == 3 and len(sleeps) == 2
 
 
 def test_429_until_attempts_run_out_is_a_rate_limit_error(
-    bitly: FakeBitly, secret_arn: str, sleeps: Sleeps
+    bitly: Bitly, secret_arn: str, sleeps: Sleeps
 ) -> None:
-    bitly.answer_next(*[FakeBitly.rate_limited(429)] * 3)
+    bitly.reply_next(*[Bitly.rate_limited(429)] * 3)
     with pytest.raises(BitlyRateLimitedError) as raised:
         client(bitly, secret_arn, sleeps).shorten("https://example.com/e")
     assert isinstance(raised.value, RetryableVendorError)
@@ -90,11 +90,11 @@ def test_429_until_attempts_run_out_is_a_rate_limit_error(
 
 
 def test_403_rate_limit_is_retryable_at_once_but_other_403s_are_permanent(
-    bitly: FakeBitly, secret_arn: str, sleeps: Sleeps
+    bitly: Bitly, secret_arn: str, sleeps: Sleeps
 ) -> None:
     # Given Bitly's documented 403 RATE_LIMIT_EXCEEDED, then a 403 for a bad token
-    bitly.answer_next(
-        FakeBitly.rate_limited(403), Answer(403, {"message": "FORBIDDEN", "description": "Forbidden"})
+    bitly.reply_next(
+        Bitly.rate_limited(403), Reply(403, {"message": "FORBIDDEN", "description": "Forbidden"})
     )
     shortener = client(bitly, secret_arn, sleeps)
 
@@ -108,7 +108,7 @@ def test_403_rate_limit_is_retryable_at_once_but_other_403s_are_permanent(
 
 
 def test_an_invalid_long_url_is_permanent_with_bitlys_code(
-    bitly: FakeBitly, secret_arn: str, sleeps: Sleeps
+    bitly: Bitly, secret_arn: str, sleeps: Sleeps
 ) -> None:
     with pytest.raises(PermanentVendorError, match="INVALID_ARG_LONG_URL") as raised:
         client(bitly, secret_arn, sleeps).shorten("not-a-url")
@@ -116,20 +116,20 @@ def test_an_invalid_long_url_is_permanent_with_bitlys_code(
 
 
 def test_5xx_is_repeated_because_bitly_answers_a_known_url_with_the_same_link(
-    bitly: FakeBitly, secret_arn: str, sleeps: Sleeps
+    bitly: Bitly, secret_arn: str, sleeps: Sleeps
 ) -> None:
-    bitly.answer_next(Answer(503, {"message": "TEMPORARILY_UNAVAILABLE"}), Answer(502, None))
+    bitly.reply_next(Reply(503, {"message": "TEMPORARILY_UNAVAILABLE"}), Reply(502, None))
     assert client(bitly, secret_arn, sleeps).shorten("https://example.com/e").link
     assert len(bitly.shorten_calls) == 3
 
 
-def test_a_success_without_a_link_is_retryable(bitly: FakeBitly, secret_arn: str, sleeps: Sleeps) -> None:
-    bitly.answer_next(Answer(200, {"id": "bit.ly/x"}))
+def test_a_success_without_a_link_is_retryable(bitly: Bitly, secret_arn: str, sleeps: Sleeps) -> None:
+    bitly.reply_next(Reply(200, {"id": "bit.ly/x"}))
     with pytest.raises(RetryableVendorError, match="unexpected shorten response: link"):
         client(bitly, secret_arn, sleeps).shorten("https://example.com/e")
 
 
-def test_a_secret_without_a_token_is_a_secret_error(aws: None, bitly: FakeBitly, sleeps: Sleeps) -> None:
+def test_a_secret_without_a_token_is_a_secret_error(aws: None, bitly: Bitly, sleeps: Sleeps) -> None:
     arn = clients.secretsmanager().create_secret(Name="x", SecretString='{"apiKey": "k"}')["ARN"]
     with pytest.raises(SecretError, match="has no non-empty 'token'"):
         client(bitly, arn, sleeps).shorten("https://example.com/e")

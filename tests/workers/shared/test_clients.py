@@ -13,6 +13,7 @@ from runtime_fakes import OtlpReceiver
 
 from workers.shared import clients
 from workers.shared.observability import LOGGER, instrumented
+from workers.shared.settings import TableSettings, load_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
@@ -26,6 +27,35 @@ def test_clients_are_created_on_first_use_and_then_reused() -> None:
     assert clients.dynamodb() is first
     clients.reset_clients()
     assert clients.dynamodb() is not first
+
+
+def test_the_demand_repository_is_built_once_per_table_from_the_settings_and_reset_with_the_clients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a worker's table settings from its environment
+    for name, value in {
+        "DMD_ENVIRONMENT": "qa1",
+        "POWERTOOLS_SERVICE_NAME": "sms_status_consumer",
+        "POWERTOOLS_METRICS_NAMESPACE": "DmdWorkers",
+        "DEMAND_TABLE_NAME": "prd3292-qa1-us-east-1-demand-table",
+        "DEMAND_TABLE_SALES_INDEX": "sales",
+        "DEMAND_TABLE_DEMAND_INDEX": "demand-by-sale",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(TableSettings)
+
+    # When the factory is asked for the repository twice
+    repository = clients.demand_repository(settings)
+
+    # Then it names the settings' table and indexes, is reused, and a reset builds a new one
+    assert (repository.table_name, repository.sales_index, repository.demand_index) == (
+        "prd3292-qa1-us-east-1-demand-table",
+        "sales",
+        "demand-by-sale",
+    )
+    assert clients.demand_repository(settings) is repository
+    clients.reset_clients()
+    assert clients.demand_repository(settings) is not repository
 
 
 def test_importing_the_runtime_creates_no_client() -> None:

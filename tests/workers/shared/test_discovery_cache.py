@@ -9,17 +9,15 @@ from typing import Any
 
 import boto3
 import pytest
-from discovery_fake import API_KEY, FakeDiscovery, discovery_payload
+from discovery_payloads import discovery_payload
 
-from workers.shared.discovery import (
-    WITHDRAWN_SALE_REASON,
-    CachedEvent,
-    DiscoveryClient,
-    EventNotFoundError,
-    EventRules,
-    ShortUrlQueue,
-    get_and_cache_event_details,
-)
+from sandbox.vendors import DISCOVERY_API_KEY as API_KEY
+from sandbox.vendors import Discovery
+from workers.shared.discovery.cache import WITHDRAWN_SALE_REASON, CachedEvent, get_and_cache_event_details
+from workers.shared.discovery.client import DiscoveryClient
+from workers.shared.discovery.errors import EventNotFoundError
+from workers.shared.discovery.rules import EventRules
+from workers.shared.queue_sender import QueueSender
 from workers.shared.repository import DemandRepository
 
 NOW = datetime(2024, 1, 10, 9, 30, tzinfo=UTC)
@@ -28,8 +26,8 @@ RULES = EventRules(cache_ttl_hours=24)
 
 
 @pytest.fixture
-def discovery() -> Iterator[FakeDiscovery]:
-    fake = FakeDiscovery()
+def discovery() -> Iterator[Discovery]:
+    fake = Discovery()
     fake.start()
     yield fake
     fake.stop()
@@ -55,7 +53,7 @@ def queued(queue_url: str) -> list[dict[str, Any]]:
 
 
 def details(
-    discovery: FakeDiscovery,
+    discovery: Discovery,
     repository: DemandRepository,
     *,
     now: datetime = NOW,
@@ -70,12 +68,12 @@ def details(
         discovery=DiscoveryClient(discovery.url, api_key=lambda: API_KEY, timeout_seconds=2),
         rules=RULES,
         now=now,
-        short_url_queue=ShortUrlQueue(url=queue_url) if queue_url else None,
+        short_url_queue=QueueSender(url=queue_url) if queue_url else None,
     )
 
 
 def test_a_miss_caches_the_event_and_its_sales_and_requests_a_short_url(
-    discovery: FakeDiscovery, repository: DemandRepository, queue_url: str
+    discovery: Discovery, repository: DemandRepository, queue_url: str
 ) -> None:
     # Given an uncached event known to Discovery
     discovery.add(discovery_payload("music-us"))
@@ -100,7 +98,7 @@ def test_a_miss_caches_the_event_and_its_sales_and_requests_a_short_url(
 
 
 def test_a_fresh_cached_event_is_served_without_calling_discovery(
-    discovery: FakeDiscovery, repository: DemandRepository, queue_url: str
+    discovery: Discovery, repository: DemandRepository, queue_url: str
 ) -> None:
     # Given the event was cached 23 hours ago (TTL 24 h)
     discovery.add(discovery_payload("music-us"))
@@ -117,7 +115,7 @@ def test_a_fresh_cached_event_is_served_without_calling_discovery(
 
 
 def test_an_expired_event_is_fetched_again_and_keeps_its_short_url(
-    discovery: FakeDiscovery, repository: DemandRepository, queue_url: str
+    discovery: Discovery, repository: DemandRepository, queue_url: str
 ) -> None:
     # Given a cached event that was shortened, then expired
     discovery.add(discovery_payload("music-us"))
@@ -136,7 +134,7 @@ def test_an_expired_event_is_fetched_again_and_keeps_its_short_url(
 
 
 def test_a_suppressed_event_is_cached_but_never_queued_for_a_short_url(
-    discovery: FakeDiscovery, repository: DemandRepository, queue_url: str
+    discovery: Discovery, repository: DemandRepository, queue_url: str
 ) -> None:
     # Given a sports event (classification not allowed)
     payload = discovery_payload("music-us")
@@ -155,7 +153,7 @@ def test_a_suppressed_event_is_cached_but_never_queued_for_a_short_url(
 
 
 def test_without_a_short_url_queue_nothing_is_sent(
-    discovery: FakeDiscovery, repository: DemandRepository
+    discovery: Discovery, repository: DemandRepository
 ) -> None:
     # Given no queue configured (the scheduler) / When a miss is cached / Then no job is requested
     discovery.add(discovery_payload("music-us"))
@@ -163,7 +161,7 @@ def test_without_a_short_url_queue_nothing_is_sent(
 
 
 def test_a_sale_discovery_stopped_listing_is_suppressed_and_left_out(
-    discovery: FakeDiscovery, repository: DemandRepository
+    discovery: Discovery, repository: DemandRepository
 ) -> None:
     # Given the event cached with its Live Nation presale, which Discovery then drops
     payload = discovery.add(discovery_payload("music-us"))
@@ -186,7 +184,7 @@ def test_a_sale_discovery_stopped_listing_is_suppressed_and_left_out(
 
 
 def test_an_unknown_event_is_not_found_and_nothing_is_cached(
-    discovery: FakeDiscovery, repository: DemandRepository, queue_url: str
+    discovery: Discovery, repository: DemandRepository, queue_url: str
 ) -> None:
     # Given Discovery does not know the id / When requested / Then not found, nothing cached or sent
     with pytest.raises(EventNotFoundError):
@@ -196,12 +194,11 @@ def test_an_unknown_event_is_not_found_and_nothing_is_cached(
 
 
 def test_an_event_is_cached_under_the_id_it_was_asked_for(
-    discovery: FakeDiscovery, repository: DemandRepository
+    discovery: Discovery, repository: DemandRepository
 ) -> None:
     # Given Discovery answers a legacy id with the event's canonical id
     payload = discovery_payload("music-us")
-    discovery.add({**payload, "id": "04005F3CA1B26E4D"})
-    discovery.events["04005F3CA1B26E4D"]["id"] = EVENT_ID
+    discovery.add(payload, event_id="04005F3CA1B26E4D")
 
     # When the legacy id is requested twice
     details(discovery, repository, event_id="04005F3CA1B26E4D")

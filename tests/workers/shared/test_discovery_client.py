@@ -7,21 +7,19 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from discovery_fake import API_KEY, FakeDiscovery, discovery_payload
+from discovery_payloads import discovery_payload
 from runtime_fakes import Scripted, ScriptedServer
 
-from workers.shared.discovery import (
-    DiscoveryClient,
-    EventNotFoundError,
-    InvalidEventPayloadError,
-    api_key_from_secret,
-)
+from sandbox.vendors import DISCOVERY_API_KEY as API_KEY
+from sandbox.vendors import Discovery
+from workers.shared.discovery.client import DiscoveryClient, api_key_from_secret
+from workers.shared.discovery.errors import EventNotFoundError, InvalidEventPayloadError
 from workers.shared.errors import PermanentVendorError, RetryableVendorError, SecretError
 
 
 @pytest.fixture
-def discovery() -> Iterator[FakeDiscovery]:
-    fake = FakeDiscovery()
+def discovery() -> Iterator[Discovery]:
+    fake = Discovery()
     fake.start()
     yield fake
     fake.stop()
@@ -32,7 +30,7 @@ def client(url: str, delays: list[float] | None = None) -> DiscoveryClient:
     return DiscoveryClient(url, api_key=lambda: API_KEY, timeout_seconds=2, sleep=recorded.append)
 
 
-def test_an_event_is_fetched_in_every_locale_with_the_api_key(discovery: FakeDiscovery) -> None:
+def test_an_event_is_fetched_in_every_locale_with_the_api_key(discovery: Discovery) -> None:
     # Given Discovery knows the event
     payload = discovery.add(discovery_payload("music-us"))
 
@@ -42,10 +40,10 @@ def test_an_event_is_fetched_in_every_locale_with_the_api_key(discovery: FakeDis
     # Then the payload comes back, requested with the key and locale=*
     assert fetched == payload
     assert discovery.calls == {"vvG1IZ9KBxv3Tg": 1}
-    assert discovery.queries == [{"apikey": [API_KEY], "locale": ["*"]}]
+    assert [request.query for request in discovery.requests] == [{"apikey": [API_KEY], "locale": ["*"]}]
 
 
-def test_an_unknown_event_is_a_typed_not_found_error(discovery: FakeDiscovery) -> None:
+def test_an_unknown_event_is_a_typed_not_found_error(discovery: Discovery) -> None:
     # Given Discovery answers 404 DIS1004 / When the event is fetched
     with pytest.raises(EventNotFoundError) as raised:
         client(discovery.url).event("vvG1IZ9KBxv3Tx")
@@ -57,17 +55,17 @@ def test_an_unknown_event_is_a_typed_not_found_error(discovery: FakeDiscovery) -
     assert isinstance(raised.value, PermanentVendorError)
 
 
-def test_a_malformed_id_never_reaches_discovery(discovery: FakeDiscovery) -> None:
+def test_a_malformed_id_never_reaches_discovery(discovery: Discovery) -> None:
     # Given an id that would change the request path / When fetched / Then not found, no call made
     with pytest.raises(EventNotFoundError):
         client(discovery.url).event("../attractions/K8vZ917oWOV")
     assert discovery.calls == {}
 
 
-def test_an_outage_is_retried_then_reported_as_retryable(discovery: FakeDiscovery) -> None:
+def test_an_outage_is_retried_then_reported_as_retryable(discovery: Discovery) -> None:
     # Given Discovery answers 503 every time
     discovery.add(discovery_payload("music-us"))
-    discovery.fail("vvG1IZ9KBxv3Tg", 503)
+    discovery.reply_for("vvG1IZ9KBxv3Tg", Discovery.unavailable())
     delays: list[float] = []
 
     # When the event is fetched / Then three attempts are made and the error is retryable
@@ -77,16 +75,16 @@ def test_an_outage_is_retried_then_reported_as_retryable(discovery: FakeDiscover
     assert len(delays) == 2
 
 
-def test_a_passing_outage_is_absorbed_by_a_retry(discovery: FakeDiscovery) -> None:
+def test_a_passing_outage_is_absorbed_by_a_retry(discovery: Discovery) -> None:
     # Given Discovery fails once with 503, then answers
     payload = discovery.add(discovery_payload("music-us"))
-    discovery.fail("vvG1IZ9KBxv3Tg", 503, times=1)
+    discovery.reply_next(Discovery.unavailable())
     # When fetched / Then the second attempt's payload is returned
     assert client(discovery.url).event("vvG1IZ9KBxv3Tg") == payload
     assert discovery.calls["vvG1IZ9KBxv3Tg"] == 2
 
 
-def test_a_rejected_api_key_is_permanent_but_not_not_found(discovery: FakeDiscovery) -> None:
+def test_a_rejected_api_key_is_permanent_but_not_not_found(discovery: Discovery) -> None:
     # Given a wrong key / When fetched / Then a permanent 401 that is not mistaken for a missing event
     bad_key = DiscoveryClient(discovery.url, api_key=lambda: "wrong", timeout_seconds=2)
     with pytest.raises(PermanentVendorError) as raised:

@@ -8,18 +8,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from discovery_fake import discovery_payload
+from discovery_payloads import discovery_payload
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workers.shared.discovery import (
-    PUBLIC_SALE_ID,
+from workers.shared.discovery.errors import InvalidEventPayloadError
+from workers.shared.discovery.normalize import PUBLIC_SALE_ID, normalize_event
+from workers.shared.discovery.rules import (
     EventRules,
-    InvalidEventPayloadError,
     SaleType,
     classification_name,
     locale_for,
-    normalize_event,
     sale_slug,
     sale_types,
 )

@@ -21,6 +21,7 @@ from workers.shared.observability import (
     NOOP_SPAN,
     SEND_ATTEMPTS,
     SMS_FAILED,
+    bind_identity_from_environment,
     correlated,
     count,
     extract_context,
@@ -273,6 +274,32 @@ def test_quiet_spans_suppress_per_item_spans(otlp_receiver: OtlpReceiver) -> Non
     assert [exported.name for exported in otlp_receiver.spans()] == ["batch write"]
 
 
+def test_the_worker_identity_is_bound_from_the_environment_at_import() -> None:
+    # Given a fresh interpreter whose environment names the worker, as Lambda's does before import
+    code = (
+        "import json\n"
+        "from workers.shared.observability import LOGGER, METRICS\n"
+        "print(json.dumps([LOGGER.service, METRICS.service, METRICS.namespace,"
+        " METRICS.default_dimensions['environment']]))\n"
+    )
+    environment = {
+        **{key: value for key, value in os.environ.items() if not key.startswith("OTEL_EXPORTER")},
+        "POWERTOOLS_SERVICE_NAME": "notification_send",
+        "POWERTOOLS_METRICS_NAMESPACE": "DmdWorkers",
+        "DMD_ENVIRONMENT": "qa1",
+    }
+
+    # When the observability module is imported
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True
+    )
+
+    # Then logs and metrics already name that worker, its namespace and its stack
+    assert result.stdout.strip().splitlines()[-1] == (
+        '["notification_send", "notification_send", "DmdWorkers", "qa1"]'
+    )
+
+
 def test_each_invocation_reports_the_worker_whose_environment_it_runs_in(
     monkeypatch: pytest.MonkeyPatch,
     lambda_context: Any,
@@ -285,9 +312,10 @@ def test_each_invocation_reports_the_worker_whose_environment_it_runs_in(
         LOGGER.info("Working")
         count(SEND_ATTEMPTS)
 
-    # When each is invoked with its own environment
+    # When each is invoked with its own environment, switched in by the host (which binds it)
     for service in ("notification_send", "sms_status_consumer"):
         monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", service)
+        assert bind_identity_from_environment() == service
         lambda_handler({}, lambda_context)
 
     # Then logs and metrics name the worker of each invocation, not the one imported first

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from loopback_http import Answer, LoopbackServer, Request
 
+from sandbox.vendors import Effect, Reply, Route, VendorRequest, VendorServer
 from workers.shared.errors import PermanentVendorError, RetryableVendorError
 from workers.shared.models import EventRecord
 from workers.shared.publish import EXTENSION, PublishClient
@@ -16,11 +16,16 @@ from workers.shared.vendor_http import VendorClient
 AT = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
-class FakePublish(LoopbackServer):
-    """Accepts extension PUTs."""
+class FakePublish(VendorServer):
+    """TM Publish on the vendor fakes' HTTP plumbing: accepts every extension PUT."""
 
-    def route(self, request: Request) -> Answer:
-        return Answer(200, {"status": "ok"})
+    vendor = "tm-publish"
+
+    def route(self, request: VendorRequest) -> Route | Reply:
+        return Route(request.path, None)
+
+    def decide(self, request: VendorRequest, key: str | None) -> tuple[Reply, Effect | None]:
+        return Reply(200, {"status": "ok"}), None
 
 
 @pytest.fixture
@@ -81,7 +86,7 @@ def test_an_unsuppressed_event_is_published_without_a_reason(publish: FakePublis
 
 def test_a_server_error_is_retried_because_the_put_is_idempotent(publish: FakePublish) -> None:
     # Given one 503 before the API recovers
-    publish.answer_next(Answer(503, {"message": "busy"}))
+    publish.reply_next(Reply(503, {"message": "busy"}))
 
     # When the status is published
     client(publish).publish_suppression(event(suppressed=True), at=AT)
@@ -92,13 +97,13 @@ def test_a_server_error_is_retried_because_the_put_is_idempotent(publish: FakePu
 
 def test_a_rejected_event_is_a_permanent_error_and_an_outage_a_retryable_one(publish: FakePublish) -> None:
     # Given an API that refuses the event, then one that is down
-    publish.answer_next(Answer(404, {"message": "event not found"}))
+    publish.reply_next(Reply(404, {"message": "event not found"}))
 
     # Then the refusal is permanent, with the API's reason
     with pytest.raises(PermanentVendorError, match="event not found"):
         client(publish).publish_suppression(event(suppressed=True), at=AT)
 
     # And a persistent 5xx is retryable once attempts run out
-    publish.answer_next(Answer(503), Answer(503))
+    publish.reply_next(Reply(503), Reply(503))
     with pytest.raises(RetryableVendorError):
         client(publish).publish_suppression(event(suppressed=True), at=AT)

@@ -8,9 +8,9 @@ from typing import Any
 
 import boto3
 import pytest
-from loopback_http import Answer
-from sms_service_fake import API_KEY, FakeSmsService
 
+from sandbox.vendors import SMS_API_KEY as API_KEY
+from sandbox.vendors import Reply, SmsService
 from workers.shared.errors import (
     PermanentError,
     PermanentVendorError,
@@ -33,8 +33,8 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/sms-service-client-test"
 
 
 @pytest.fixture
-def sms_service() -> Iterator[FakeSmsService]:
-    service = FakeSmsService()
+def sms_service() -> Iterator[SmsService]:
+    service = SmsService()
     service.start()
     yield service
     service.stop()
@@ -49,7 +49,7 @@ def api_key_secret(aws: None) -> str:
     )["ARN"]
 
 
-def client(service: FakeSmsService, secret_arn: str, **options: object) -> SmsServiceClient:
+def client(service: SmsService, secret_arn: str, **options: object) -> SmsServiceClient:
     settings: dict[str, object] = {"secret_arn": secret_arn, "region": "us-east-1", "timeout_seconds": 2.0}
     return SmsServiceClient(service.url, **{**settings, **options})  # type: ignore[arg-type]
 
@@ -61,7 +61,7 @@ def message(to: str = "+15555550123") -> SmsSendRequest:
 
 
 def test_a_message_is_posted_with_the_api_key_and_its_reference(
-    sms_service: FakeSmsService, api_key_secret: str
+    sms_service: SmsService, api_key_secret: str
 ) -> None:
     # Given a stack without a signing role (local)
     sms = client(sms_service, api_key_secret)
@@ -85,7 +85,7 @@ def test_a_message_is_posted_with_the_api_key_and_its_reference(
 
 def test_with_a_role_every_request_is_sigv4_signed_for_execute_api(api_key_secret: str) -> None:
     # Given a service that only accepts SigV4-signed calls and a client configured with the role
-    service = FakeSmsService(signed=True)
+    service = SmsService(require_signature=True)
     service.start()
     try:
         sms = client(service, api_key_secret, role_arn=ROLE_ARN)
@@ -105,29 +105,29 @@ def test_with_a_role_every_request_is_sigv4_signed_for_execute_api(api_key_secre
 @pytest.mark.parametrize(
     ("answer", "error_type", "code"),
     [
-        (FakeSmsService.failure(400, "INVALID_NUMBER"), PermanentVendorError, "INVALID_NUMBER"),
-        (FakeSmsService.failure(422, "BLOCKED"), PermanentVendorError, "BLOCKED"),
-        (FakeSmsService.failure(422, "OPTED_OUT"), PermanentVendorError, "OPTED_OUT"),
-        (FakeSmsService.failure(400, "invalid_number"), PermanentVendorError, "INVALID_NUMBER"),
-        (FakeSmsService.failure(404, "NOT_FOUND"), PermanentVendorError, "HTTP_404"),
-        (FakeSmsService.failure(400, "CARRIER_UNAVAILABLE_PERMANENTLY"), PermanentVendorError, "HTTP_400"),
-        (FakeSmsService.failure(422, "RATE_LIMITED"), RetryableVendorError, "RATE_LIMITED"),
-        (FakeSmsService.failure(400, "CARRIER_UNAVAILABLE"), RetryableVendorError, "CARRIER_UNAVAILABLE"),
-        (FakeSmsService.failure(429, "THROTTLED"), RetryableVendorError, "THROTTLED"),
-        (FakeSmsService.failure(429), RetryableVendorError, "HTTP_429"),
-        (FakeSmsService.failure(500), RetryableVendorError, "HTTP_500"),
-        (FakeSmsService.failure(503), RetryableVendorError, "HTTP_503"),
+        (SmsService.failure(400, "INVALID_NUMBER"), PermanentVendorError, "INVALID_NUMBER"),
+        (SmsService.failure(422, "BLOCKED"), PermanentVendorError, "BLOCKED"),
+        (SmsService.failure(422, "OPTED_OUT"), PermanentVendorError, "OPTED_OUT"),
+        (SmsService.failure(400, "invalid_number"), PermanentVendorError, "INVALID_NUMBER"),
+        (SmsService.failure(404, "NOT_FOUND"), PermanentVendorError, "HTTP_404"),
+        (SmsService.failure(400, "CARRIER_UNAVAILABLE_PERMANENTLY"), PermanentVendorError, "HTTP_400"),
+        (SmsService.failure(422, "RATE_LIMITED"), RetryableVendorError, "RATE_LIMITED"),
+        (SmsService.failure(400, "CARRIER_UNAVAILABLE"), RetryableVendorError, "CARRIER_UNAVAILABLE"),
+        (SmsService.failure(429, "THROTTLED"), RetryableVendorError, "THROTTLED"),
+        (SmsService.failure(429), RetryableVendorError, "HTTP_429"),
+        (SmsService.failure(500), RetryableVendorError, "HTTP_500"),
+        (SmsService.failure(503), RetryableVendorError, "HTTP_503"),
     ],
 )
 def test_failures_are_typed_by_status_and_whole_reason_code(
-    sms_service: FakeSmsService,
+    sms_service: SmsService,
     api_key_secret: str,
-    answer: Answer,
+    answer: Reply,
     error_type: type[VendorError],
     code: str,
 ) -> None:
     # Given the service answers with this failure
-    sms_service.answer_next(answer)
+    sms_service.reply_next(answer)
 
     # When a message is sent
     with pytest.raises(VendorError) as raised:
@@ -146,10 +146,10 @@ def test_the_retryable_reasons_are_a_fixed_vocabulary() -> None:
 
 
 def test_no_answer_within_the_timeout_is_retryable_without_a_status(
-    sms_service: FakeSmsService, api_key_secret: str
+    sms_service: SmsService, api_key_secret: str
 ) -> None:
     # Given a service slower than the client's timeout
-    sms_service.answer_next(Answer(202, {"messageId": "SM-late"}, delay_seconds=0.6))
+    sms_service.reply_next(Reply(202, {"messageId": "SM-late"}, hold_seconds=0.6))
 
     # When a message is sent
     with pytest.raises(RetryableVendorError) as raised:
@@ -161,10 +161,10 @@ def test_no_answer_within_the_timeout_is_retryable_without_a_status(
 
 
 def test_extra_attempts_repeat_the_post_because_the_service_deduplicates(
-    sms_service: FakeSmsService, api_key_secret: str
+    sms_service: SmsService, api_key_secret: str
 ) -> None:
     # Given a client allowed two attempts and a service failing once
-    sms_service.answer_next(FakeSmsService.failure(503))
+    sms_service.reply_next(SmsService.failure(503))
     sms = client(sms_service, api_key_secret, max_attempts=2, sleep=lambda _: None)
 
     # When a message is sent
@@ -177,10 +177,10 @@ def test_extra_attempts_repeat_the_post_because_the_service_deduplicates(
 
 
 def test_an_acceptance_without_message_id_is_neither_retryable_nor_permanent(
-    sms_service: FakeSmsService, api_key_secret: str
+    sms_service: SmsService, api_key_secret: str
 ) -> None:
     # Given a service answering 202 with an unexpected body
-    sms_service.answer_next(Answer(202, {"id": "SM-1"}))
+    sms_service.reply_next(Reply(202, {"id": "SM-1"}))
 
     # When a message is sent
     with pytest.raises(UnreadableAcceptanceError) as raised:
@@ -193,7 +193,7 @@ def test_an_acceptance_without_message_id_is_neither_retryable_nor_permanent(
 
 @pytest.mark.parametrize("secret", ['{"token": "x"}', '{"apiKey": ""}', '{"apiKey": 42}'])
 def test_preflight_fails_on_a_secret_without_an_api_key_before_any_request(
-    sms_service: FakeSmsService, aws: None, secret: str
+    sms_service: SmsService, aws: None, secret: str
 ) -> None:
     # Given a secret that lacks a usable apiKey
     arn = boto3.client("secretsmanager").create_secret(Name="prd3292-test/sms-bad", SecretString=secret)[
@@ -221,7 +221,7 @@ class CountingSts:
 
 
 def test_preflight_assumes_the_signing_role_that_later_sends_reuse(
-    sms_service: FakeSmsService, api_key_secret: str
+    sms_service: SmsService, api_key_secret: str
 ) -> None:
     # Given a client signing as a role
     sts = CountingSts()

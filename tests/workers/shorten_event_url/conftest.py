@@ -6,8 +6,9 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from bitly_fake import TOKEN, FakeBitly
 
+from sandbox.vendors import BITLY_TOKEN as TOKEN
+from sandbox.vendors import Bitly
 from workers.shared import clients
 from workers.shared.repository import DemandRepository
 
@@ -17,9 +18,9 @@ DEMAND_INDEX = "demand-by-sale"
 
 
 @pytest.fixture
-def bitly() -> Iterator[FakeBitly]:
+def bitly() -> Iterator[Bitly]:
     """A behavioural Bitly v4 on 127.0.0.1."""
-    server = FakeBitly()
+    server = Bitly()
     server.start()
     yield server
     server.stop()
@@ -41,7 +42,7 @@ def events(demand_table: str) -> DemandRepository:
 
 @pytest.fixture
 def shortener_env(
-    monkeypatch: pytest.MonkeyPatch, demand_table: str, bitly: FakeBitly, bitly_secret: str
+    monkeypatch: pytest.MonkeyPatch, demand_table: str, bitly: Bitly, bitly_secret: str
 ) -> None:
     """The worker's environment pointing at moto and the fake Bitly."""
     for name, value in {

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from bitly_fake import TOKEN, FakeBitly
-from loopback_http import Answer
 from shortener_builders import cached_event, job_record, sqs_event
 from trigger_records import sqs_record
 
+from sandbox.vendors import BITLY_TOKEN as TOKEN
+from sandbox.vendors import Bitly, Reply
 from workers.shared import clients
 from workers.shared.repository import DemandRepository
 from workers.shorten_event_url.handler import lambda_handler
@@ -34,7 +34,7 @@ def metric_total(blobs: list[dict[str, Any]], name: str) -> float:
 
 @pytest.mark.usefixtures("shortener_env")
 def test_a_job_stores_the_bitly_link_on_the_event_once(
-    events: DemandRepository, bitly: FakeBitly, lambda_context: Any, emf_blobs: Blobs
+    events: DemandRepository, bitly: Bitly, lambda_context: Any, emf_blobs: Blobs
 ) -> None:
     # Given a cached event without a short URL
     events.put_event(cached_event("vvG1IZ9KBxv3Tg"))
@@ -62,7 +62,7 @@ def test_a_job_stores_the_bitly_link_on_the_event_once(
 
 @pytest.mark.usefixtures("shortener_env")
 def test_the_configured_bitly_group_is_sent(
-    events: DemandRepository, bitly: FakeBitly, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+    events: DemandRepository, bitly: Bitly, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BITLY_GROUP_GUID", "Ba1bc23dE4F")
     events.put_event(cached_event("E1"))
@@ -72,11 +72,11 @@ def test_the_configured_bitly_group_is_sent(
 
 @pytest.mark.usefixtures("shortener_env")
 def test_a_rate_limited_call_is_retried_and_then_succeeds(
-    events: DemandRepository, bitly: FakeBitly, lambda_context: Any
+    events: DemandRepository, bitly: Bitly, lambda_context: Any
 ) -> None:
     # Given Bitly answers the first call with 429 RATE_LIMIT_EXCEEDED
     events.put_event(cached_event("E1"))
-    bitly.answer_next(FakeBitly.rate_limited(429))
+    bitly.reply_next(Bitly.rate_limited(429))
 
     # When the job is handled
     response = lambda_handler(sqs_event(job_record("m-1", "E1")), lambda_context)
@@ -90,11 +90,11 @@ def test_a_rate_limited_call_is_retried_and_then_succeeds(
 
 @pytest.mark.usefixtures("shortener_env")
 def test_bitlys_403_rate_limit_fails_the_record_as_retryable_without_hammering(
-    events: DemandRepository, bitly: FakeBitly, lambda_context: Any, emf_blobs: Blobs, log_lines: Lines
+    events: DemandRepository, bitly: Bitly, lambda_context: Any, emf_blobs: Blobs, log_lines: Lines
 ) -> None:
     # Given Bitly answers with its documented 403 RATE_LIMIT_EXCEEDED (per-minute limit)
     events.put_event(cached_event("E1"))
-    bitly.answer_next(FakeBitly.rate_limited(403))
+    bitly.reply_next(Bitly.rate_limited(403))
 
     # When the job is handled
     response = lambda_handler(sqs_event(job_record("m-1", "E1")), lambda_context)
@@ -109,14 +109,14 @@ def test_bitlys_403_rate_limit_fails_the_record_as_retryable_without_hammering(
 
 @pytest.mark.usefixtures("shortener_env")
 def test_a_mixed_batch_returns_exactly_the_malformed_and_failing_records(
-    events: DemandRepository, bitly: FakeBitly, lambda_context: Any
+    events: DemandRepository, bitly: Bitly, lambda_context: Any
 ) -> None:
     # Given a good job, a malformed message, a job Bitly refuses (400), and a job for an unknown event
     events.put_event(cached_event("GOOD"))
     events.put_event(cached_event("REFUSED"))
-    bitly.fail_long_urls_containing(
+    bitly.reply_for(
         "REFUSED",
-        Answer(400, {"message": "INVALID_ARG_LONG_URL", "resource": "bitlinks", "description": "x"}),
+        Reply(400, {"message": "INVALID_ARG_LONG_URL", "resource": "bitlinks", "description": "x"}),
     )
     event = sqs_event(
         job_record("m-good", "GOOD"),
@@ -136,7 +136,7 @@ def test_a_mixed_batch_returns_exactly_the_malformed_and_failing_records(
 
 @pytest.mark.usefixtures("shortener_env")
 def test_a_job_for_an_event_not_cached_succeeds_with_a_log_line(
-    bitly: FakeBitly, lambda_context: Any, log_lines: Lines
+    bitly: Bitly, lambda_context: Any, log_lines: Lines
 ) -> None:
     response = lambda_handler(sqs_event(job_record("m-1", "GONE")), lambda_context)
     assert response == {"batchItemFailures": []}
@@ -150,7 +150,7 @@ def test_a_job_for_an_event_not_cached_succeeds_with_a_log_line(
 def test_a_permanently_refused_job_reaches_the_dlq_after_max_receives(
     shortener_env: None,
     events: DemandRepository,
-    bitly: FakeBitly,
+    bitly: Bitly,
     lambda_context: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -163,7 +163,7 @@ def test_a_permanently_refused_job_reaches_the_dlq_after_max_receives(
         Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})},
     )["QueueUrl"]
     events.put_event(cached_event("REFUSED"))
-    bitly.fail_long_urls_containing("REFUSED", Answer(400, {"message": "INVALID_ARG_LONG_URL"}))
+    bitly.reply_for("REFUSED", Reply(400, {"message": "INVALID_ARG_LONG_URL"}))
     sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"eventId": "REFUSED"}))
 
     # When Lambda's poller receives it, the worker fails it, and it becomes visible again, repeatedly

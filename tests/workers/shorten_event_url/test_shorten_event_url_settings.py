@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from bitly_fake import TOKEN, FakeBitly
 from deployed_environment import (
     create_declared_table,
     declared_environment,
@@ -17,6 +16,8 @@ from deployed_environment import (
 )
 from shortener_builders import cached_event, job_record, sqs_event
 
+from sandbox.vendors import BITLY_TOKEN as TOKEN
+from sandbox.vendors import Bitly
 from workers.shared import clients
 from workers.shared.errors import SettingsError
 from workers.shared.repository import DemandRepository
@@ -43,7 +44,7 @@ def test_the_handler_runs_with_the_declared_environment(
     # Given the declared environment, where only the vendor endpoint and the secret's ARN (moto
     # makes its own) point at this test's fakes, and the table it names
     declared = declared_environment("local", WORKER)
-    bitly = FakeBitly()
+    bitly = Bitly()
     bitly.start()
     secret_arn = clients.secretsmanager().create_secret(
         Name="prd3292-local-us-east-1/bitly", SecretString=json.dumps({"token": TOKEN})
