@@ -18,9 +18,9 @@ from bench.cold_import import cold_imports
 from bench.pipeline_bench import pipeline_vs_boto3
 from bench.workers_bench import generator_vs_boto3
 from infra.offline import synthesize_stack
+from infra.stack_files import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "RESULTS.md"
+RESULTS = PROJECT_ROOT / "bench" / "RESULTS.md"
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def synth_prod1(runs: int) -> Result:
 def synth_fleet(workers: int, runs: int) -> Result:
     """A generated fleet of `workers` through the real components vs the same resources raw."""
     os.environ["DMD_BENCH_WORKERS"] = str(workers)
-    program = ROOT / "bench" / "fleet_program.py"
+    program = PROJECT_ROOT / "bench" / "fleet_program.py"
     graph = synthesize_stack("prod1", program=program)
     measured = best_of(runs, lambda: synthesize_stack("prod1", program=program))
     baseline = _raw_baseline(graph.to_json(), runs)
@@ -103,7 +103,7 @@ def generator(fans: int) -> Result:
 def pipeline(fans: int, deadline_seconds: float) -> Result:
     """A sale with `fans` fans through the sandbox vs bare boto3 producing the same notifications."""
     bench = pipeline_vs_boto3(
-        fans, out_dir=ROOT / "build" / "bench", deadline_seconds=deadline_seconds, console=Console()
+        fans, out_dir=PROJECT_ROOT / "build" / "bench", deadline_seconds=deadline_seconds, console=Console()
     )
     return Result(
         f"pipeline, {fans:,}-fan sale (sandbox, speed 1)",
@@ -123,7 +123,7 @@ def _raw_baseline(graph_json: str, runs: int) -> float:
         path = Path(directory) / "graph.json"
         path.write_text(graph_json, encoding="utf-8")
         os.environ["DMD_BENCH_GRAPH"] = str(path)
-        program = ROOT / "bench" / "raw_program.py"
+        program = PROJECT_ROOT / "bench" / "raw_program.py"
         return best_of(runs, lambda: synthesize_stack("prod1", program=program))
 
 
@@ -164,7 +164,7 @@ def kept_rows(previous: str, rerun: set[str]) -> list[str]:
 
 def report(results: list[Result], kept: list[str] | None = None) -> str:
     commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+        ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
     ).stdout.strip()
     lines = [
         "# Benchmark results",

@@ -43,7 +43,7 @@ def local_graph() -> ResourceGraph:
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[AwsClients]:
     """moto in-process, reached the way the sandbox reaches an emulator (fake credentials, and
-    account-id endpoints off in the client config, as tooling-notes require for DynamoDB Streams)."""
+    account-id endpoints off in the client config: moto does not route DynamoDB Streams there)."""
     # Module scope runs before the per-test hermetic fixture: clear what an earlier sandbox test in
     # this process may have left pointing at its (stopped) emulator.
     with pytest.MonkeyPatch.context() as patch:

@@ -53,7 +53,7 @@ def sms_notification(**overrides: Any) -> NotificationRecord:
 
 
 def test_keys_follow_the_table_key_patterns() -> None:
-    # Then each record kind has the PK/SK of reference §2.2 (event SK per product decision)
+    # Then each record kind has the PK/SK of the demand table's data model (the event item keeps one SK)
     assert event_key("E1") == Key("event:E1", "event#details")
     assert sale_key("E1", "S1") == Key("event:E1", "sale#S1")
     assert demand_key("F1", "E1", "S1") == Key("fan:F1", "demand#E1-S1")
