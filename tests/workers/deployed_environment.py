@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 
 import pytest
@@ -23,19 +22,11 @@ LIBRARY_VARIABLES = frozenset(
 )
 
 
-@functools.cache
-def _graph(stack: str) -> object:
-    from infra.offline import synthesize_stack
-
-    return synthesize_stack(stack)
-
-
 def declared_environment(stack: str, worker: str) -> dict[str, str]:
-    """The `environment.variables` of the worker's function in the synthesized stack (once per session)."""
-    from infra.synth import ResourceGraph
+    """The `environment.variables` of the worker's function in the synthesized stack (once per process)."""
+    from tests.infra.graphs import stack_graph
 
-    graph = _graph(stack)
-    assert isinstance(graph, ResourceGraph)
+    graph = stack_graph(stack)
     variables = graph.named(f"{worker}-function").inputs["environment"]["variables"]
     return {name: str(value) for name, value in variables.items()}
 
