@@ -9,6 +9,11 @@ UV_VERSION := 0.13.9
 SYNCED := $(VENV)/.synced
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_NO_PROGRESS := 1
+# Machines that set PYTHONDONTWRITEBYTECODE make every interpreter (each test worker, each CLI
+# subprocess, each demo) recompile pulumi_aws, moto and botocore from source: seconds per process.
+# Targets here write bytecode caches (ignored by git, never packaged); the cold-import benchmark
+# sets its own clean cache so it still measures a Lambda-like import from source.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help install lint format typecheck test test-fast bench demo synth snapshots package lock clean
 

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 
@@ -90,6 +91,17 @@ def import_footprint(
     return footprint
 
 
+def _run_fresh(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run a fresh interpreter that compiles every module from source, as a Lambda cold start does.
+
+    The code archives carry no bytecode and /var/task is read-only, so the cold start compiles; here the
+    bytecode cache goes to an empty, throw-away folder, whatever `__pycache__` folders the tree holds.
+    """
+    with tempfile.TemporaryDirectory(prefix="dmd-pycache-") as cache:
+        env = {**os.environ, "PYTHONPYCACHEPREFIX": cache, "PYTHONDONTWRITEBYTECODE": "1"}
+        return subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+
+
 _TIMED_IMPORT = "import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
 
 
@@ -97,12 +109,7 @@ def import_seconds(statement: str, runs: int) -> float:
     """Best in-process time of `statement` over `runs` fresh interpreters (startup excluded)."""
     best = float("inf")
     for _ in range(runs):
-        output = subprocess.run(
-            [sys.executable, "-c", _TIMED_IMPORT.format(statement=statement)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        output = _run_fresh([sys.executable, "-c", _TIMED_IMPORT.format(statement=statement)])
         best = min(best, float(output.stdout.strip()))
     return best
 
@@ -119,7 +126,7 @@ def best_wall_seconds(statement: str, runs: int) -> float:
     best = float("inf")
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", statement], check=True)
+        _run_fresh([sys.executable, "-c", statement])
         best = min(best, time.perf_counter() - started)
     return best
 
@@ -129,7 +136,7 @@ def step_seconds(runs: int) -> dict[str, float]:
     probe = f"STEPS = {STEPS!r}\n{_STEP_PROBE}"
     best: dict[str, float] = {}
     for _ in range(runs):
-        output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+        output = _run_fresh([sys.executable, "-c", probe])
         for name, seconds in json.loads(output.stdout).items():
             best[name] = min(best.get(name, float("inf")), seconds)
     return best
@@ -137,9 +144,7 @@ def step_seconds(runs: int) -> dict[str, float]:
 
 def heaviest_imports(statement: str, count: int) -> list[tuple[int, str]]:
     """Top-level modules by cumulative import time (microseconds) from `-X importtime`."""
-    output = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", statement], capture_output=True, text=True, check=True
-    ).stderr
+    output = _run_fresh([sys.executable, "-X", "importtime", "-c", statement]).stderr
     top = [
         (int(match[2]), match[4])
         for match in map(_IMPORT_LINE.match, output.splitlines())
