@@ -17,6 +17,7 @@ from rich.console import Console
 from bench.cold_import import cold_imports
 from bench.pipeline_bench import pipeline_vs_boto3
 from bench.workers_bench import generator_vs_boto3
+from infra.catalog import CATALOG
 from infra.offline import synthesize_stack
 from infra.stack_files import PROJECT_ROOT
 
@@ -55,7 +56,7 @@ def synth_prod1(runs: int) -> Result:
     measured = best_of(runs, lambda: synthesize_stack("prod1"))
     baseline = _raw_baseline(graph.to_json(), runs)
     return Result(
-        "synth prod1 (8 workers)",
+        f"synth prod1 ({len(CATALOG)} workers)",
         measured,
         "same resources, no components",
         baseline,

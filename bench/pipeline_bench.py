@@ -187,11 +187,11 @@ def run_baseline(report: DemoReport) -> tuple[float, Counter[str]]:
     demand_records = len({(item["PK"], str(item["SK"]).rsplit("#", 1)[0]) for item in notifications})
     with Pipeline(mode=PipelineMode.STEPPED) as pipeline:
         bare = _Bare(pipeline)
-        sale_key = bare.seed_demand(demand_records)
+        sale_position = bare.seed_demand(demand_records)
         bare.start_streams()
         pipeline.start_counting_api_calls()
         started = time.perf_counter()
-        bare.read_demand(sale_key)
+        bare.read_demand(sale_position)
         bare.each(notifications, bare.create)
         bare.copy_changes()
         bare.each(notifications, bare.send)
@@ -245,9 +245,9 @@ class _Bare:
             for _ in pool.map(action, items):
                 pass
 
-    def seed_demand(self, count: int) -> str:
-        """Untimed: the sale's demand records (BatchWriteItem); the index partition they are under."""
-        sale_key = "BenchEvent#public"
+    def seed_demand(self, count: int) -> tuple[str, str]:
+        """Untimed: the sale's demand records as the fan-facing writer writes them; their index keys."""
+        sale_position = ("BenchEvent", "demand#BenchEvent-public")  # demand-by-sale: eventId, SK
         self._pipeline.put_items(
             {
                 "PK": f"fan:bench{index:06d}",
@@ -260,11 +260,10 @@ class _Bare:
                 "phoneNumber": f"+1212555{index % 10000:04d}",
                 "locale": "en-us",
                 "marketId": "TM_US",
-                "demandSaleKey": sale_key,
             }
             for index in range(count)
         )
-        return sale_key
+        return sale_position
 
     def start_streams(self) -> None:
         """Untimed: read positions at the streams' tips (the seeding's changes are not the baseline's)."""
@@ -285,12 +284,13 @@ class _Bare:
 
     # ---------------------------------------------------------------------------------------------
 
-    def read_demand(self, sale_key: str) -> None:
+    def read_demand(self, sale_position: tuple[str, str]) -> None:
+        event_id, sort_key = sale_position
         request: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": self._demand_index,
-            "KeyConditionExpression": "demandSaleKey = :sale",
-            "ExpressionAttributeValues": {":sale": {"S": sale_key}},
+            "KeyConditionExpression": "eventId = :event AND SK = :sk",
+            "ExpressionAttributeValues": {":event": {"S": event_id}, ":sk": {"S": sort_key}},
             "Limit": self._page_size,
         }
         while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -30,6 +31,8 @@ def grant(access: Access, stack: StackConfig, refs: PlatformRefs) -> Grant:
         "DEMAND_TABLE_NAME": refs.table_name,
         "DEMAND_TABLE_SALES_INDEX": refs.index_names["sales"],
         "DEMAND_TABLE_DEMAND_INDEX": refs.index_names["demand"],
+        "DEMAND_TABLE_MESSAGE_INDEX": refs.index_names["message"],
+        "DEMAND_TABLE_PENDING_INDEX": refs.index_names["pending"],
     }
     index_arns = [
         pulumi.Output.concat(refs.table_arn, "/index/", index) for index in refs.index_names.values()
@@ -72,15 +75,23 @@ def grant(access: Access, stack: StackConfig, refs: PlatformRefs) -> Grant:
                 environment={variable: queue.url},
             )
         case Access.SMS_SERVICE:
-            return _vendor_grant(
+            sms = _vendor_grant(
                 "sms_service", "SMS_SERVICE", vendors.sms_service_url, vendors.sms_service_role_arn, refs
             )
+            app_ids = json.dumps(vendors.sms_app_ids.by_type(), separators=(",", ":"))
+            return Grant(statements=sms.statements, environment={**sms.environment, "SMS_APP_IDS": app_ids})
         case Access.ACCOUNTS:
             return _vendor_grant(
                 "accounts", "ACCOUNTS", vendors.accounts_url, vendors.accounts_role_arn, refs
             )
         case Access.BITLY:
-            return _vendor_grant("bitly", "BITLY", vendors.bitly_url, None, refs)
+            bitly = _vendor_grant("bitly", "BITLY", vendors.bitly_url, None, refs)
+            # One group for every worker that shortens: Bitly keeps one link per group and long URL,
+            # so the shortener and the generator get the same link for an event.
+            return Grant(
+                statements=bitly.statements,
+                environment={**bitly.environment, "BITLY_GROUP_GUID": vendors.bitly_group_guid},
+            )
         case Access.DISCOVERY:
             grant_ = _vendor_grant("discovery", "DISCOVERY", vendors.discovery_url, None, refs)
             rules = stack.business

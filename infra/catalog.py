@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -129,12 +129,38 @@ class SchedulerTunables(WorkerTunables):
     event_fetch_parallelism: int = Field(default=8, ge=1, le=25)
 
 
+# No reminder leaves after its sale's start plus this grace (the generator creates none, the
+# sender expires them); both workers must agree (cross_resource_rules.py).
+LateGraceMinutes = Annotated[
+    int, Field(ge=0, le=1440, description="no reminder is created or sent this long after its sale started")
+]
+
+
+# A notification waiting to be sent (CREATED/RETRY) is left to its stream record this long past its
+# due time before the sweeper hands it back to the sender. The generator and the sender write the
+# bound into each notification (sweepAt), the sweeper into those it releases: all three must agree
+# (cross_resource_rules.py).
+ReleaseAfterMinutes = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=1440,
+        description="a waiting notification is left to its trigger this long past its due time",
+    ),
+]
+
+
 class GeneratorTunables(WorkerTunables):
-    """How the generator pages demand and writes notifications."""
+    """How the generator pages demand and writes notifications, and how long it may wait for Bitly."""
 
     write_parallelism: int = Field(default=16, ge=1, le=64)
     demand_page_size: int = Field(default=1000, ge=10, le=10000)
     continuation_margin_seconds: int = Field(default=20, ge=5, le=300)
+    short_url_timeout_seconds: int = Field(
+        default=3, ge=1, le=10, description="one Bitly call for an event with no short URL, else the full URL"
+    )
+    late_grace_minutes: LateGraceMinutes = 5
+    release_after_minutes: ReleaseAfterMinutes = 5
 
 
 class SendTunables(WorkerTunables):
@@ -143,19 +169,57 @@ class SendTunables(WorkerTunables):
     max_send_attempts: int = Field(default=3, ge=1, le=10)
     retry_backoff_seconds: int = Field(default=30, ge=0, le=900)
     vendor_timeout_seconds: int = Field(default=10, ge=1, le=30)
+    late_grace_minutes: LateGraceMinutes = 5
+    release_after_minutes: ReleaseAfterMinutes = 5
+
+
+class SweeperTunables(WorkerTunables):
+    """When the sweeper takes a waiting notification back from a lost trigger, and how many per run."""
+
+    release_after_minutes: ReleaseAfterMinutes = 5
+    max_releases_per_run: int = Field(
+        default=2000,
+        ge=1,
+        le=100_000,
+        description="release writes per run at most (a stream backlog is not re-sent all at once)",
+    )
 
 
 class ShortenTunables(WorkerTunables):
-    """Bitly call settings."""
+    """Bitly call settings (the Bitly group is `vendors.bitlyGroupGuid`, shared with the generator)."""
 
     vendor_timeout_seconds: int = Field(default=10, ge=1, le=30)
-    bitly_group_guid: str = ""
 
 
 class ResolverTunables(WorkerTunables):
     """Vendor call settings of a resolver."""
 
     vendor_timeout_seconds: int = Field(default=5, ge=1, le=30)
+
+
+class StatusTunables(WorkerTunables):
+    """How the status consumer treats a status of a message no notification names yet."""
+
+    unknown_message_max_age_seconds: int = Field(
+        default=900,
+        ge=60,
+        le=86_400,
+        description="a status of a message no notification names yet is held while at most this old",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricAlarm:
+    """An alarm on one of the worker's own (EMF) metrics: its sum in a period above a threshold."""
+
+    # The CloudWatch name the worker emits: a constant of workers/shared/observability.py (infra
+    # cannot import it; tests/infra/test_worker_alarms.py ties the two). The threshold is
+    # `alarms.metricThresholds.<metric>` of the worker's stack config, 0 (any) by default.
+    metric: str
+    suffix: str
+    summary: str
+    runbook: str
+    period_seconds: int = 300
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,12 +232,72 @@ class WorkerSpec:
     source: Source
     access: frozenset[Access]
     tunables: type[WorkerTunables] = NoTunables
+    metric_alarms: tuple[MetricAlarm, ...] = ()
 
     @property
     def handler(self) -> str:
         """The Lambda handler path of the worker's package."""
         return f"workers.{self.name}.handler.lambda_handler"
 
+
+# Demand the fleet cannot reach (docs/contracts/demand.md): silent zero-reminder sales and opt-ins
+# whose sale Discovery stopped listing (a renamed presale changes its sale id).
+SALES_WITHOUT_DEMAND_ALARM = MetricAlarm(
+    metric="SalesWithoutDemand",
+    suffix="sales-without-demand",
+    summary="a notifiable sale found no demand records at all (0 reminders)",
+    runbook="sales-without-demand",
+)
+ORPHANED_DEMAND_ALARM = MetricAlarm(
+    metric="OrphanedDemand",
+    suffix="orphaned-demand",
+    summary="opt-ins name a sale Discovery no longer lists (they get no reminder)",
+    runbook="orphaned-demand",
+)
+# Never late (docs/notification-send.md): reminders that did not leave before their sale's start.
+SALES_EXPIRED_ALARM = MetricAlarm(
+    metric="SalesExpired",
+    suffix="sales-expired",
+    summary="a sale's generation job ran after the sale started (its remaining reminders were not created)",
+    runbook="late-reminders",
+)
+NOTIFICATIONS_EXPIRED_ALARM = MetricAlarm(
+    metric="NotificationsExpired",
+    suffix="notifications-expired",
+    summary="reminders expired unsent because their sale had already started",
+    runbook="late-reminders",
+)
+
+# The SMS contract (docs/contracts/sms.md): status events dropped because they cannot be applied.
+UNKNOWN_MESSAGE_ID_ALARM = MetricAlarm(
+    metric="UnknownMessageId",
+    suffix="unknown-message-ids",
+    summary="status events name SMS messages no notification sent (dropped)",
+    runbook="unknown-sms-message-ids",
+)
+MALFORMED_STATUS_EVENTS_ALARM = MetricAlarm(
+    metric="MalformedStatusEvents",
+    suffix="malformed-status-events",
+    summary="status events are not in the SMS contract's shape (dropped)",
+    runbook="malformed-sms-status-events",
+)
+
+# The AppSync contract (docs/contracts.md): failures answered as `error` objects never reach
+# Lambda's Errors metric, so the resolver counts them itself.
+RESOLVER_FAILURES_ALARM = MetricAlarm(
+    metric="ResolverFailures",
+    suffix="resolver-failures",
+    summary="eventDetails answered failures of ours (Discovery or table down, or a defect) as error objects",
+    runbook="event-details-failures",
+)
+
+# Claims are leases (docs/notification-send.md): notifications whose trigger was lost, handed back.
+NOTIFICATIONS_RELEASED_ALARM = MetricAlarm(
+    metric="NotificationsReleased",
+    suffix="notifications-released",
+    summary="notifications were handed back to the sender: stream record lost or claim expired",
+    runbook="notifications-released",
+)
 
 CATALOG: tuple[WorkerSpec, ...] = (
     WorkerSpec(
@@ -185,14 +309,17 @@ CATALOG: tuple[WorkerSpec, ...] = (
             {Access.TABLE_READ, Access.TABLE_WRITE, Access.DISCOVERY, Access.GENERATION_QUEUE_SEND}
         ),
         tunables=SchedulerTunables,
+        metric_alarms=(ORPHANED_DEMAND_ALARM,),
     ),
     WorkerSpec(
         name="notification_generator",
         inventory_code="ntfcn-gnrtr",
         description="Creates one notification per fan, sale and contact method",
         source=QueueSource(queue="generation"),
-        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.GENERATION_QUEUE_SEND}),
+        # BITLY: one bounded call when a sale's event has no short URL yet (never waits for one).
+        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.GENERATION_QUEUE_SEND, Access.BITLY}),
         tunables=GeneratorTunables,
+        metric_alarms=(SALES_WITHOUT_DEMAND_ALARM, SALES_EXPIRED_ALARM),
     ),
     WorkerSpec(
         name="notification_send",
@@ -201,6 +328,7 @@ CATALOG: tuple[WorkerSpec, ...] = (
         source=StreamSource(stream="table", filter_patterns=NOTIFICATION_SEND_FILTERS),
         access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.SMS_SERVICE, Access.EMAIL}),
         tunables=SendTunables,
+        metric_alarms=(NOTIFICATIONS_EXPIRED_ALARM,),
     ),
     WorkerSpec(
         name="demand_stream_to_sqs",
@@ -223,6 +351,8 @@ CATALOG: tuple[WorkerSpec, ...] = (
         description="Applies SMS delivery status events to notifications",
         source=StreamSource(stream="sms_status"),
         access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE}),
+        tunables=StatusTunables,
+        metric_alarms=(UNKNOWN_MESSAGE_ID_ALARM, MALFORMED_STATUS_EVENTS_ALARM),
     ),
     WorkerSpec(
         name="event_details",
@@ -233,6 +363,7 @@ CATALOG: tuple[WorkerSpec, ...] = (
             {Access.TABLE_READ, Access.TABLE_WRITE, Access.DISCOVERY, Access.SHORT_URL_QUEUE_SEND}
         ),
         tunables=ResolverTunables,
+        metric_alarms=(ORPHANED_DEMAND_ALARM, RESOLVER_FAILURES_ALARM),
     ),
     WorkerSpec(
         name="proxy_tm_account_service",
@@ -241,6 +372,16 @@ CATALOG: tuple[WorkerSpec, ...] = (
         source=ResolverSource(type_name="Query", field_name="tmAccount"),
         access=frozenset({Access.ACCOUNTS}),
         tunables=ResolverTunables,
+    ),
+    WorkerSpec(
+        name="notification_sweeper",
+        inventory_code="ntfcn-swpr",
+        description="Hands waiting notifications whose trigger was lost back to the sender",
+        source=ScheduleSource(),
+        # READ: the pending index; WRITE: the conditional release (nothing else).
+        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE}),
+        tunables=SweeperTunables,
+        metric_alarms=(NOTIFICATIONS_RELEASED_ALARM,),
     ),
 )
 

@@ -22,6 +22,7 @@ from infra.config import (
     QueueTriggerSettings,
     ResolverTriggerSettings,
     ScheduleTriggerSettings,
+    SmsAppIds,
     StreamSettings,
     StreamTriggerSettings,
     Subscription,
@@ -53,6 +54,10 @@ camelCase as written in YAML. Cross-field rules checked besides the ranges below
 - `reservedConcurrency` is -1 (unreserved) or ≥ 0 (0 pauses the worker);
 - SQS `maximumConcurrency` (2–1000) must not exceed the worker's reserved concurrency;
 - `logStreaming: true` needs `platform.centralLogStreamArn`;
+- each `alarms.metricThresholds` key must be a metric the worker has an alarm on (its catalog
+  entry's `metric_alarms`, e.g. `SalesWithoutDemand` on notification_generator);
+- every worker's `settings.lateGraceMinutes` (generator and sender) must be the same;
+- every worker's `settings.releaseAfterMinutes` (generator, sender and sweeper) must be the same;
 - unknown keys and unknown worker names are errors (typos never pass silently).
 """
 
@@ -76,6 +81,8 @@ def _type(schema: dict[str, Any], root: dict[str, Any]) -> str:
     kind = schema.get("type", "object")
     if kind == "array":
         return f"list of {_type(schema.get('items', {}), root)}"
+    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
+        return f"map of {_type(schema['additionalProperties'], root)}"
     if kind == "object" and "title" in schema:
         return str(schema["title"])
     return str(kind)
@@ -105,7 +112,7 @@ def _table(model: type[BaseModel], prefix: str) -> str:
         field = _resolve(raw, root)
         default = raw.get("default", field.get("default", "required"))
         shown = "required" if default == "required" else f"`{json.dumps(default)}`"
-        if isinstance(default, dict):
+        if isinstance(default, dict) and default:
             shown = "see below"
         description = raw.get("description", field.get("description", ""))
         rows.append(
@@ -151,6 +158,7 @@ def render() -> str:
         ("Alarm subscriptions (`platform.alarmTopic.subscriptions[]`)", Subscription, ""),
         ("VPC (`platform.vpc`, optional)", VpcSettings, "platform.vpc."),
         ("Vendors (`vendors`)", VendorSettings, "vendors."),
+        ("SMS app ids (`vendors.smsAppIds`)", SmsAppIds, "vendors.smsAppIds."),
         ("Email (`email`)", EmailSettings, "email."),
         ("Business rules (`business`)", BusinessRules, "business."),
         ("Observability (`observability`)", ObservabilitySettings, "observability."),

@@ -18,7 +18,14 @@ from infra.naming import Naming
 from infra.packaging import LayerSpec
 from infra.queue import WorkQueue, WorkQueueArgs
 from infra.streams import kinesis_stream
-from infra.table import DEMAND_INDEX, SALES_INDEX, DemandTable, DemandTableArgs
+from infra.table import (
+    DEMAND_INDEX,
+    MESSAGE_INDEX,
+    PENDING_INDEX,
+    SALES_INDEX,
+    DemandTable,
+    DemandTableArgs,
+)
 
 COMPONENT_TYPE = "dmd:platform:Platform"
 
@@ -198,7 +205,12 @@ class Platform(pulumi.ComponentResource):
         self.refs = PlatformRefs(
             table_name=naming.table_name,
             table_arn=self.table.table.arn,
-            index_names={"sales": SALES_INDEX, "demand": DEMAND_INDEX},
+            index_names={
+                "sales": SALES_INDEX,
+                "demand": DEMAND_INDEX,
+                "message": MESSAGE_INDEX,
+                "pending": PENDING_INDEX,
+            },
             streams=streams,
             queues=queues,
             secret_arns={key: secret.arn for key, secret in secrets.items()},

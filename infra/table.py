@@ -16,7 +16,13 @@ COMPONENT_TYPE = "dmd:platform:DemandTable"
 
 SALES_INDEX = "sales"
 DEMAND_INDEX = "demand-by-sale"
+MESSAGE_INDEX = "notification-by-message-id"
+PENDING_INDEX = "pending-notifications"
 TTL_ATTRIBUTE = "expiresAt"
+# The attributes of a demand record the generator reads (docs/contracts.md, "Demand records"). The
+# index projects only these, so a notification's status writes (which share eventId and SK with
+# nothing else) never rewrite the index: only its creation adds an entry.
+DEMAND_PROJECTION = ("type", "fanId", "saleId", "contactMethod", "phoneNumber", "email", "marketId", "locale")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,7 +62,10 @@ class DemandTable(pulumi.ComponentResource):
             range_key="SK",
             attributes=[
                 aws.dynamodb.TableAttributeArgs(name=attribute, type="S")
-                for attribute in ("PK", "SK", "saleStartDate", "saleStartDateTime", "demandSaleKey", "fanId")
+                for attribute in (
+                    *("PK", "SK", "saleStartDate", "saleStartDateTime"),
+                    *("eventId", "messageId", "sweepShard", "sweepAt"),
+                )
             ],
             global_secondary_indexes=[
                 # Sales by window: one date partition, ISO start times sorted within it.
@@ -67,11 +76,37 @@ class DemandTable(pulumi.ComponentResource):
                     read_capacity=settings.read_capacity if provisioned else None,
                     write_capacity=settings.write_capacity if provisioned else None,
                 ),
-                # A sale's demand by Query (sparse: only demand records carry demandSaleKey).
+                # A sale's demand by Query on attributes the fan-facing writer writes: every demand
+                # item of a sale has eventId and SK = demand#{eventId}-{saleId} (sale ids repeat
+                # across events, "public" in every one, so the event is the partition).
                 aws.dynamodb.TableGlobalSecondaryIndexArgs(
                     name=DEMAND_INDEX,
-                    key_schemas=_keys("demandSaleKey", "fanId"),
-                    projection_type="ALL",
+                    key_schemas=_keys("eventId", "SK"),
+                    projection_type="INCLUDE",
+                    non_key_attributes=list(DEMAND_PROJECTION),
+                    read_capacity=settings.read_capacity if provisioned else None,
+                    write_capacity=settings.write_capacity if provisioned else None,
+                ),
+                # An SMS status event's notification by the vendor's message id (sparse: only sent
+                # notifications carry messageId); keys only, the update that follows reads nothing.
+                aws.dynamodb.TableGlobalSecondaryIndexArgs(
+                    name=MESSAGE_INDEX,
+                    key_schemas=[
+                        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                            attribute_name="messageId", key_type="HASH"
+                        )
+                    ],
+                    projection_type="KEYS_ONLY",
+                    read_capacity=settings.read_capacity if provisioned else None,
+                    write_capacity=settings.write_capacity if provisioned else None,
+                ),
+                # Notifications still waiting to be sent, by when they should have left that state
+                # (sparse: only CREATED/RETRY notifications carry sweepShard/sweepAt; sharded so a
+                # sale's 50,000 creations do not all write one index partition). The sweeper reads it.
+                aws.dynamodb.TableGlobalSecondaryIndexArgs(
+                    name=PENDING_INDEX,
+                    key_schemas=_keys("sweepShard", "sweepAt"),
+                    projection_type="KEYS_ONLY",
                     read_capacity=settings.read_capacity if provisioned else None,
                     write_capacity=settings.write_capacity if provisioned else None,
                 ),

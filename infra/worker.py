@@ -22,7 +22,7 @@ from infra.naming import (
 from infra.packaging import Archive
 from infra.platform import PlatformRefs
 from infra.triggers import TriggerTarget, declare_on_failure_queue, declare_trigger, source_statements
-from infra.worker_alarms import WatchedNames, worker_alarm_specs
+from infra.worker_alarms import MetricScope, WatchedNames, worker_alarm_specs
 
 COMPONENT_TYPE = "dmd:workers:Worker"
 RUNTIME = "python3.12"
@@ -186,7 +186,14 @@ class Worker(pulumi.ComponentResource):
             name,
             self.function_name,
             worker_alarm_specs(
-                spec, config, watched, refs, stack.platform.alarm_topic.account_concurrency_limit
+                spec,
+                config,
+                watched,
+                refs,
+                stack.platform.alarm_topic.account_concurrency_limit,
+                metrics=MetricScope(
+                    namespace=stack.observability.metrics_namespace, environment=stack.environment
+                ),
             ),
             AlarmTarget(
                 topic_arn=refs.alarm_topic_arn,

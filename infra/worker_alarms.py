@@ -34,12 +34,22 @@ class WatchedNames:
     event_source_mapping_uuid: pulumi.Input[str] | None
 
 
+@dataclass(frozen=True, kw_only=True)
+class MetricScope:
+    """Where the workers' own (EMF) metrics land: the stack's namespace and its `environment` dimension."""
+
+    namespace: str
+    environment: str
+
+
 def worker_alarm_specs(
     spec: WorkerSpec,
     config: WorkerConfig,
     names: WatchedNames,
     refs: PlatformRefs,
     account_concurrency_limit: int,
+    *,
+    metrics: MetricScope | None = None,
 ) -> list[AlarmSpec]:
     """Every alarm of the worker; thresholds are ratios of its own timeout, reservation, retention."""
     alarms = config.alarms
@@ -97,6 +107,36 @@ def worker_alarm_specs(
     specs += _source_alarms(spec, config, names, refs)
     if names.subscription_filter_name is not None:
         specs += _log_delivery_alarms(spec, names)
+    if metrics is not None:
+        specs += _own_metric_alarms(spec, config, metrics)
+    return specs
+
+
+def _own_metric_alarms(spec: WorkerSpec, config: WorkerConfig, metrics: MetricScope) -> list[AlarmSpec]:
+    # Powertools emits every metric with the dimensions `service` (the worker's name) and
+    # `environment`; an alarm matches a metric only with exactly the dimensions it was emitted with.
+    dimensions = {"service": spec.name, "environment": metrics.environment}
+    specs = []
+    for alarm in spec.metric_alarms:
+        threshold = config.alarms.metric_thresholds.get(alarm.metric, 0)
+        specs.append(
+            AlarmSpec(
+                suffix=alarm.suffix,
+                summary=f"{spec.name}: {alarm.summary} ({alarm.metric} above {threshold:g} "
+                f"in {alarm.period_seconds // 60} minutes)",
+                runbook=alarm.runbook,
+                threshold=threshold,
+                evaluation_periods=1,
+                # No data is the healthy case: the metric is emitted only when something happened.
+                treat_missing_data="notBreaching",
+                metric=Metric(
+                    namespace=metrics.namespace,
+                    name=alarm.metric,
+                    dimensions=dimensions,
+                    period=alarm.period_seconds,
+                ),
+            )
+        )
     return specs
 
 

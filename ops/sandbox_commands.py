@@ -243,5 +243,7 @@ def query(
             raise typer.BadParameter(str(error.args[0]), param_hint="FIELD") from None
         console.print(f"[dim]{field} resolved in {time.monotonic() - started:.2f} s[/dim]")
     typer.echo(json.dumps(answer, indent=2, ensure_ascii=False))
-    if answer.get("errors"):
+    # A failure is a GraphQL error, or (eventDetails' default error mode) an `error` object.
+    resolved = (answer.get("data") or {}).get(field)
+    if answer.get("errors") or (isinstance(resolved, dict) and resolved.get("error")):
         raise typer.Exit(1)

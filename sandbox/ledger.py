@@ -19,13 +19,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from workers.shared.models import TERMINAL_STATUSES as NOTIFICATION_TERMINAL_STATUSES
+
 NOTIFICATION_PREFIX: Final = "notification#"
-TERMINAL_STATUSES: Final = frozenset({"DELIVERED", "FAILED"})
+TERMINAL_STATUSES: Final = frozenset(status.value for status in NOTIFICATION_TERMINAL_STATUSES)
 EMAIL_ACCEPTED: Final = "ACCEPTED (email)"
 
 
 def is_terminal_status(status: str, contact_method: str) -> bool:
-    """DELIVERED or FAILED; an email is terminal at TRIGGERED (SES has no status stream to move it on)."""
+    """DELIVERED, FAILED or EXPIRED; an email is terminal at TRIGGERED (SES has no status stream)."""
     return status in TERMINAL_STATUSES or (contact_method == "email" and status == "TRIGGERED")
 
 

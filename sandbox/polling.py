@@ -43,6 +43,11 @@ class PollingThread:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
+    @property
+    def stopping(self) -> bool:
+        """Whether the loop was asked to stop (a long round checks it between its steps)."""
+        return self._stopping.is_set()
+
     def stop(self, *, wait: bool = True, timeout: float = JOIN_SECONDS) -> None:
         """Ask the loop to stop; with `wait`, wait for its current round to finish."""
         self._stopping.set()

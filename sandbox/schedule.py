@@ -202,6 +202,10 @@ class Schedule(PolledInBackground):
                 self._in_flight = len(due)
             try:
                 for event, attempt in due:
+                    # A round can hold many firings (a minutely rule whose invocations waited for
+                    # the environment gate, a clock jump): a stopping sandbox does not run them all.
+                    if self._thread.stopping:
+                        break
                     self._deliver(event, attempt=attempt)
                     with self._lock:
                         self._in_flight -= 1

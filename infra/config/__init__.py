@@ -21,7 +21,13 @@ from infra.config.resolved_triggers import (
     Trigger,
     resolve_trigger,
 )
-from infra.config.services import BusinessRules, EmailSettings, ObservabilitySettings, VendorSettings
+from infra.config.services import (
+    BusinessRules,
+    EmailSettings,
+    ObservabilitySettings,
+    SmsAppIds,
+    VendorSettings,
+)
 from infra.config.stack import RawStackConfig, StackConfig
 from infra.config.triggers import (
     QueueTriggerSettings,
@@ -58,6 +64,7 @@ __all__ = [
     "ResolverTriggerSettings",
     "ScheduleTrigger",
     "ScheduleTriggerSettings",
+    "SmsAppIds",
     "StackConfig",
     "StreamSettings",
     "StreamTrigger",

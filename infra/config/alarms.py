@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -29,3 +29,5 @@ class AlarmSettings(StackModel):
     """Periods (of periodSeconds) that must breach before an alarm fires."""
     period_seconds: Literal[10, 30, 60, 300, 900, 3600] = 60
     """Metric period of the Lambda alarms."""
+    metric_thresholds: dict[str, Annotated[float, Field(ge=0)]] = Field(default={})
+    """Per metric the worker alarms on (e.g. SalesWithoutDemand): alarm above this sum in 5 min (0)."""

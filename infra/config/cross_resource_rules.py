@@ -10,6 +10,8 @@ from infra.config.stack import RawStackConfig
 from infra.config.workers import WorkerConfig
 
 VISIBILITY_TIMEOUT_FACTOR = 6
+LATE_GRACE_VARIABLE = "LATE_GRACE_MINUTES"  # the lateGraceMinutes tunable as rendered
+RELEASE_AFTER_VARIABLE = "RELEASE_AFTER_MINUTES"  # the releaseAfterMinutes tunable as rendered
 QUEUE_SETTING_KEYS = {"short_url": "shortUrlQueue", "generation": "generationQueue"}  # YAML keys
 STREAM_SETTING_KEYS = {"table": "tableStream", "sms_status": "smsStatusStream"}
 
@@ -29,6 +31,12 @@ def cross_resource_rules(
         problems += [line for line in _log_destination(stack_file, raw, name, worker) if line not in problems]
         if isinstance(trigger, QueueTrigger):
             problems += _concurrency_within_reservation(stack_file, name, worker, trigger)
+    # The generator creating reminders the sender then expires (or the reverse) would only hide
+    # which grace applies: every worker with a lateGraceMinutes setting uses the same one.
+    problems += _one_value(stack_file, workers, LATE_GRACE_VARIABLE, "lateGraceMinutes")
+    # The generator and the sender write the release bound into notifications, the sweeper into
+    # those it releases: one bound, or "how long until the sweeper acts" depends on who wrote last.
+    problems += _one_value(stack_file, workers, RELEASE_AFTER_VARIABLE, "releaseAfterMinutes")
     return problems
 
 
@@ -70,6 +78,24 @@ def _log_destination(stack_file: str, raw: RawStackConfig, name: str, worker: Wo
     return [
         f"{stack_file}: {PROJECT}:{key}: needs platform.centralLogStreamArn "
         "(or set logStreaming: false) (got True)"
+    ]
+
+
+def _one_value(
+    stack_file: str, workers: Mapping[str, WorkerConfig], variable: str, setting: str
+) -> list[str]:
+    """Every worker with the tunable `setting` (rendered as `variable`) must set the same value."""
+    values = {
+        name: worker.tunables[variable] for name, worker in workers.items() if variable in worker.tunables
+    }
+    if len(set(values.values())) <= 1:
+        return []
+    first, *others = sorted(values)
+    return [
+        f"{stack_file}: {PROJECT}:workers.{name}.settings.{setting}: must equal "
+        f"workers.{first}.settings.{setting} ({values[first]}) (got {values[name]})"
+        for name in others
+        if values[name] != values[first]
     ]
 
 

@@ -53,6 +53,7 @@ def load_stack_config(
         except ValidationError as error:
             problems += _format_errors(stack_file, error, (*prefix, "alarms"))
             continue
+        problems += _unknown_metric_thresholds(stack_file, spec, alarms)
         try:
             tunables = spec.tunables.model_validate(overrides.settings).environment()
         except ValidationError as error:
@@ -84,6 +85,18 @@ def load_stack_config(
         business=raw.business,
         observability=raw.observability,
     )
+
+
+def _unknown_metric_thresholds(stack_file: str, spec: WorkerSpec, alarms: AlarmSettings) -> list[str]:
+    """A threshold for a metric the worker has no alarm on would be silently ignored: refuse it."""
+    alarmed = sorted(alarm.metric for alarm in spec.metric_alarms)
+    return [
+        f"{stack_file}: {PROJECT}:workers.{spec.name}.alarms.metricThresholds.{metric}: "
+        f"{spec.name} has no alarm on this metric; "
+        + (f"its alarmed metrics are {', '.join(alarmed)}" if alarmed else "it has no metric alarms")
+        for metric in sorted(alarms.metric_thresholds)
+        if metric not in alarmed
+    ]
 
 
 def _format_location(location: tuple[str | int, ...]) -> str:

@@ -9,6 +9,21 @@ from pydantic import Field, field_validator
 
 from infra.config.base import StackModel
 
+SMS_APP_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+
+
+class SmsAppIds(StackModel):
+    """The SMS service's app id of each notification type (sent as `appId`, stored on the notification)."""
+
+    notification: str = Field(default="dmd-reminders", pattern=SMS_APP_ID)
+    """App id of `notification` reminders."""
+    asu: str = Field(default="dmd-reminders-asu", pattern=SMS_APP_ID)
+    """App id of `notification:asu` reminders."""
+
+    def by_type(self) -> dict[str, str]:
+        """App id by notification `type`: the sender's SMS_APP_IDS."""
+        return {"notification": self.notification, "notification:asu": self.asu}
+
 
 class VendorSettings(StackModel):
     """Where the vendor APIs live and which roles sign calls to them."""
@@ -17,8 +32,12 @@ class VendorSettings(StackModel):
     """Base URL of the internal SMS service."""
     sms_service_role_arn: str | None = None
     """Role assumed to SigV4-sign SMS service calls."""
+    sms_app_ids: SmsAppIds = SmsAppIds()
+    """The SMS service's app ids by notification type (`vendors.smsAppIds`, below)."""
     bitly_url: str = "https://api-ssl.bitly.com/v4"
     """Bitly v4 API base URL."""
+    bitly_group_guid: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$")
+    """Bitly group of the fleet's links ("" = the token's default); shared by every worker that shortens."""
     discovery_url: str = "https://app.ticketmaster.com/discovery/v2"
     """Ticketmaster Discovery API v2 base URL."""
     accounts_url: str = "https://accounts.example.invalid"

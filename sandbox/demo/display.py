@@ -71,6 +71,7 @@ def summary_table(report: DemoReport) -> Table:
     )
     reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(notes["failedByReason"].items()))
     table.add_row("failed", f"{notes['failed']}" + (f" ({reasons})" if reasons else ""))
+    table.add_row("expired (sale started before they could leave)", str(notes["expired"]))
     table.add_row("not terminal", str(notes["nonTerminal"]))
     table.add_row("duplicates sent", str(document["duplicatesSent"]["total"]))
     table.add_row("records in dead-letter queues", str(document["deadLetters"]["total"]))

@@ -175,6 +175,13 @@ def plan_demand(plan: DemoPlan, options: DemoOptions, sale_ids: Mapping[tuple[st
                 _expect(plan, demand)
 
 
+def demand_items(plan: DemoPlan) -> list[dict[str, Any]]:
+    """The fans' opt-ins as plain items, as the fan-facing system writes them (docs/contracts/demand.md)."""
+    # DemandRecord writes the reference's attributes only (PK, SK, type, fanId, eventId, saleId,
+    # contactMethod, phoneNumber?, email?, marketId, locale): nothing the fan-facing system would not.
+    return [demand.to_item() for demand in plan.demand]
+
+
 def _expect(plan: DemoPlan, demand: DemandRecord) -> None:
     """Count the notifications a notifiable opt-in must produce: one per method with an address."""
     for method in demand.contact_methods:

@@ -21,7 +21,7 @@ MAX_ATTEMPTS_REASON: Final = "MAX_SEND_ATTEMPTS_EXCEEDED"
 
 
 def is_terminal(notification: Mapping[str, Any]) -> bool:
-    """DELIVERED or FAILED; an email is terminal at TRIGGERED (no SES status stream: see `sandbox.demo`)."""
+    """DELIVERED, FAILED or EXPIRED; an email is terminal at TRIGGERED (no SES status stream)."""
     return is_terminal_status(str(notification["status"]["id"]), str(notification.get("contactMethod", "")))
 
 
@@ -118,6 +118,8 @@ def build_report(
         if item["contactMethod"] == "email" and item["status"]["id"] == "TRIGGERED"
     ]
     failed = [item for item in notifications if item["status"]["id"] == "FAILED"]
+    # Never sent: the sale started (plus the grace) before they could leave.
+    expired = [item for item in notifications if item["status"]["id"] == "EXPIRED"]
     calls = pipeline.api_calls()
     sms_duplicates = pipeline.vendors.sms.duplicates()
     email_duplicates = {key: count - 1 for key, count in email_sends(calls.email_bodies).items() if count > 1}
@@ -127,7 +129,8 @@ def build_report(
     delivered = len(sms_delivered) + len(email_accepted)
     discarded = {worker: counter.records_discarded for worker, counter in snapshot.counters.items()}
     dlq_total = sum(snapshot.dlq.values())
-    accepted_references = set(pipeline.vendors.sms.accepted)
+    # Every SMS the service sent (a de-duplicated retry sends none) must be on its notification.
+    sent_references = set(pipeline.vendors.sms.sends)
     tracked_references = {
         notification_reference(Key(str(item["PK"]), str(item["SK"])))
         for item in notifications
@@ -158,6 +161,7 @@ def build_report(
             "emailAcceptedBySes": len(email_accepted),
             "failed": len(failed),
             "failedByReason": dict(Counter(failure_reason(item, max_attempts) for item in failed)),
+            "expired": len(expired),
             "byStatus": dict(snapshot.by_status),
             "nonTerminal": len(non_terminal),
             "missing": len(missing),
@@ -210,8 +214,8 @@ def build_report(
         ),
         Invariant(
             "every accepted SMS tracked",
-            accepted_references <= tracked_references,
-            f"{len(accepted_references - tracked_references)} SMS accepted by the vendor without a messageId "
+            sent_references <= tracked_references,
+            f"{len(sent_references - tracked_references)} SMS sent by the vendor without a messageId "
             "on their notification",
         ),
     ]

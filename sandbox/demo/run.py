@@ -16,7 +16,14 @@ from infra.naming import Naming
 from sandbox.demo.catalogue import NOTIFIABLE_EVENTS, SUPPRESSED_EVENT
 from sandbox.demo.display import live_view, summary_table
 from sandbox.demo.options import DemoOptions
-from sandbox.demo.plan import DemoPlan, discovery_payloads, next_tick, plan_demand, window_sales
+from sandbox.demo.plan import (
+    DemoPlan,
+    demand_items,
+    discovery_payloads,
+    next_tick,
+    plan_demand,
+    window_sales,
+)
 from sandbox.demo.report import DemoReport, build_report
 from sandbox.demo.snapshot import Snapshot
 from sandbox.pipeline import Pipeline, PipelineMode
@@ -171,8 +178,9 @@ def _seed(pipeline: Pipeline, plan: DemoPlan, options: DemoOptions, show: Callab
             "eventDetails", {"eventId": event.id, "tmMarketId": event.market}, selection_set=["eventId"]
         )
         details = (answer.get("data") or {}).get("eventDetails")
-        if details is None:
-            raise RuntimeError(f"eventDetails failed for {event.id}: {answer.get('errors')}")
+        if details is None or details.get("error"):
+            failure = details["error"] if details else answer.get("errors")
+            raise RuntimeError(f"eventDetails failed for {event.id}: {failure}")
         for sale in details["sales"]:
             name = None if sale["id"] == "public" else sale["name"]
             sale_ids[(event.id, name)] = sale["id"]
@@ -189,7 +197,7 @@ def _seed(pipeline: Pipeline, plan: DemoPlan, options: DemoOptions, show: Callab
         raise RuntimeError(f"the events' short URLs were not there within {options.deadline_seconds:g} s")
     plan_demand(plan, options, sale_ids)
     pipeline.vendors.sms.unassigned_numbers |= plan.unassigned_numbers
-    pipeline.put_items(demand.to_item() for demand in plan.demand)
+    pipeline.put_items(demand_items(plan))
     show("waiting for the sandbox to settle")
     if not pipeline.sandbox.wait_until_idle(deadline=options.deadline_seconds):
         raise RuntimeError(f"the sandbox did not settle within {options.deadline_seconds:g} s of seeding")

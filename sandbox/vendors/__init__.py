@@ -42,7 +42,13 @@ from sandbox.vendors.server import (
     VendorServer,
     is_sigv4_signed,
 )
-from sandbox.vendors.sms import DEFAULT_HANG_SECONDS, SMS_API_KEY, SMS_MESSAGES_PATH, SmsService
+from sandbox.vendors.sms import (
+    DEFAULT_HANG_SECONDS,
+    IDEMPOTENCY_KEY_HEADER,
+    SMS_API_KEY,
+    SMS_MESSAGES_PATH,
+    SmsService,
+)
 from sandbox.vendors.status_events import (
     DEFAULT_DELAYS,
     KinesisStatusSink,
@@ -63,6 +69,7 @@ __all__ = [
     "FAULT_ALIASES",
     "FAULT_KINDS",
     "HOST",
+    "IDEMPOTENCY_KEY_HEADER",
     "NO_FAULTS",
     "REQUEST_LOG_SIZE",
     "SAMPLE_MEMBERS",

@@ -144,11 +144,13 @@ class VendorFakes:
         }
 
     def counters(self) -> dict[str, Any]:
-        """Every fake's counts, plus the SMS acceptances and published statuses."""
+        """Every fake's counts, plus the SMS acceptances, the SMS sent and the published statuses."""
         report = {server.vendor: server.counters.snapshot() for server in self.servers}
         report["sms"]["accepted"] = sum(self.sms.accepted.values())
         report["sms"]["acceptedReferences"] = len(self.sms.accepted)
-        report["sms"]["duplicateAcceptances"] = sum(self.sms.duplicates().values())
+        report["sms"]["sent"] = sum(self.sms.sends.values())
+        report["sms"]["duplicateSends"] = sum(self.sms.duplicates().values())
+        report["sms"]["deduplicating"] = self.sms.deduplicate
         report["sms"]["statusEventsPublished"] = dict(self.publisher.published)
         report["sms"]["statusEventsPending"] = self.publisher.pending
         return report

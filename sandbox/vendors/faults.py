@@ -27,6 +27,7 @@ class Effect(enum.StrEnum):
     SERVER_ERROR = "5xx"  # 503 Service Unavailable
     THROTTLED = "429"  # 429 with the vendor's rate-limit body
     TIMEOUT = "timeout"  # held past the client's timeout, then 504; the request is not processed
+    LOST_ANSWER = "lost-answer"  # SMS taken and sent, its answer held past the client's timeout (504)
     INVALID = "invalid"  # SMS accepted, then failed by the carrier: INVALID_NUMBER
     BLOCKED = "blocked"  # SMS accepted, then failed by the carrier: BLOCKED
     OUT_OF_ORDER = "out-of-order"  # SMS accepted and delivered, statuses published last to first
@@ -48,6 +49,9 @@ FAULT_KINDS: Final[Mapping[str, FaultKind]] = {
         FaultKind("sms", "sms", Effect.SERVER_ERROR, "SMS service answers 503"),
         FaultKind("sms-429", "sms", Effect.THROTTLED, "SMS service answers 429 RATE_LIMITED"),
         FaultKind("sms-timeout", "sms", Effect.TIMEOUT, "SMS service does not answer in time"),
+        FaultKind(
+            "sms-lost-answer", "sms", Effect.LOST_ANSWER, "SMS sent, but the answer does not arrive in time"
+        ),
         FaultKind("sms-invalid", "sms", Effect.INVALID, "accepted, then failed INVALID_NUMBER"),
         FaultKind("sms-blocked", "sms", Effect.BLOCKED, "accepted, then failed BLOCKED"),
         FaultKind("bitly-429", "bitly", Effect.THROTTLED, "Bitly answers 429 RATE_LIMIT_EXCEEDED"),

@@ -1,16 +1,21 @@
-"""The internal SMS service fake: `POST /v1/messages`, 202 + messageId, deduplicated on `reference`.
+"""The internal SMS service fake: `POST /v1/messages`, 202 + messageId, de-duplicated on `Idempotency-Key`.
 
-It speaks the contract of `workers/shared/sms_service.py`: an `x-api-key` header (and, behind API
-Gateway's IAM auth, a SigV4 signature when `require_signature`), a 4xx body `{"reason", "message"}`,
-one message and one status history per reference however often it is posted.
+It speaks the contract of docs/contracts/sms.md (the workers' side is `workers/shared/sms_service.py`):
+an `x-api-key` header (and, behind API Gateway's IAM auth, a SigV4 signature when
+`require_signature`), a 4xx body `{"reason", "message"}`, one message per Idempotency-Key within the
+de-duplication window however often it is posted (`deduplicate=False` shows what a service without
+that guarantee would send), and status events in the service's shape, without `reference` unless
+`echo_reference`.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -21,12 +26,22 @@ from sandbox.vendors.status_events import DEFAULT_DELAYS, SmsStatusDelays, Statu
 
 SMS_API_KEY: Final = "sandbox-sms-api-key"
 SMS_MESSAGES_PATH: Final = "/v1/messages"
+IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
+DEDUPLICATION_WINDOW_SECONDS: Final = 24 * 3600.0  # the documented window (sandbox seconds)
 DEFAULT_HANG_SECONDS: Final = 11.0  # longer than the workers' default vendor timeout (10 s)
 _E164: Final = re.compile(r"^\+[1-9]\d{6,14}$")
 _CARRIER_FAILURES: Final[Mapping[Effect, tuple[str, str]]] = {
     Effect.INVALID: ("INVALID_NUMBER", "the number is not in service"),
     Effect.BLOCKED: ("BLOCKED", "the carrier blocked the message"),
 }
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    """A message taken under an Idempotency-Key: what a retry with the key gets back."""
+
+    message_id: str
+    accepted_at: float
 
 
 class SmsService(VendorServer):
@@ -46,6 +61,8 @@ class SmsService(VendorServer):
         delays: SmsStatusDelays = DEFAULT_DELAYS,
         hang_seconds: float = DEFAULT_HANG_SECONDS,
         seed: int = 0,
+        deduplicate: bool = True,
+        echo_reference: bool = False,
     ) -> None:
         self._clock = clock if clock is not None else SandboxClock()
         super().__init__(
@@ -56,12 +73,17 @@ class SmsService(VendorServer):
         self.delays = delays
         self.hang_seconds = hang_seconds
         self.publisher = publisher if publisher is not None else StatusPublisher(self._clock)
+        self.deduplicate = deduplicate  # False: every accepted POST is a new SMS, whatever its key
+        self.echo_reference = echo_reference  # True: status events carry the request's `reference`
         self.unassigned_numbers: set[str] = set()
         self._seed = seed
         self._state = threading.Lock()
-        self.message_ids: dict[str, str] = {}
-        self.accepted: Counter[str] = Counter()  # 202 answers per reference
-        self.messages: dict[str, dict[str, Any]] = {}  # reference → the request it first accepted
+        self._by_key: dict[str, _Remembered] = {}
+        self._message_numbers = itertools.count(1)
+        self.message_ids: dict[str, str] = {}  # reference → the id of its first message
+        self.accepted: Counter[str] = Counter()  # requests taken per reference (new or de-duplicated)
+        self.sends: Counter[str] = Counter()  # SMS actually sent per reference
+        self.messages: dict[str, dict[str, Any]] = {}  # reference → the request of its first message
 
     @staticmethod
     def failure(status: int, reason: str | None = None, message: str | None = None) -> Reply:
@@ -75,18 +97,23 @@ class SmsService(VendorServer):
         return [request for request in self.requests if request.path == SMS_MESSAGES_PATH]
 
     def accepted_for(self, reference: str) -> int:
-        """How many POSTs of this reference were answered 202 (what a vendor without dedup would send)."""
+        """How many POSTs of this reference the service took (answered 202, or taken and the answer lost)."""
         with self._state:
             return self.accepted[reference]
+
+    def sends_for(self, reference: str) -> int:
+        """How many SMS the service sent for this reference (1 however often a de-duplicated POST came)."""
+        with self._state:
+            return self.sends[reference]
 
     def requests_for(self, reference: str) -> int:
         """How many POSTs named this reference, whatever the answer."""
         return self.counters.of_key(SMS_MESSAGES_PATH, reference)
 
     def duplicates(self) -> dict[str, int]:
-        """References accepted more than once, with how many extra times."""
+        """References sent as SMS more than once, with how many extra SMS the fan got."""
         with self._state:
-            return {reference: count - 1 for reference, count in self.accepted.items() if count > 1}
+            return {reference: count - 1 for reference, count in self.sends.items() if count > 1}
 
     def route(self, request: VendorRequest) -> Route | Reply:
         if request.method != "POST" or request.path != SMS_MESSAGES_PATH:
@@ -115,19 +142,28 @@ class SmsService(VendorServer):
             return Reply(504, {"message": "Gateway Timeout"}, hold_seconds=self.hang_seconds), fault
         if not isinstance(to, str) or not _E164.match(to) or to in self.unassigned_numbers:
             return self.failure(400, "INVALID_NUMBER", f"{to!r} is not a valid, assigned number"), None
-        return Reply(202, {"messageId": self._accept(key, body, fault)}), fault
+        message_id = self._accept(key, request.headers.get(IDEMPOTENCY_KEY_HEADER), body, fault)
+        if fault is Effect.LOST_ANSWER:  # taken and sent, but the answer never reaches the client
+            return Reply(504, {"message": "Gateway Timeout"}, hold_seconds=self.hang_seconds), fault
+        return Reply(202, {"messageId": message_id}), fault
 
-    def _accept(self, reference: str, body: Mapping[str, Any], fault: Effect | None) -> str:
+    def _accept(
+        self, reference: str, idempotency_key: str | None, body: Mapping[str, Any], fault: Effect | None
+    ) -> str:
+        now = self._clock.now()
         with self._state:
             self.accepted[reference] += 1
-            first = reference not in self.message_ids
-            if first:
-                self.message_ids[reference] = f"SM{len(self.message_ids) + 1:010d}"
-                self.messages[reference] = dict(body)
-            message_id = self.message_ids[reference]
-        if first:  # the service deduplicates on reference: one message, one status history
-            failure = _CARRIER_FAILURES.get(fault) if fault else None
-            self._schedule_statuses(reference, message_id, failure, reverse=fault is Effect.OUT_OF_ORDER)
+            remembered = self._by_key.get(idempotency_key) if idempotency_key and self.deduplicate else None
+            if remembered is not None and now - remembered.accepted_at <= DEDUPLICATION_WINDOW_SECONDS:
+                return remembered.message_id  # the same message again: no second SMS, no new statuses
+            message_id = f"SM{next(self._message_numbers):010d}"
+            self.sends[reference] += 1
+            self.message_ids.setdefault(reference, message_id)
+            self.messages.setdefault(reference, dict(body))
+            if idempotency_key:
+                self._by_key[idempotency_key] = _Remembered(message_id, now)
+        failure = _CARRIER_FAILURES.get(fault) if fault else None
+        self._schedule_statuses(reference, message_id, failure, reverse=fault is Effect.OUT_OF_ORDER)
         return message_id
 
     def _schedule_statuses(
@@ -135,11 +171,11 @@ class SmsService(VendorServer):
     ) -> None:
         accepted_at = self._clock.now()
         jitter = 0.75 + 0.5 * seeded_draw(self._seed, "sms-status", reference, 0)
-        steps: list[tuple[str, float, tuple[str, str] | None]] = [("queued", self.delays.queued, None)]
+        steps: list[tuple[str, float, tuple[str, str] | None]] = [("QUEUED", self.delays.queued, None)]
         if failure is None:
-            steps += [("sent", self.delays.sent, None), ("delivered", self.delays.delivered, None)]
+            steps += [("SENT", self.delays.sent, None), ("DELIVERED", self.delays.delivered, None)]
         else:
-            steps.append(("failed", self.delays.sent, failure))
+            steps.append(("FAILED", self.delays.sent, failure))
         delays = [delay for _, delay, _ in steps]
         if reverse:  # the last status is published first, the first last
             steps = [
@@ -153,10 +189,11 @@ class SmsService(VendorServer):
                 due,
                 status_event(
                     message_id=message_id,
-                    reference=reference,
                     status=status,
                     at=None,
+                    reference=reference if self.echo_reference else None,
                     error_code=error[0] if error else None,
                     error_reason=error[1] if error else None,
                 ),
+                key=reference,
             )

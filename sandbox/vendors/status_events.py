@@ -1,8 +1,10 @@
 """SMS status events: their shape, when they fall due, and the publisher that writes them to a sink.
 
-The SMS fake schedules `SmsStatusEvent` records (queued → sent → delivered, or queued → failed with
-the carrier's reason) on the sandbox clock; a background `StatusPublisher` writes each one when it
-falls due to its sink, in the sandbox the SMS status Kinesis stream (`KinesisStatusSink`).
+The SMS fake schedules status events in the service's documented shape (docs/contracts/sms.md:
+`{"messageId", "status", "timestamp"}`, upper-case statuses; QUEUED → SENT → DELIVERED, or QUEUED →
+FAILED with the carrier's code and reason) on the sandbox clock; a background `StatusPublisher`
+writes each one when it falls due to its sink, in the sandbox the SMS status Kinesis stream
+(`KinesisStatusSink`).
 """
 
 from __future__ import annotations
@@ -44,13 +46,13 @@ class StatusPublisher:
     def __init__(self, clock: SandboxClock, sink: StatusSink | None = None) -> None:
         self._clock = clock
         self._sink = sink
-        self._heap: list[tuple[float, int, dict[str, Any]]] = []
+        self._heap: list[tuple[float, int, str, dict[str, Any]]] = []
         self._order = 0
         self._condition = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.published: Counter[str] = Counter()
-        self.history: dict[str, list[str]] = {}  # reference → statuses in the order published
+        self.history: dict[str, list[str]] = {}  # history key → statuses in the order published
         self.errors = 0
 
     def attach(self, sink: StatusSink) -> None:
@@ -59,10 +61,15 @@ class StatusPublisher:
             self._sink = sink
             self._condition.notify_all()
 
-    def schedule(self, due: float, event: Mapping[str, Any]) -> None:
-        """Publish `event` once the sandbox clock reaches `due`."""
+    def schedule(self, due: float, event: Mapping[str, Any], *, key: str | None = None) -> None:
+        """Publish `event` once the sandbox clock reaches `due`; its `history` is kept under `key`.
+
+        `key` defaults to the event's messageId; the SMS fake passes the notification's reference,
+        which the events themselves need not carry.
+        """
+        history_key = key if key is not None else str(event.get("messageId"))
         with self._condition:
-            heapq.heappush(self._heap, (due, self._order, dict(event)))
+            heapq.heappush(self._heap, (due, self._order, history_key, dict(event)))
             self._order += 1
             self._condition.notify_all()
 
@@ -79,28 +86,29 @@ class StatusPublisher:
             now = self._clock.now()
             if sink is None:
                 return 0
-            due: list[dict[str, Any]] = []
+            due: list[tuple[str, dict[str, Any]]] = []
             while self._heap and self._heap[0][0] <= now:
-                due.append(heapq.heappop(self._heap)[2])
+                _, _, history_key, event = heapq.heappop(self._heap)
+                due.append((history_key, event))
         if not due:
             return 0
         stamp = iso_millis(datetime.now(UTC))
-        for event in due:
+        for _, event in due:
             event.setdefault("timestamp", stamp)
         try:
-            sink(due)
+            sink([event for _, event in due])
         except Exception:  # the stream may be briefly unavailable: keep the events, try again
             self.errors += 1
             LOGGER.exception("SMS status events could not be published; retrying")
             with self._condition:
-                for event in due:
-                    heapq.heappush(self._heap, (now, self._order, event))
+                for history_key, event in due:
+                    heapq.heappush(self._heap, (now, self._order, history_key, event))
                     self._order += 1
             return 0
-        self.published.update(str(event.get("status")) for event in due)
+        self.published.update(str(event.get("status")) for _, event in due)
         with self._condition:
-            for event in due:
-                self.history.setdefault(str(event.get("reference")), []).append(str(event.get("status")))
+            for history_key, event in due:
+                self.history.setdefault(history_key, []).append(str(event.get("status")))
         return len(due)
 
     def start(self) -> None:
@@ -138,7 +146,7 @@ class StatusPublisher:
 
 
 class KinesisStatusSink:
-    """Writes SMS status events to a Kinesis stream, partitioned by reference (per-message order kept)."""
+    """Writes SMS status events to a Kinesis stream, partitioned by messageId (per-message order kept)."""
 
     def __init__(self, kinesis: Any, stream_name: str) -> None:
         self._kinesis = kinesis
@@ -148,7 +156,7 @@ class KinesisStatusSink:
         records = [
             {
                 "Data": json.dumps(event, separators=(",", ":")).encode(),
-                "PartitionKey": str(event.get("reference") or event.get("messageId") or "sms"),
+                "PartitionKey": str(event.get("messageId") or event.get("reference") or "sms"),
             }
             for event in events
         ]
@@ -167,16 +175,22 @@ class KinesisStatusSink:
 def status_event(
     *,
     message_id: str,
-    reference: str,
     status: str,
     at: datetime | None,
+    reference: str | None = None,
     error_code: str | None = None,
     error_reason: str | None = None,
 ) -> dict[str, Any]:
-    """An `SmsStatusEvent` as the SMS service writes it (camelCase JSON); no `at`: stamped when published."""
-    event: dict[str, Any] = {"messageId": message_id, "reference": reference, "status": status}
+    """A status event as the SMS service writes it: `{"messageId", "status", "timestamp"}`, upper case.
+
+    No `at`: stamped when published. `reference` (the request's, echoed) only when given: the
+    service's documented example has none, and the consumer must not need it.
+    """
+    event: dict[str, Any] = {"messageId": message_id, "status": status.upper()}
     if at is not None:
         event["timestamp"] = iso_millis(at)
+    if reference is not None:
+        event["reference"] = reference
     if error_code is not None:
         event["errorCode"] = error_code
     if error_reason is not None:

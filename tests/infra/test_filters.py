@@ -113,11 +113,12 @@ def event(*, is_suppressed: bool | None = False, short_url: str | None = None) -
 
 
 DEMAND = {
-    "PK": "FAN#fan-4242",
-    "SK": "DEMAND#vvG1zZ9KbP7Bqz",
+    "PK": "fan:fan-4242",
+    "SK": "demand#vvG1zZ9KbP7Bqz-public",
     "type": "demand",
-    "demandSaleKey": "vvG1zZ9KbP7Bqz",
     "fanId": "fan-4242",
+    "eventId": "vvG1zZ9KbP7Bqz",
+    "saleId": "public",
     "contactMethod": "sms",
 }
 SALE = {
@@ -167,7 +168,7 @@ def test_a_notification_modified_to_retry_is_sent(stack: str) -> None:
     assert _delivered(stack, "notification_send", record) is True
 
 
-@pytest.mark.parametrize("status", ["TRIGGERED", "SENT", "FAILED"])
+@pytest.mark.parametrize("status", ["TRIGGERED", "SENT", "FAILED", "EXPIRED"])
 def test_a_notification_in_another_status_is_not_sent(stack: str, status: str) -> None:
     # Given a notification that reached a status the sender does not act on
     record = _kinesis_record("MODIFY", new=notification(status), old=notification("CREATED"))

@@ -78,7 +78,7 @@ def test_snapshots_mask_worker_code_but_keep_everything_else() -> None:
 
     # Then worker code is masked (edits of workers/ do not churn snapshots) and nothing else changes
     functions = [r for r in snapshot["resources"] if r["type"] == "aws:lambda/function:Function"]
-    assert len(functions) == 8
+    assert len(functions) == 9
     assert {(f["inputs"]["code"], f["inputs"]["sourceCodeHash"]) for f in functions} == {
         (CODE_PLACEHOLDER, CODE_PLACEHOLDER)
     }

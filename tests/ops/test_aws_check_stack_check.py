@@ -16,7 +16,7 @@ def test_a_fresh_materialization_passes_every_check(local_graph: ResourceGraph, 
     # Then every checked resource exists and every check is OK
     assert [finding for finding in findings if finding.status is not Status.OK] == []
     exists = [finding for finding in findings if finding.check == "exists"]
-    assert len(exists) == len(checked_resources(local_graph)) == 104
+    assert len(exists) == len(checked_resources(local_graph)) == 124
     # And none is SKIPPED: moto stores every field this check reads. What moto drops (Lambda
     # LoggingConfig, the mapping's alias ARN — it reads back the version —, RedriveAllowPolicy; see
     # tests/sandbox) is not read here: mappings are found by listing the alias, not by FunctionArn.

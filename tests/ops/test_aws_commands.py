@@ -23,7 +23,7 @@ def _run_cli(*args: str) -> Any:
 def test_cli_exits_0_and_lists_every_check_when_nothing_drifted(deployed: AwsClients) -> None:
     result = _run_cli("--stack", "local")
     assert result.exit_code == 0, result.output
-    assert "104 resources, 285 checks: 285 OK, 0 MISSING, 0 DRIFT, 0 SKIPPED" in result.output
+    assert "124 resources, 332 checks: 332 OK, 0 MISSING, 0 DRIFT, 0 SKIPPED" in result.output
     assert "│ OK " in result.output
 
 

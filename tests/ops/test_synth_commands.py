@@ -57,14 +57,14 @@ def test_synth_writes_the_graph_of_one_stack(tmp_path: Path) -> None:
     # When prod1 is synthesized into it
     result = _run("synth", "--stack", "prod1", "--out", str(out))
 
-    # Then the command succeeds and the JSON lists eight functions, each inside a Worker with its role,
+    # Then the command succeeds and the JSON lists nine functions, each inside a Worker with its role,
     # log group, alias, a trigger and at least six alarms
     assert result.exit_code == 0, result.output
-    assert "prod1:" in result.output and "8 functions" in result.output
+    assert "prod1:" in result.output and "9 functions" in result.output
     document = json.loads(out.read_text(encoding="utf-8"))
     assert (document["stack"], document["preview"]) == ("prod1", False)
     functions = [r for r in document["resources"] if r["type"] == "aws:lambda/function:Function"]
-    assert len(functions) == 8
+    assert len(functions) == 9
     for function in functions:
         worker = function["parent"]
         siblings = _siblings(document, worker)

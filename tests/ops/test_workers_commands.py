@@ -47,6 +47,7 @@ def test_list_describes_each_kind_of_trigger() -> None:
         "sms_status_consumer": "stream sms_status",
         "event_details": "AppSync Query.eventDetails",
         "proxy_tm_account_service": "AppSync Query.tmAccount",
+        "notification_sweeper": "schedule",
     }
 
 

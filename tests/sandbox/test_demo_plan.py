@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 from sandbox.demo.catalogue import REGISTRATION_SALE, SUPPRESSED_EVENT
 from sandbox.demo.options import DemoOptions
-from sandbox.demo.plan import DemoPlan, discovery_payloads, next_tick, plan_demand, window_sales
+from sandbox.demo.plan import (
+    DemoPlan,
+    demand_items,
+    discovery_payloads,
+    next_tick,
+    plan_demand,
+    window_sales,
+)
 from workers.shared.discovery.normalize import normalize_event
 from workers.shared.discovery.rules import EventRules
 
@@ -57,3 +64,37 @@ def test_the_fans_mix_locales_markets_methods_and_bad_numbers_reproducibly() -> 
     assert len(plan.expected) == plan.expected_sms + plan.expected_email
     assert not any(key[1].startswith(f"notification#{SUPPRESSED_EVENT.id}") for key in plan.expected)
     assert not any("registration" in key[1] for key in plan.expected)
+
+
+# The reference's demand record (system-reference.md §2.2/2.3), as the fan-facing system writes it.
+WRITER_ATTRIBUTES = frozenset(
+    {
+        "PK",
+        "SK",
+        "type",
+        "fanId",
+        "eventId",
+        "saleId",
+        "contactMethod",
+        "phoneNumber",
+        "email",
+        "marketId",
+        "locale",
+    }
+)
+
+
+def test_the_demo_writes_each_opt_in_as_the_fan_facing_system_writes_it() -> None:
+    # Given the demo's fans
+    plan = _plan(300)
+
+    # When their opt-ins are turned into the items the demo puts into the table
+    items = demand_items(plan)
+
+    # Then each carries the writer's attributes only (no index key of the fleet's own), keyed as it keys them
+    assert len(items) == len(plan.demand)
+    assert set().union(*items) <= WRITER_ATTRIBUTES
+    for item in items:
+        assert item["type"] == "demand"
+        assert item["PK"] == f"fan:{item['fanId']}"
+        assert item["SK"] == f"demand#{item['eventId']}-{item['saleId']}"

@@ -12,12 +12,14 @@ from sandbox.demo.report import failure_reason, is_terminal, percentiles
     [
         ({"status": {"id": "DELIVERED"}, "contactMethod": "sms"}, True),
         ({"status": {"id": "FAILED"}, "contactMethod": "email"}, True),
+        ({"status": {"id": "EXPIRED"}, "contactMethod": "sms"}, True),
+        ({"status": {"id": "EXPIRED"}, "contactMethod": "email"}, True),
         ({"status": {"id": "TRIGGERED"}, "contactMethod": "email"}, True),
         ({"status": {"id": "TRIGGERED"}, "contactMethod": "sms"}, False),
         ({"status": {"id": "RETRY"}, "contactMethod": "email"}, False),
     ],
 )
-def test_email_is_terminal_once_ses_accepted_it_and_sms_once_delivered_or_failed(
+def test_email_is_terminal_once_ses_accepted_it_and_sms_once_delivered_failed_or_expired(
     item: dict[str, object], terminal: bool
 ) -> None:
     assert is_terminal(item) is terminal

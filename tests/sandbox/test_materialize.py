@@ -237,7 +237,7 @@ def test_queues_redrive_to_their_dead_letter_queue(
         assert attributes["SqsManagedSseEnabled"] == "true"
 
 
-def test_table_has_both_indexes_ttl_and_a_change_stream_for_the_cdc_tailer(
+def test_table_has_the_declared_indexes_ttl_and_a_change_stream_for_the_cdc_tailer(
     local_graph: ResourceGraph, materialized: Materialized, emulator: AwsClients
 ) -> None:
     # Given the demand table and the Kinesis stream its changes should reach
@@ -245,9 +245,11 @@ def test_table_has_both_indexes_ttl_and_a_change_stream_for_the_cdc_tailer(
     name = table_inputs["name"]
     ddb = emulator.client("dynamodb")
     table = ddb.describe_table(TableName=name)["Table"]
-    # Then it has the declared GSIs with their key schemas and projection
+    # Then it has exactly the declared GSIs (the generator's demand-by-sale among them) with their
+    # key schemas and projection, included attributes too
     indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"sales", "demand-by-sale"}
+    assert set(indexes) == {declared["name"] for declared in table_inputs["globalSecondaryIndexes"]}
+    assert {"sales", "demand-by-sale"} <= set(indexes)
     for declared in table_inputs["globalSecondaryIndexes"]:
         index = indexes[declared["name"]]
         assert index["KeySchema"] == [
@@ -255,6 +257,7 @@ def test_table_has_both_indexes_ttl_and_a_change_stream_for_the_cdc_tailer(
             for key in declared["keySchemas"]
         ]
         assert index["Projection"]["ProjectionType"] == declared["projectionType"]
+        assert index["Projection"].get("NonKeyAttributes") == declared.get("nonKeyAttributes")
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert table["DeletionProtectionEnabled"] is False
     # And the TTL attribute

@@ -31,6 +31,7 @@ DOUBLES = {
     "sms_status_consumer": "succeed",
     "event_details": "resolve_event",
     "proxy_tm_account_service": "resolve_event",
+    "notification_sweeper": "sweep",
 }
 
 

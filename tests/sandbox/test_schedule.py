@@ -161,3 +161,23 @@ def test_the_schedule_is_busy_while_a_firing_is_due_or_running_and_answers_meanw
     worker.join(5)
     # And once the firing is done the schedule is idle again
     assert schedule.idle() and schedule.fired == 1
+
+
+def test_a_stopping_schedule_leaves_the_rest_of_a_long_round_undelivered() -> None:
+    # Given a minutely rule an hour behind the clock (its invocations waited, or the clock jumped)
+    clock = SandboxClock(start=START, wall_time=FakeWallClock())
+    delivered: list[str] = []
+
+    def stop_during_the_first(event: dict[str, Any]) -> None:
+        delivered.append(event["time"])
+        schedule.stop(wait=False)
+
+    schedule = _schedule(clock, stop_during_the_first, "rate(1 minute)")
+    clock.advance(3600)
+
+    # When the sandbox stops it while the round delivers its first firing
+    schedule.poll_once()
+
+    # Then the round ends after it: a stopping sandbox does not run an hour of sweeps first
+    assert len(delivered) == 1
+    assert schedule.fired == 60

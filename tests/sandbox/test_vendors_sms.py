@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from sandbox.clock import SandboxClock
 from sandbox.vendors import (
+    IDEMPOTENCY_KEY_HEADER,
     SMS_API_KEY,
     Effect,
     FaultPlan,
@@ -18,8 +20,10 @@ from sandbox.vendors import (
     Window,
     parse_faults,
 )
+from sandbox.vendors.sms import DEDUPLICATION_WINDOW_SECONDS
 from tests.sandbox.vendor_calls import Published, call
 from workers.shared.messages import SmsStatus, SmsStatusEvent
+from workers.shared.sms_service import idempotency_key
 
 REFERENCE = "fan:f1|notification#e1-public#sms"
 
@@ -36,32 +40,118 @@ def fakes(clock: SandboxClock) -> Iterator[VendorFakes]:
 
 
 def send_sms(
-    fakes: VendorFakes, to: str = "+13125550142", reference: str = REFERENCE, **headers: str
+    fakes: VendorFakes,
+    to: str = "+13125550142",
+    reference: str = REFERENCE,
+    key: str | None = None,
+    **headers: str,
 ) -> tuple[int, Any]:
+    """POST one message as the workers do: the API key and the notification's Idempotency-Key."""
     message = {"to": to, "body": "Presale starts 10:00 AM CT", "reference": reference}
-    return call("POST", f"{fakes.sms.url}/v1/messages", message, {"x-api-key": SMS_API_KEY, **headers})
+    request_headers = {
+        "x-api-key": SMS_API_KEY,
+        IDEMPOTENCY_KEY_HEADER: key if key is not None else idempotency_key(reference),
+        **headers,
+    }
+    return call("POST", f"{fakes.sms.url}/v1/messages", message, request_headers)
 
 
-def test_the_sms_service_accepts_once_per_reference_and_publishes_the_statuses_in_order(
+def test_the_sms_service_sends_once_per_idempotency_key_and_publishes_the_statuses_in_order(
     fakes: VendorFakes, clock: SandboxClock
 ) -> None:
     # Given a sink for the status stream
     sink = Published()
     fakes.publisher.attach(sink)
-    # When the same reference is posted twice (a retry of an accepted message)
+    # When the same message is posted twice with its key (a retry of an accepted message)
     first, second = send_sms(fakes), send_sms(fakes)
-    # Then both are accepted with the same id, and counted as two acceptances (one duplicate)
+    # Then both are answered with the same id: two requests taken, one SMS sent, no duplicate
     assert first == (202, {"messageId": "SM0000000001"}) and second == first
     assert fakes.sms.accepted_for(REFERENCE) == 2
-    assert fakes.sms.duplicates() == {REFERENCE: 1}
-    # And one status history is published once the sandbox clock passes the delays
+    assert fakes.sms.sends_for(REFERENCE) == 1
+    assert fakes.sms.duplicates() == {}
+    # And one status history is published, in the service's shape: upper case, no reference
     clock.advance(10)
     fakes.publisher.publish_due()
+    assert [set(event) for event in sink.events] == [{"messageId", "status", "timestamp"}] * 3
     events = [SmsStatusEvent.model_validate(event) for event in sink.events]
     assert [event.status for event in events] == [SmsStatus.QUEUED, SmsStatus.SENT, SmsStatus.DELIVERED]
-    assert {event.reference for event in events} == {REFERENCE}
+    assert [event["status"] for event in sink.events] == ["QUEUED", "SENT", "DELIVERED"]
     assert {event.message_id for event in events} == {"SM0000000001"}
-    assert fakes.counters()["sms"]["statusEventsPublished"] == {"queued": 1, "sent": 1, "delivered": 1}
+    assert fakes.counters()["sms"]["statusEventsPublished"] == {"QUEUED": 1, "SENT": 1, "DELIVERED": 1}
+    assert fakes.publisher.history[REFERENCE] == ["QUEUED", "SENT", "DELIVERED"]
+
+
+def test_without_deduplication_every_post_is_a_new_sms_with_its_own_statuses(
+    fakes: VendorFakes, clock: SandboxClock
+) -> None:
+    # Given a service that does not honour Idempotency-Key
+    fakes.sms.deduplicate = False
+    sink = Published()
+    fakes.publisher.attach(sink)
+    # When the same message is posted twice with the same key
+    first, second = send_sms(fakes), send_sms(fakes)
+    # Then the fan gets two SMS, each with its statuses: what the fleet's retry would cost
+    assert (first[1]["messageId"], second[1]["messageId"]) == ("SM0000000001", "SM0000000002")
+    assert fakes.sms.sends_for(REFERENCE) == 2 and fakes.sms.duplicates() == {REFERENCE: 1}
+    clock.advance(10)
+    fakes.publisher.publish_due()
+    assert Counter(event["messageId"] for event in sink.events) == {"SM0000000001": 3, "SM0000000002": 3}
+    assert fakes.counters()["sms"]["duplicateSends"] == 1
+
+
+def test_deduplication_is_by_idempotency_key_not_by_reference(fakes: VendorFakes) -> None:
+    # Given two posts of one reference under different keys, and one post without a key
+    first = send_sms(fakes, key="key-1")
+    second = send_sms(fakes, key="key-2")
+    keyless = call(
+        "POST",
+        f"{fakes.sms.url}/v1/messages",
+        {"to": "+13125550142", "body": "hi", "reference": REFERENCE},
+        {"x-api-key": SMS_API_KEY},
+    )
+    # Then each is a message of its own: the service compares the key and nothing else
+    assert len({first[1]["messageId"], second[1]["messageId"], keyless[1]["messageId"]}) == 3
+    assert fakes.sms.sends_for(REFERENCE) == 3
+
+
+def test_a_key_reused_after_the_deduplication_window_is_a_new_message(
+    fakes: VendorFakes, clock: SandboxClock
+) -> None:
+    first = send_sms(fakes)
+    clock.advance(DEDUPLICATION_WINDOW_SECONDS + 1)
+    assert send_sms(fakes)[1]["messageId"] != first[1]["messageId"]
+
+
+def test_status_events_echo_the_reference_only_when_asked(fakes: VendorFakes, clock: SandboxClock) -> None:
+    # Given a service configured to echo the request's reference
+    fakes.sms.echo_reference = True
+    sink = Published()
+    fakes.publisher.attach(sink)
+    # When a message is sent and its statuses published
+    send_sms(fakes)
+    clock.advance(10)
+    fakes.publisher.publish_due()
+    # Then every event carries it
+    assert {event["reference"] for event in sink.events} == {REFERENCE}
+
+
+def test_a_lost_answer_takes_and_sends_the_message_then_answers_too_late(
+    fakes: VendorFakes, clock: SandboxClock
+) -> None:
+    # Given the service's answer to the first request is lost
+    fakes.faults["sms"].script(REFERENCE, Effect.LOST_ANSWER)
+    sink = Published()
+    fakes.publisher.attach(sink)
+    # When the message is posted (the fake holds its 504 past the client's patience), then retried
+    lost = send_sms(fakes)
+    retried = send_sms(fakes)
+    # Then the message went out once, and the retry learns its id
+    assert lost[0] == 504 and retried == (202, {"messageId": "SM0000000001"})
+    assert fakes.sms.sends_for(REFERENCE) == 1 and fakes.sms.accepted_for(REFERENCE) == 2
+    clock.advance(10)
+    fakes.publisher.publish_due()
+    assert [event["status"] for event in sink.events] == ["QUEUED", "SENT", "DELIVERED"]
+    assert fakes.counters()["sms"]["faultsInjected"] == {"lost-answer": 1}
 
 
 def test_the_sms_service_refuses_bad_keys_numbers_and_requests(fakes: VendorFakes) -> None:
@@ -92,8 +182,8 @@ def test_scripted_sms_faults_answer_as_the_service_would(fakes: VendorFakes, clo
     clock.advance(10)
     fakes.publisher.publish_due()
     assert [(event["status"], event.get("errorCode")) for event in sink.events] == [
-        ("queued", None),
-        ("failed", "BLOCKED"),
+        ("QUEUED", None),
+        ("FAILED", "BLOCKED"),
     ]
     assert fakes.counters()["sms"]["faultsInjected"] == {"5xx": 1, "429": 1, "timeout": 1, "blocked": 1}
 

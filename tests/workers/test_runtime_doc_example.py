@@ -79,6 +79,8 @@ def test_the_example_worker_counts_the_fans_of_each_job_across_pages(
         "DEMAND_TABLE_NAME": demand_table,
         "DEMAND_TABLE_SALES_INDEX": "sales",
         "DEMAND_TABLE_DEMAND_INDEX": "demand-by-sale",
+        "DEMAND_TABLE_MESSAGE_INDEX": "notification-by-message-id",
+        "DEMAND_TABLE_PENDING_INDEX": "pending-notifications",
         "DEMAND_PAGE_SIZE": "10",
     }.items():
         monkeypatch.setenv(variable, value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from pydantic.alias_generators import to_camel
 
 from workers.event_details.errors import InvalidArgumentError
 from workers.shared.discovery.rules import DEFAULT_MARKET_ID, EVENT_ID_PATTERN, MARKET_ID_PATTERN
+from workers.shared.errors import RetryableError
 from workers.shared.models import format_timestamp
 
 # AWSDateTime: ISO-8601 with an offset; the cache's UTC milliseconds form qualifies.
@@ -27,6 +29,22 @@ class _GraphQL(BaseModel):
     )
 
 
+class ErrorMode(enum.StrEnum):
+    """How a failure reaches the client: an `error` object in the answer (default) or a GraphQL error."""
+
+    OBJECT = "OBJECT"
+    GRAPHQL = "GRAPHQL"
+
+
+def error_mode(arguments: Mapping[str, Any]) -> ErrorMode:
+    """The requested error mode, read before any other argument (a bad eventId is answered in it too).
+
+    AppSync validates the enum, so anything else only reaches a direct invocation: OBJECT then.
+    """
+    value = arguments.get("errorMode")
+    return ErrorMode.GRAPHQL if value == ErrorMode.GRAPHQL.value else ErrorMode.OBJECT
+
+
 class EventDetailsArguments(_GraphQL):
     """eventDetails(eventId: ID!, tmMarketId: String): a Discovery id and an optional market."""
 
@@ -34,6 +52,7 @@ class EventDetailsArguments(_GraphQL):
 
     event_id: str = Field(pattern=EVENT_ID_PATTERN, description="Discovery event id, e.g. vvG1IZ9KBxv3Tg")
     tm_market_id: str | None = Field(default=None, pattern=MARKET_ID_PATTERN)
+    error_mode: ErrorMode = ErrorMode.OBJECT
 
     @property
     def market_id(self) -> str:
@@ -45,6 +64,7 @@ class EventDetailsArguments(_GraphQL):
 _ARGUMENT_PROBLEMS = {
     "eventId": "eventId {value!r} is not a Discovery event id (1 to 64 letters, digits, '-' or '_')",
     "tmMarketId": "tmMarketId {value!r} is not a market id such as TM_US, TM_CA or LN_US",
+    "errorMode": "errorMode {value!r} is not OBJECT or GRAPHQL",
 }
 
 
@@ -72,8 +92,26 @@ class SaleDetails(_GraphQL):
     is_suppressed: bool
 
 
+class EventDetailsError(_GraphQL):
+    """GraphQL `EventDetailsError`: the typed failure an OBJECT-mode client reads."""
+
+    type: str
+    message: str
+    retryable: bool
+
+
+def error_answer(event_id: object, error: Exception) -> dict[str, Any]:
+    """The OBJECT-mode answer to a failed query: the asked eventId, `error` set, every detail null."""
+    failure = EventDetailsError(
+        type=type(error).__name__, message=str(error), retryable=isinstance(error, RetryableError)
+    )
+    details = dict.fromkeys(EventDetails.model_fields, None)
+    answer = {to_camel(name): value for name, value in details.items()}
+    return {**answer, "eventId": str(event_id or ""), "error": failure.model_dump(mode="json")}
+
+
 class EventDetails(_GraphQL):
-    """GraphQL `EventDetails`."""
+    """GraphQL `EventDetails` of a successful query (`error` is null)."""
 
     event_id: str
     event_name: str
@@ -91,4 +129,4 @@ class EventDetails(_GraphQL):
 
     def as_graphql(self) -> dict[str, Any]:
         """The resolver's return value: every schema field, nulls included."""
-        return self.model_dump(mode="json", by_alias=True)
+        return {**self.model_dump(mode="json", by_alias=True), "error": None}

@@ -8,6 +8,7 @@ from typing import Any
 from workers.notification_generator.logic import Deadline, generate
 from workers.notification_generator.models import GenerationJob
 from workers.notification_generator.settings import GeneratorSettings
+from workers.shared.bitly import bitly_client
 from workers.shared.clients import demand_repository
 from workers.shared.observability import instrumented
 from workers.shared.queue_sender import QueueSender
@@ -22,6 +23,14 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     repository = demand_repository(settings)
     queue = QueueSender(url=settings.generation_queue_url)
     deadline = Deadline(context.get_remaining_time_in_millis, settings.continuation_margin_seconds)
+    # One attempt within the bound, no retries: a reminder with the full URL beats a late one.
+    shortener = bitly_client(
+        settings.bitly_url,
+        secret_arn=settings.bitly_secret_arn,
+        group_guid=settings.bitly_group_guid or None,
+        timeout_seconds=settings.short_url_timeout_seconds,
+        max_attempts=1,
+    )
 
     def handle(message: QueueMessage[GenerationJob]) -> None:
         # Standard queue: the conditional creates make a duplicate delivery of a continuation harmless.
@@ -32,6 +41,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             write_parallelism=settings.write_parallelism,
             deadline=deadline,
             continue_with=functools.partial(queue.send, correlation_id=message.correlation_id),
+            shortener=shortener,
+            late_grace=settings.late_grace,
+            release_after=settings.release_after,
         )
 
     return process_batch(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from workers.notification_generator.models import (
@@ -12,6 +12,7 @@ from workers.notification_generator.models import (
     GenerationJob,
     GenerationOutcome,
     GenerationStatus,
+    ReminderUrlSource,
     SaleMessage,
     SkipReason,
     brand_for_market,
@@ -23,8 +24,9 @@ from workers.notification_generator.render import (
     email_template_variables,
     render_sms,
 )
-from workers.shared.errors import PermanentError, RetryableError
+from workers.shared.errors import PermanentError
 from workers.shared.models import (
+    DEFAULT_RELEASE_AFTER,
     ContactMethod,
     DemandRecord,
     EventRecord,
@@ -33,23 +35,25 @@ from workers.shared.models import (
     format_sale_time,
 )
 from workers.shared.observability import (
+    DEMAND_DEVIATIONS,
     LOGGER,
     NOTIFICATIONS_CREATED,
     NOTIFICATIONS_DUPLICATE,
+    REMINDER_URL,
+    SALES_EXPIRED,
+    SALES_WITHOUT_DEMAND,
     count,
     quiet_spans,
     span,
 )
+from workers.shared.short_links import with_tracking
 
 if TYPE_CHECKING:
     from workers.shared.repository import DemandRepository
+    from workers.shared.short_links import UrlShortener
 
 # Reminders a fan did not get by one method (dimension `reason`: a SkipReason value).
 NOTIFICATIONS_SKIPPED = "NotificationsSkipped"
-
-
-class ShortUrlMissingError(RetryableError):
-    """The event has no short URL yet: the queue redelivers the job once it may have one."""
 
 
 class InvalidEventError(PermanentError):
@@ -68,12 +72,37 @@ class Deadline:
         return self.remaining_millis() < self.margin_seconds * 1000
 
 
-def sale_message(event: EventRecord, sale: SaleRecord) -> SaleMessage:
-    """The reminder facts of a sale; the event must already have its short URL (reminders carry it)."""
+def reminder_url(
+    event: EventRecord, *, repository: DemandRepository, shortener: UrlShortener
+) -> tuple[str, ReminderUrlSource]:
+    """The link of a sale's reminders: the cached short URL, else one bounded Bitly call, else the full URL.
+
+    Never raises for Bitly: waiting for a short URL would make the reminders late (NR-004 yields to
+    REQ-001). A link shortened here is stored on the event for the sale's continuation jobs and the
+    event's other sales; the shortener worker then finds it there.
+    """
+    if event.short_url:
+        return event.short_url, ReminderUrlSource.CACHED_SHORT_URL
+    try:
+        bitlink = shortener.shorten(with_tracking(event.url))
+    except Exception as error:  # noqa: BLE001 - Bitly, its secret or a bad URL: the fans still get the full URL
+        LOGGER.warning(
+            "Event has no short URL and Bitly gave none in time; the reminders carry the full URL",
+            extra={"event_id": event.id, "error_type": type(error).__name__, "reason": str(error)[:300]},
+        )
+        return event.url, ReminderUrlSource.FULL_URL
+    if not repository.set_short_url(event.id, bitlink.link):
+        # Bitly keeps one link per long URL, so the one stored meanwhile is this one.
+        LOGGER.info(
+            "Short URL not stored: the event has one already or is gone", extra={"event_id": event.id}
+        )
+    return bitlink.link, ReminderUrlSource.SHORTENED_NOW
+
+
+def sale_message(event: EventRecord, sale: SaleRecord, *, url: str) -> SaleMessage:
+    """The reminder facts of a sale, carrying `url` (see `reminder_url`)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    if not event.short_url:
-        raise ShortUrlMissingError(f"event {event.id} has no short URL yet; generation waits for it")
     try:
         zone = ZoneInfo(event.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -88,7 +117,7 @@ def sale_message(event: EventRecord, sale: SaleRecord) -> SaleMessage:
         venue_name=event.venue_name,
         venue_city=event.venue_city,
         venue_state_code=event.venue_state_code,
-        short_url=event.short_url,
+        url=url,
         timezone=zone,
         sale_start=sale.sale_start_date_time,
         event_start=event.event_start_date_time,
@@ -138,9 +167,11 @@ def notifications_for(
     reminders: SaleReminders,
     at: datetime,
     outcome: GenerationOutcome,
+    release_after: timedelta = DEFAULT_RELEASE_AFTER,
 ) -> list[NotificationRecord]:
     """The fan's new notifications, one per contact method it can be reached by."""
-    # The fan's own locale wins; a demand record written without one gets the event's.
+    # The fan's own locale wins; a demand record written without one, or with one the fleet has no
+    # messages for (read_demand leaves it unset), gets the event's.
     locale: LocaleCode = demand.locale if "locale" in demand.model_fields_set else event_locale
     brand = brand_for_market(demand.market_id)
     message = reminders.message
@@ -166,6 +197,7 @@ def notifications_for(
             records.append(
                 NotificationRecord.created(
                     at=at,
+                    release_after=release_after,
                     contact_method=method,
                     phone_number=demand.phone_number,
                     message_body=body,
@@ -179,6 +211,7 @@ def notifications_for(
             records.append(
                 NotificationRecord.created(
                     at=at,
+                    release_after=release_after,
                     contact_method=method,
                     email=demand.email,
                     template_variables=reminders.email_variables(locale, brand),
@@ -207,6 +240,35 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _too_late(sale: SaleRecord, at: datetime, late_grace: timedelta) -> str | None:
+    """Why no reminder of the sale may be created at `at` (its start plus the grace has passed), else None."""
+    if at <= sale.sale_start_date_time + late_grace:
+        return None
+    minutes = late_grace.total_seconds() / 60
+    return f"sale started at {format_sale_time(sale.sale_start_date_time)}, more than {minutes:g} min ago"
+
+
+def _sale_reminders(
+    event: EventRecord, sale: SaleRecord, *, repository: DemandRepository, shortener: UrlShortener
+) -> SaleReminders:
+    url, source = reminder_url(event, repository=repository, shortener=shortener)
+    count(REMINDER_URL, source=source.value)
+    LOGGER.info("Reminder link chosen", extra={"event_id": event.id, "url": url, "source": source.value})
+    return SaleReminders(sale_message(event, sale, url=url))
+
+
+def _expired(job: GenerationJob, reason: str, outcome: GenerationOutcome) -> GenerationOutcome:
+    # A fan must not get "on sale at 10:00" at 11:00; the alarm on SalesExpired makes it visible.
+    count(SALES_EXPIRED)
+    LOGGER.warning(
+        "Sale already started; no more reminders are created for it",
+        extra={"event_id": job.event_id, "sale_id": job.sale_id, "part": job.part, "reason": reason},
+    )
+    outcome.status = GenerationStatus.EXPIRED
+    outcome.reason = reason
+    return outcome
+
+
 def generate(
     job: GenerationJob,
     repository: DemandRepository,
@@ -215,11 +277,16 @@ def generate(
     write_parallelism: int,
     deadline: Deadline,
     continue_with: Callable[[GenerationJob], None],
+    shortener: UrlShortener,
+    late_grace: timedelta,
+    release_after: timedelta = DEFAULT_RELEASE_AFTER,
     now: Callable[[], datetime] = _utc_now,
 ) -> GenerationOutcome:
     """Create the sale's notifications from `job.cursor` on; hand the rest to a continuation job in time.
 
-    Conditional creates make a redelivered job or a re-run window create nothing twice.
+    Conditional creates make a redelivered job or a re-run window create nothing twice. Nothing is
+    created once the sale started more than `late_grace` ago. Each notification is listed as pending
+    until `release_after` after its creation (the sweeper's bound, docs/notification-send.md).
     """
     event = repository.get_event(job.event_id)
     sale = repository.get_sale(job.event_id, job.sale_id)
@@ -233,21 +300,35 @@ def generate(
             extra={"event_id": job.event_id, "sale_id": job.sale_id, "part": job.part, "reason": reason},
         )
         return GenerationOutcome(status=GenerationStatus.SKIPPED, reason=reason)
-    reminders = SaleReminders(sale_message(event, sale))
     outcome = GenerationOutcome(status=GenerationStatus.COMPLETED)
+    late = _too_late(sale, now(), late_grace)
+    if late is not None:
+        return _expired(job, late, outcome)
+    reminders = _sale_reminders(event, sale, repository=repository, shortener=shortener)
     cursor = job.cursor
     try:
         while True:
-            demands, cursor = repository.demand_for_sale(
-                job.event_id, job.sale_id, page_size=page_size, cursor=cursor
-            )
+            page = repository.demand_for_sale(job.event_id, job.sale_id, page_size=page_size, cursor=cursor)
+            cursor = page.cursor
             outcome.pages += 1
+            outcome.demand_items += page.items
+            outcome.add_deviations(page.deviations)
             at = now()
+            # A long sale (or a slow table) can cross the sale's start mid-job.
+            late = _too_late(sale, at, late_grace)
+            if late is not None:
+                _expired(job, late, outcome)
+                break
             records = [
                 record
-                for demand in demands
+                for demand in page.records
                 for record in notifications_for(
-                    demand, event_locale=event.locale, reminders=reminders, at=at, outcome=outcome
+                    demand,
+                    event_locale=event.locale,
+                    reminders=reminders,
+                    at=at,
+                    outcome=outcome,
+                    release_after=release_after,
                 )
             ]
             with span("create notifications", attributes={"dmd.items": len(records)}) as page_span:
@@ -272,6 +353,17 @@ def generate(
         count(NOTIFICATIONS_DUPLICATE, outcome.duplicates)
         for skip_reason, skipped in sorted(outcome.skipped.items()):
             count(NOTIFICATIONS_SKIPPED, skipped, reason=skip_reason.value)
+        for deviation, found in sorted(outcome.deviations.items()):
+            count(DEMAND_DEVIATIONS, found, reason=deviation.value)
+    if job.cursor is None and outcome.status is GenerationStatus.COMPLETED and outcome.demand_items == 0:
+        # Every page of a notifiable sale and not one opt-in: a sale nobody wants is possible, but
+        # so is demand the index cannot see (the writer changed its keys, a renamed presale), and
+        # 0 reminders must never be silent.
+        count(SALES_WITHOUT_DEMAND)
+        LOGGER.warning(
+            "Notifiable sale found no demand",
+            extra={"event_id": job.event_id, "sale_id": job.sale_id, "sale_name": sale.name},
+        )
     LOGGER.info(
         "Generation finished",
         extra={
@@ -285,6 +377,8 @@ def generate(
             "notifications_skipped": {
                 skip_reason.value: skipped for skip_reason, skipped in outcome.skipped.items()
             },
+            "demand_items": outcome.demand_items,
+            "demand_deviations": {deviation.value: found for deviation, found in outcome.deviations.items()},
         },
     )
     return outcome

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from workers.shared.demand_reading import DemandDeviation
 from workers.shared.messages import GenerationJob
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ __all__ = [
     "GenerationJob",
     "GenerationOutcome",
     "GenerationStatus",
+    "ReminderUrlSource",
     "SaleMessage",
     "SkipReason",
     "brand_for_market",
@@ -67,7 +69,7 @@ class SaleMessage:
     venue_name: str | None
     venue_city: str | None
     venue_state_code: str | None
-    short_url: str
+    url: str  # the link every reminder carries: the event's short URL, else its full URL
     timezone: ZoneInfo
     sale_start: datetime
     event_start: datetime | None
@@ -79,6 +81,15 @@ class GenerationStatus(enum.StrEnum):
     COMPLETED = "completed"  # every page of the sale's demand was processed
     CONTINUED = "continued"  # time ran short: a continuation job carries the next page
     SKIPPED = "skipped"  # nothing to generate (event/sale missing, suppressed or rescheduled)
+    EXPIRED = "expired"  # the sale started (plus the grace) before the job ran: nothing created
+
+
+class ReminderUrlSource(enum.StrEnum):
+    """Where a generation job's reminder link came from (the `source` dimension of ReminderUrl)."""
+
+    CACHED_SHORT_URL = "cached-short-url"  # the shortener had stored it on the event
+    SHORTENED_NOW = "shortened-now"  # the generator asked Bitly itself, within its bound
+    FULL_URL = "full-url"  # Bitly failed or was too slow: the event's own URL
 
 
 class SkipReason(enum.StrEnum):
@@ -97,10 +108,17 @@ class GenerationOutcome:
     created: int = 0
     duplicates: int = 0
     pages: int = 0
+    demand_items: int = 0  # demand items read, kept or not
     skipped: dict[SkipReason, int] = field(default_factory=dict)
+    deviations: dict[DemandDeviation, int] = field(default_factory=dict)
     continuation: GenerationJob | None = None
     reason: str | None = None
 
     def skip(self, reason: SkipReason) -> None:
         """Count one reminder that was not created."""
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    def add_deviations(self, deviations: dict[DemandDeviation, int]) -> None:
+        """Count a page's demand records that deviated from what the fleet supports."""
+        for deviation, found in deviations.items():
+            self.deviations[deviation] = self.deviations.get(deviation, 0) + found

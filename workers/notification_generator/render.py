@@ -14,8 +14,9 @@ SMS fitting rule (deterministic; the first candidate that fits one segment wins)
 3. Truncate the artist name character by character (ellipsis appended), down to one character.
 
 The ellipsis is "..." while the message is GSM-7 ("…" is not GSM-7 and would force UCS-2) and "…"
-in a message that is UCS-2 anyway. The time, brand and short URL are never touched. When no
-candidate fits, `SmsTooLongError` (permanent) is raised: that fan gets no SMS, the email still goes.
+in a message that is UCS-2 anyway. The time, brand and link (the short URL, else the event's full
+URL) are never touched. When no candidate fits, `SmsTooLongError` (permanent) is raised: that fan
+gets no SMS, the email still goes.
 """
 
 from __future__ import annotations
@@ -281,7 +282,7 @@ def render_sms(message: SaleMessage, *, locale: LocaleCode, brand: Brand) -> str
     fixed = {
         "time": sale_time(message.sale_start, message.timezone, locale),
         "brand": brand.value,
-        "url": message.short_url,
+        "url": message.url,
     }
 
     def build(parts: _Parts) -> str:
@@ -348,7 +349,7 @@ def email_template_variables(message: SaleMessage, *, locale: LocaleCode, brand:
     variables = {
         "artistName": message.artist_name,
         "saleTime": sale_time(message.sale_start, zone, locale),
-        "url": message.short_url,
+        "url": message.url,
         "brand": brand.value,
     }
     if message.presale_name:

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as TransportError
 from pydantic import ValidationError
 
-from workers.notification_send.models import Accepted, InvalidRecipientError
+from workers.notification_send.models import Accepted, InvalidRecipientError, SmsAppIds
 from workers.shared.clients import ses
 from workers.shared.errors import PermanentVendorError, RetryableVendorError, VendorError
 from workers.shared.messages import SmsSendRequest
@@ -68,32 +68,34 @@ class Channel(Protocol):
 
 
 class SmsChannel:
-    """SMS through the internal SMS service, referenced by the notification key (`PK|SK`)."""
+    """SMS through the internal SMS service (docs/contracts/sms.md), under its notification type's app id."""
 
     accepted_metric = SMS_ACCEPTED
     failed_metric = SMS_FAILED
 
-    def __init__(self, client: SmsServiceClient) -> None:
+    def __init__(self, client: SmsServiceClient, app_ids: SmsAppIds) -> None:
         self._client = client
+        self._app_ids = app_ids
 
     def preflight(self) -> None:
         """Resolve the API key and signing role before a claim is taken."""
         self._client.preflight()
 
     def send(self, notification: NotificationRecord) -> Accepted:
-        """POST the pre-rendered message body to the notification's phone number."""
+        """POST the pre-rendered body to the notification's phone number (idempotent per notification)."""
+        app_id = self._app_ids.of_type(notification.type)
         try:
             request = SmsSendRequest(
                 to=notification.phone_number or "",
                 body=notification.message_body or "",
                 reference=notification.reference,
-                app_id=notification.app_id,
+                app_id=app_id,
             )
         except ValidationError:
             # The service would answer 400 INVALID_NUMBER; not asking it saves a doomed request.
             raise InvalidRecipientError(INVALID_NUMBER, "phoneNumber is not an E.164 number") from None
         accepted = self._client.send(request)
-        return Accepted(message_id=accepted.message_id, app_id=notification.app_id)
+        return Accepted(message_id=accepted.message_id, app_id=app_id)
 
     def reason_code(self, error: VendorError | InvalidRecipientError) -> str:
         """The service's reason code (INVALID_NUMBER, BLOCKED, ...), else HTTP_<status>."""

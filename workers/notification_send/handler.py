@@ -33,6 +33,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             max_attempts=settings.max_send_attempts, backoff_base_seconds=settings.retry_backoff_seconds
         ),
         budget=budget,
+        late_grace=settings.late_grace,
+        release_after=settings.release_after,
     )
 
     def handle(change: ChangeRecord) -> None:
@@ -60,4 +62,4 @@ def _channels(settings: SendSettings) -> dict[ContactMethod, Channel]:
     email = EmailChannel(
         from_address=settings.email_from_address, template_prefix=settings.email_template_prefix
     )
-    return {ContactMethod.SMS: SmsChannel(sms), ContactMethod.EMAIL: email}
+    return {ContactMethod.SMS: SmsChannel(sms, settings.sms_app_ids), ContactMethod.EMAIL: email}

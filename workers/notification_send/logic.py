@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from workers.notification_send.channels import Channel
 from workers.notification_send.models import (
+    CLAIM_LEASE_MARGIN,
     MAX_SEND_ATTEMPTS_EXCEEDED,
     NOTIFICATION_TYPES,
+    SALE_ALREADY_STARTED,
     SENDABLE_STATUSES,
     Accepted,
     InvalidRecipientError,
@@ -19,14 +23,17 @@ from workers.notification_send.models import (
 from workers.notification_send.pacing import TimeBudget
 from workers.shared.errors import PermanentVendorError, RetryableVendorError, VendorError
 from workers.shared.models import (
+    PENDING_STATUSES,
     ContactMethod,
     NotificationRecord,
     NotificationStatus,
     SendError,
     format_timestamp,
+    pending_marks,
 )
 from workers.shared.observability import (
     LOGGER,
+    NOTIFICATIONS_EXPIRED,
     SALE_TO_SEND_LATENCY_SECONDS,
     SEND_ATTEMPTS,
     count,
@@ -34,9 +41,12 @@ from workers.shared.observability import (
 )
 from workers.shared.records import ChangeRecord
 from workers.shared.repository import DemandRepository
+from workers.shared.sms_status import claim_held_updates
 
-# Written once a notification leaves CREATED/RETRY: the claim is released, the backoff is spent.
-_RELEASED = ("claimId", "nextAttemptAt")
+# Written once a notification leaves CREATED/RETRY: the claim and its lease are released, the
+# backoff is spent. A RETRY write keeps the backoff (`nextAttemptAt`).
+_RELEASED = ("claimId", "claimExpiresAt", "nextAttemptAt")
+_RELEASED_KEEPING_DUE = ("claimId", "claimExpiresAt")
 
 
 def new_claim_id() -> str:
@@ -54,12 +64,16 @@ class NotificationSender:
         *,
         policy: SendPolicy,
         budget: TimeBudget,
+        late_grace: timedelta,
+        release_after: timedelta,
         claim_ids: Callable[[], str] = new_claim_id,
     ) -> None:
         self._repository = repository
         self._channels = channels
         self._policy = policy
         self._budget = budget
+        self._late_grace = late_grace
+        self._release_after = release_after
         self._claim_ids = claim_ids
 
     def handle(self, change: ChangeRecord) -> SendOutcome:
@@ -78,18 +92,58 @@ class NotificationSender:
                 extra={"status": image.status.id.value, "claimed": image.claim_id is not None},
             )
             return SendOutcome.SKIPPED
+        if self._is_late(image):
+            return self._expire(image)
         channel = self._channels[image.contact_method]
         self._budget.start_when_due(image.next_attempt_at)
+        if self._is_late(image):  # the wait for the backoff crossed the sale's start
+            return self._expire(image)
         # Credentials first: a broken secret or role fails this record without stranding a claim.
         channel.preflight()
         claim_id = self._claim_ids()
+        # A lease, not a lock: once this invocation cannot be running any more (its deadline plus a
+        # clock-skew margin) the sweeper may hand the notification back to the stream.
         stored = self._repository.claim_notification(
-            image.key, claim_id, from_statuses=SENDABLE_STATUSES, at=self._budget.now()
+            image.key,
+            claim_id,
+            from_statuses=SENDABLE_STATUSES,
+            at=self._budget.now(),
+            lease_expires_at=self._budget.ends_at() + CLAIM_LEASE_MARGIN,
         )
         if stored is None:
             LOGGER.info("Notification already claimed or moved on; skipped (a replay)")
             return SendOutcome.ALREADY_CLAIMED
         return self._send_claimed(stored, channel, claim_id)
+
+    def _is_late(self, image: NotificationRecord) -> bool:
+        """Whether the sale started more than the grace ago: "on sale at 10:00" must not arrive at 11:00."""
+        return self._budget.now() > image.sale_start_date_time + self._late_grace
+
+    def _expire(self, image: NotificationRecord) -> SendOutcome:
+        """CREATED/RETRY → EXPIRED in one conditional write, unless a claim is held (a send in flight)."""
+        now = self._budget.now()
+        expired = self._repository.transition(
+            image.key,
+            SENDABLE_STATUSES,
+            NotificationStatus.EXPIRED,
+            at=now,
+            error=SendError(reason=SALE_ALREADY_STARTED, timestamp=now),
+            remove=("nextAttemptAt",),
+            unclaimed=True,
+        )
+        if not expired:
+            LOGGER.info("Late notification already claimed or moved on; left to its holder (a replay)")
+            return SendOutcome.ALREADY_CLAIMED
+        count(NOTIFICATIONS_EXPIRED)
+        LOGGER.warning(
+            "Notification expired unsent: its sale already started",
+            extra={
+                "sale_start_date_time": format_timestamp(image.sale_start_date_time),
+                "late_grace_minutes": self._late_grace.total_seconds() / 60,
+                "send_attempts": image.send_attempts,
+            },
+        )
+        return SendOutcome.EXPIRED
 
     def _send_claimed(self, stored: NotificationRecord, channel: Channel, claim_id: str) -> SendOutcome:
         now = self._budget.now()
@@ -101,7 +155,15 @@ class NotificationSender:
         if stored.next_attempt_at is not None and stored.next_attempt_at > now:
             # A replayed older image got here ahead of the backoff: hand the record back to the
             # stream (releasing the claim re-emits it) instead of sending early.
-            self._finish(stored, claim_id, NotificationStatus.RETRY, at=now, attempted=False, keep_due=True)
+            self._finish(
+                stored,
+                claim_id,
+                NotificationStatus.RETRY,
+                at=now,
+                attempted=False,
+                keep_due=True,
+                due=stored.next_attempt_at,
+            )
             LOGGER.info("Notification not due yet; re-queued through the stream")
             return SendOutcome.REQUEUED
         count(SEND_ATTEMPTS)
@@ -124,11 +186,24 @@ class NotificationSender:
         if not moved:
             # The vendor's status event overtook this write (e.g. already QUEUED): keep its stamp.
             self._repository.record_timestamp(stored.key, NotificationStatus.TRIGGERED, now)
+        if stored.contact_method is ContactMethod.SMS:
+            self._claim_held_statuses(stored, accepted.message_id, now)
         count(channel.accepted_metric)
         # Notifications are created when their sale's send window opens (the generator's run).
         observe_seconds(SALE_TO_SEND_LATENCY_SECONDS, (now - stored.date.created).total_seconds())
         LOGGER.info("Notification sent", extra={"message_id": accepted.message_id})
         return SendOutcome.TRIGGERED
+
+    def _claim_held_statuses(self, stored: NotificationRecord, message_id: str, now: datetime) -> None:
+        """Apply the statuses the service published before this send was recorded (docs/contracts/sms.md)."""
+        try:
+            claim_held_updates(self._repository, stored.key, message_id, at=now)
+        except (ClientError, BotoCoreError):
+            # The send is recorded: failing the record would not redo this step, so report and go on.
+            # Later statuses still find the notification by its messageId.
+            LOGGER.exception(
+                "Statuses held for the message could not be claimed", extra={"message_id": message_id}
+            )
 
     def _record_transient(
         self, stored: NotificationRecord, channel: Channel, claim_id: str, error: VendorError
@@ -151,6 +226,7 @@ class NotificationSender:
             error=failure,
             updates={"nextAttemptAt": format_timestamp(next_attempt)},
             keep_due=True,
+            due=next_attempt,
         )
         LOGGER.warning(
             "Send failed transiently; retry scheduled",
@@ -188,15 +264,20 @@ class NotificationSender:
         updates: Mapping[str, str] | None = None,
         attempted: bool = True,
         keep_due: bool = False,
+        due: datetime | None = None,
     ) -> bool:
-        """One conditional write that records the outcome and releases our claim."""
+        """One conditional write that records the outcome and releases our claim (RETRY: due at `due`)."""
+        if status in PENDING_STATUSES:
+            # Still waiting to be sent: listed for the sweeper again, should this write's stream
+            # record be lost (leaving CREATED/RETRY, the repository takes it off the index).
+            updates = {**(updates or {}), **pending_marks(stored.key, (due or at) + self._release_after)}
         moved = self._repository.transition(
             stored.key,
             SENDABLE_STATUSES,
             status,
             at=at,
             extra_updates=updates,
-            remove=("claimId",) if keep_due else _RELEASED,
+            remove=_RELEASED_KEEPING_DUE if keep_due else _RELEASED,
             increment_attempts=attempted,
             error=error,
             expected_claim=claim_id,

@@ -66,6 +66,10 @@ class TimeBudget:
         """The budget's clock as an aware UTC datetime."""
         return datetime.fromtimestamp(self._clock(), UTC)
 
+    def ends_at(self) -> datetime:
+        """When Lambda stops the invocation (its deadline) as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.deadline, UTC)
+
     def spare_seconds(self) -> float:
         """Seconds that may still be spent waiting before a send could no longer finish in time."""
         return self.deadline - self.reserve_seconds - self._clock()

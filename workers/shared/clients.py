@@ -151,6 +151,8 @@ def demand_repository(settings: TableSettings) -> DemandRepository:
         settings.demand_table_name,
         sales_index=settings.demand_table_sales_index,
         demand_index=settings.demand_table_demand_index,
+        message_index=settings.demand_table_message_index,
+        pending_index=settings.demand_table_pending_index,
     )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 IDENTIFIER = r"^[^#|\s]+$"
@@ -42,21 +43,33 @@ class ShortUrlJob(_Message):
 
 
 class SmsStatus(enum.StrEnum):
-    """Delivery statuses the SMS service publishes."""
+    """Delivery statuses the SMS service publishes (upper-case on the wire, read in any case)."""
 
-    QUEUED = "queued"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    UNDELIVERED = "undelivered"
+    QUEUED = "QUEUED"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+    UNDELIVERED = "UNDELIVERED"
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _text(value: Any) -> Any:
+    # Vendors send codes and ids as JSON numbers as often as strings (30003 vs "30003").
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+VendorText = Annotated[str, BeforeValidator(_text)]
 
 
 class SmsSendRequest(_Message):
-    """POST {SMS_SERVICE_URL}/v1/messages (SigV4-signed): one SMS, deduplicated by `reference`."""
+    """The JSON body of POST {SMS_SERVICE_URL}/v1/messages (docs/contracts/sms.md)."""
 
     to: str = Field(pattern=r"^\+[1-9]\d{6,14}$")
     body: str = Field(min_length=1)
-    reference: str = Field(description="notification reference (PK|SK), echoed in status events")
+    reference: str = Field(description="notification reference (PK|SK); the service may echo it")
     app_id: str | None = None
 
 
@@ -67,11 +80,13 @@ class SmsSendAccepted(_Message):
 
 
 class SmsStatusEvent(_Message):
-    """One record of the SMS status Kinesis stream (JSON in the record's data)."""
+    """One record of the SMS status Kinesis stream, as the service publishes it (docs/contracts/sms.md)."""
 
-    message_id: str
-    reference: str
-    status: SmsStatus
-    timestamp: datetime
-    error_code: str | None = None
-    error_reason: str | None = None
+    message_id: VendorText = Field(min_length=1, max_length=256)
+    status: Annotated[SmsStatus, BeforeValidator(_upper)]
+    # Absent: the record's arrival time stands in (the consumer's call, not the model's).
+    timestamp: datetime | None = None
+    # Echoed by services that return the request's `reference`; correlation falls back to messageId.
+    reference: str | None = None
+    error_code: VendorText | None = None
+    error_reason: VendorText | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+import zlib
 from abc import abstractmethod
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -64,6 +65,8 @@ class NotificationStatus(enum.StrEnum):
     DELIVERED = "DELIVERED"
     FAILED = "FAILED"
     RETRY = "RETRY"
+    # Never sent: its sale started (plus the configured grace) before it could leave.
+    EXPIRED = "EXPIRED"
 
     @property
     def date_attribute(self) -> str:
@@ -80,20 +83,29 @@ _RANK = {
     NotificationStatus.SENT: 3,
     NotificationStatus.DELIVERED: 4,
 }
-TERMINAL_STATUSES = frozenset({NotificationStatus.DELIVERED, NotificationStatus.FAILED})
+TERMINAL_STATUSES = frozenset(
+    {NotificationStatus.DELIVERED, NotificationStatus.FAILED, NotificationStatus.EXPIRED}
+)
 _RETRYABLE_FROM = frozenset(
     {NotificationStatus.CREATED, NotificationStatus.TRIGGERED, NotificationStatus.RETRY}
 )
+# Only a notification nobody has sent can expire: once TRIGGERED the vendor has it.
+_EXPIRABLE_FROM = frozenset({NotificationStatus.CREATED, NotificationStatus.RETRY})
 
 
 def can_transition(current: NotificationStatus, target: NotificationStatus) -> bool:
-    """Forward only (CREATED < TRIGGERED < QUEUED < SENT < DELIVERED); FAILED from any live state."""
+    """Forward only (CREATED < TRIGGERED < QUEUED < SENT < DELIVERED); FAILED from any live state.
+
+    EXPIRED only from CREATED or RETRY; DELIVERED, FAILED and EXPIRED are terminal.
+    """
     if current in TERMINAL_STATUSES or target is NotificationStatus.CREATED:
         return False
     if target is NotificationStatus.FAILED:
         return True
     if target is NotificationStatus.RETRY:
         return current in _RETRYABLE_FROM
+    if target is NotificationStatus.EXPIRED:
+        return current in _EXPIRABLE_FROM
     return _RANK[target] > _RANK[current]
 
 
@@ -193,19 +205,19 @@ def sale_key(event_id: str, sale_id: str) -> Key:
     return Key(f"event:{event_id}", f"sale#{sale_id}")
 
 
+def demand_sort_key(event_id: str, sale_id: str) -> str:
+    """SK of every fan's opt-in for a sale: with eventId, the sale's key in the `demand-by-sale` index."""
+    return f"demand#{event_id}-{sale_id}"
+
+
 def demand_key(fan_id: str, event_id: str, sale_id: str) -> Key:
     """Key of a fan's opt-in for a sale."""
-    return Key(f"fan:{fan_id}", f"demand#{event_id}-{sale_id}")
+    return Key(f"fan:{fan_id}", demand_sort_key(event_id, sale_id))
 
 
 def notification_key(fan_id: str, event_id: str, sale_id: str, contact_method: ContactMethod | str) -> Key:
     """Key of one reminder: one per fan, sale and contact method."""
     return Key(f"fan:{fan_id}", f"notification#{event_id}-{sale_id}#{ContactMethod(contact_method).value}")
-
-
-def demand_sale_key(event_id: str, sale_id: str) -> str:
-    """Partition value of the sparse `demand-by-sale` index."""
-    return f"{event_id}#{sale_id}"
 
 
 def notification_reference(key: Key) -> str:
@@ -219,6 +231,31 @@ def key_from_reference(reference: str) -> Key:
     if not separator or not pk.startswith("fan:") or not sk.startswith("notification#"):
         raise RecordError(f"{reference!r} is not a notification reference (fan:<id>|notification#...)")
     return Key(pk, sk)
+
+
+# --------------------------------------------------------------------------------------------
+# Pending notifications: the sparse `pending-notifications` index the sweeper reads
+# --------------------------------------------------------------------------------------------
+
+# A notification waits to be sent in these statuses; only then does it carry sweepShard/sweepAt.
+PENDING_STATUSES = frozenset({NotificationStatus.CREATED, NotificationStatus.RETRY})
+PENDING_ATTRIBUTES = ("sweepShard", "sweepAt")
+# Fixed: a notification's shard is part of its index entry, so a new count would hide old entries.
+SWEEP_SHARDS = 16
+# How long past its due time a waiting notification is left to its trigger (stack config
+# `releaseAfterMinutes`; this default serves tooling and tests).
+DEFAULT_RELEASE_AFTER = timedelta(minutes=5)
+
+
+def sweep_shard(key: Key) -> str:
+    """The notification's partition of the pending index, "0".."15": a stable hash of its key."""
+    # crc32, not hash(): the same key must land in the same shard in every process.
+    return str(zlib.crc32(f"{key.pk}{REFERENCE_SEPARATOR}{key.sk}".encode()) % SWEEP_SHARDS)
+
+
+def pending_marks(key: Key, sweep_at: datetime) -> dict[str, str]:
+    """The attributes that list a waiting notification in the pending index, due for a sweep at `sweep_at`."""
+    return {"sweepShard": sweep_shard(key), "sweepAt": format_timestamp(sweep_at)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,7 +407,11 @@ class SaleRecord(DemandTableRecord):
 
 
 class DemandRecord(DemandTableRecord):
-    """A fan's opt-in to be reminded of a sale."""
+    """A fan's opt-in to be reminded of a sale, strict: as tooling, tests and the demo write it."""
+
+    # The fan-facing system owns these items; the generator reads them leniently
+    # (workers/shared/demand_reading.py, docs/contracts/demand.md). Only the reference's attributes
+    # are written: nothing the writer would not write itself.
 
     type: Literal["demand"] = "demand"
     fan_id: Identifier
@@ -391,9 +432,6 @@ class DemandRecord(DemandTableRecord):
         """The methods of `contactMethod` ("sms,email" → SMS, EMAIL)."""
         return tuple(ContactMethod(method) for method in self.contact_method.split(","))
 
-    def _derived(self) -> dict[str, str]:
-        return {"demandSaleKey": demand_sale_key(self.event_id, self.sale_id)}
-
 
 class StatusStamp(_Model):
     """The current status and when it was reached."""
@@ -412,6 +450,7 @@ class StatusDates(_Model):
     delivered: Timestamp | None = None
     failed: Timestamp | None = None
     retry: Timestamp | None = None
+    expired: Timestamp | None = None
 
 
 class SendError(_Model):
@@ -447,6 +486,11 @@ class NotificationRecord(DemandTableRecord):
     next_attempt_at: Timestamp | None = None
     claim_id: str | None = None
     claimed_at: Timestamp | None = None
+    # The claim's lease: past it the holding invocation cannot be running any more.
+    claim_expires_at: Timestamp | None = None
+    # Only while CREATED/RETRY: the pending index lists it, and the sweeper may release it after sweepAt.
+    sweep_shard: str | None = None
+    sweep_at: Timestamp | None = None
     expires_at: int | None = None
 
     @model_validator(mode="after")
@@ -458,12 +502,18 @@ class NotificationRecord(DemandTableRecord):
         return self
 
     @classmethod
-    def created(cls, *, at: datetime, **fields: Any) -> Self:
-        """A new notification in status CREATED stamped at `at`."""
-        return cls(
+    def created(
+        cls, *, at: datetime, release_after: timedelta = DEFAULT_RELEASE_AFTER, **fields: Any
+    ) -> Self:
+        """A new notification in status CREATED stamped at `at`, pending until `release_after` later."""
+        record = cls(
             status=StatusStamp(id=NotificationStatus.CREATED, date=at),
             date=StatusDates(created=at),
             **fields,
+        )
+        # Written with the item itself: the sweeper finds it if its stream record never gets sent.
+        return record.model_copy(
+            update={"sweep_shard": sweep_shard(record.key), "sweep_at": _utc_milli(at + release_after)}
         )
 
     @property
@@ -479,12 +529,70 @@ class NotificationRecord(DemandTableRecord):
         return {"groupId": self.key.sk}
 
 
+def sms_message_key(message_id: str) -> Key:
+    """Key of an SMS message's item: its notification, and statuses that arrived before it was named."""
+    return Key(f"message:{message_id}", "sms")
+
+
+class HeldStatus(_Model):
+    """A delivery status of an SMS message whose notification was not known yet when it arrived."""
+
+    vendor_status: str
+    at: Timestamp
+    error_code: str | None = None
+    error_reason: str | None = None
+
+
+# One attribute per status (not one map): concurrent holds of different statuses never collide.
+HELD_STATUS_ATTRIBUTES: Mapping[NotificationStatus, str] = {
+    NotificationStatus.QUEUED: "heldQueued",
+    NotificationStatus.SENT: "heldSent",
+    NotificationStatus.DELIVERED: "heldDelivered",
+    NotificationStatus.FAILED: "heldFailed",
+}
+
+
+class SmsMessageRecord(DemandTableRecord):
+    """The rendezvous of an SMS message: which notification sent it, and statuses held until then.
+
+    No `messageId` attribute on purpose: the sparse message index lists notifications only.
+    """
+
+    type: Literal["sms-message"] = "sms-message"
+    vendor_message_id: str
+    reference: str | None = None
+    held_queued: HeldStatus | None = None
+    held_sent: HeldStatus | None = None
+    held_delivered: HeldStatus | None = None
+    held_failed: HeldStatus | None = None
+    expires_at: int
+
+    @property
+    def key(self) -> Key:
+        return sms_message_key(self.vendor_message_id)
+
+    def held(self) -> list[tuple[NotificationStatus, HeldStatus]]:
+        """The held statuses, oldest first (lifecycle order between equal times)."""
+        found = [
+            (status, held)
+            for status, held in (
+                (NotificationStatus.QUEUED, self.held_queued),
+                (NotificationStatus.SENT, self.held_sent),
+                (NotificationStatus.DELIVERED, self.held_delivered),
+                (NotificationStatus.FAILED, self.held_failed),
+            )
+            if held is not None
+        ]
+        return sorted(found, key=lambda pair: pair[1].at)  # stable: lifecycle order on ties
+
+
 RECORD_MODELS: Mapping[str, type[DemandTableRecord]] = {
     "event": EventRecord,
     "sale": SaleRecord,
     "demand": DemandRecord,
     "notification": NotificationRecord,
     "notification:asu": NotificationRecord,
+    "sms-message": SmsMessageRecord,
 }
 
 

@@ -42,11 +42,28 @@ EMAIL_FAILED = "EmailFailed"  # dimension: reason
 URL_SHORTENED = "UrlShortened"
 URL_SHORTENING_FAILED = "UrlShorteningFailed"
 SALE_TO_SEND_LATENCY_SECONDS = "SaleToSendLatency"  # unit: seconds, from the sale's send window to the send
-UNKNOWN_MESSAGE_ID = "UnknownMessageId"  # a status event that names no notification we know
+UNKNOWN_MESSAGE_ID = "UnknownMessageId"  # a status event of no known notification, too old to hold: dropped
 STATUS_OUT_OF_ORDER = "StatusOutOfOrder"  # a status event older than the record's status
+# The SMS contract (docs/contracts/sms.md).
+MALFORMED_STATUS_EVENTS = "MalformedStatusEvents"  # JSON that is no status event (no messageId, bad status)
+STATUS_HELD = "StatusHeld"  # a status that arrived before its send was recorded, held for the sender
+HELD_STATUSES_APPLIED = "HeldStatusesApplied"  # held statuses the sender applied after recording its send
 NOTIFICATIONS_CREATED = "NotificationsCreated"
 NOTIFICATIONS_DUPLICATE = "NotificationsDuplicate"
 BATCH_RECORDS_FAILED = "BatchRecordsFailed"  # records reported back as batch-item failures
+# Never late (docs/contracts/bitly.md, docs/notification-send.md).
+REMINDER_URL = "ReminderUrl"  # per generation job; dimension: source (a ReminderUrlSource value)
+SALES_EXPIRED = "SalesExpired"  # a generation job that ran after its sale's start + grace (alarmed)
+NOTIFICATIONS_EXPIRED = "NotificationsExpired"  # never sent: the sale started (+ grace) first (alarmed)
+# Claims are leases (docs/notification-send.md, "Leases and the sweeper").
+NOTIFICATIONS_OVERDUE = "NotificationsOverdue"  # pending-index entries a sweep found past their sweepAt
+NOTIFICATIONS_RELEASED = "NotificationsReleased"  # handed back to the sender: trigger lost (alarmed)
+RELEASES_SKIPPED = "ReleasesSkipped"  # found but refused: a live claim, or moved on since the query
+# The demand contract (docs/contracts/demand.md) and Discovery's (docs/contracts/discovery.md).
+DEMAND_DEVIATIONS = "DemandDeviations"  # dimension: reason (a DemandDeviation value)
+SALES_WITHOUT_DEMAND = "SalesWithoutDemand"  # a notifiable sale whose generation found no demand item
+ORPHANED_DEMAND = "OrphanedDemand"  # opt-ins of a sale Discovery stopped listing (alarmed)
+DISCOVERY_FALLBACK_TO_CACHE = "DiscoveryFallbackToCache"  # Discovery failed; the cached event was served
 
 # JMESPath correlation ids for `instrumented`; batch workers correlate per record instead.
 EVENTBRIDGE_CORRELATION_PATH = "id"

@@ -8,6 +8,7 @@ worker's `settings.py`) loaded through `load_settings`, and logic receives value
 from __future__ import annotations
 
 import functools
+import json
 from typing import Annotated, Any, Literal, TypeVar, cast
 
 from pydantic import AliasChoices, BeforeValidator, Field, ValidationError
@@ -27,6 +28,16 @@ def _split_commas(value: Any) -> Any:
 # Infra renders lists as "a,b,c" (infra/catalog.py WorkerTunables); pydantic-settings would
 # otherwise try to JSON-decode a complex type read from the environment.
 CommaSeparated = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_commas)]
+
+
+def decoded_json(value: Any) -> Any:
+    """A JSON variable's text decoded; ValueError (reported naming the variable) if it is not JSON."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError as error:
+        raise ValueError(f"not JSON ({error})") from None
 
 
 class WorkerSettings(BaseSettings):
@@ -61,6 +72,8 @@ class TableSettings(WorkerSettings):
     demand_table_name: str = Field(min_length=3)
     demand_table_sales_index: str = Field(min_length=1)
     demand_table_demand_index: str = Field(min_length=1)
+    demand_table_message_index: str = Field(min_length=1)
+    demand_table_pending_index: str = Field(min_length=1)
 
 
 SettingsT = TypeVar("SettingsT", bound=WorkerSettings)
@@ -88,8 +101,12 @@ def _describe(settings_class: type[WorkerSettings], error: ValidationError) -> s
     problems: list[str] = []
     for item in error.errors(include_url=False):
         variable = str(item["loc"][0]).upper() if item["loc"] else "?"
-        if item["type"] == "missing":
+        # Inside a JSON-valued variable (e.g. SMS_APP_IDS), name the member too.
+        member = ".".join(str(part) for part in item["loc"][1:])
+        if item["type"] == "missing" and not member:
             problems.append(f"{variable} is not set")
+        elif member:
+            problems.append(f"{variable} is invalid: {member}: {item['msg']}")
         else:
             # Values are echoed truncated: settings hold names and ARNs, never secrets.
             shown = str(item.get("input"))[:60]

@@ -1,8 +1,12 @@
-"""The internal SMS service client: one signed, idempotent POST per message, failures typed by reason."""
+"""The internal SMS service client: one signed, idempotent POST per message, failures typed by reason.
+
+The wire contract (request, answers, reasons, status events, idempotency) is docs/contracts/sms.md.
+"""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 
 import urllib3
@@ -17,6 +21,10 @@ MESSAGES_PATH = "/v1/messages"
 API_KEY_HEADER = "x-api-key"
 API_KEY_FIELD = "apiKey"
 SIGNING_SERVICE = "execute-api"
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+# Fixed forever: a new namespace gives every notification a new key, so the service would send again
+# what it accepted before the change.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0c3f7e-8d6a-4f4e-9c1d-2a7e6b9d0c41")
 
 # Error contract of the service: a 4xx body `{"reason": "<CODE>", "message": "<text>"}`. Codes are
 # compared whole (after trimming and upper-casing), never by substring.
@@ -29,10 +37,17 @@ RETRYABLE_REASONS = frozenset(
 NO_RESPONSE_REASON = "NO_RESPONSE"
 
 
-# Neither retryable nor permanent on purpose: the SMS is on its way, so the caller must keep its
-# send claim (never re-send) and let the service's status events move the notification on.
+# Neither retryable nor permanent on purpose: the SMS is on its way, so the caller keeps its send
+# claim (no redelivery re-sends) and lets the service's status events move the notification on.
+# Once the claim's lease ends the sweeper releases it; the re-send's Idempotency-Key makes the
+# service answer with this same message.
 class UnreadableAcceptanceError(VendorError):
     """The service accepted the message (2xx) but its answer has no readable messageId."""
+
+
+def idempotency_key(reference: str) -> str:
+    """The notification's de-duplication key at the service: the same for every attempt (UUIDv5)."""
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, reference))
 
 
 def normalized_reason(reason: str) -> str:
@@ -71,7 +86,7 @@ class SmsServiceClient:
         if self._signer is None and role_arn:
             self._signer = SigV4Signer(role_arn, region, SIGNING_SERVICE)
         # One request per attempt by default: the notification's RETRY status paces the retries.
-        # The service deduplicates on `reference`, so extra attempts (if asked for) are safe.
+        # The service deduplicates on the Idempotency-Key header, so extra attempts are safe.
         self._vendor = VendorClient(
             base_url,
             name=SMS_SERVICE,
@@ -91,10 +106,17 @@ class SmsServiceClient:
             self._signer.sign("POST", self.messages_url, {}, None)
 
     def send(self, request: SmsSendRequest) -> SmsSendAccepted:
-        """Submit one SMS; RetryableVendorError (429, 5xx, timeouts) or PermanentVendorError if not taken."""
+        """Submit one SMS; RetryableVendorError (429, 5xx, timeouts) or PermanentVendorError if not taken.
+
+        Every attempt for a notification carries the same Idempotency-Key (from its reference): a
+        retry of a request whose answer was lost gets the first request's messageId, not a second SMS.
+        """
         payload = request.model_dump(mode="json", by_alias=True, exclude_none=True)
+        headers = {IDEMPOTENCY_KEY_HEADER: idempotency_key(request.reference)}
         try:
-            response = self._vendor.request("POST", MESSAGES_PATH, json=payload, idempotent=True)
+            response = self._vendor.request(
+                "POST", MESSAGES_PATH, json=payload, headers=headers, idempotent=True
+            )
         except PermanentVendorError as error:
             if normalized_reason(error.reason) in RETRYABLE_REASONS:
                 raise RetryableVendorError(

@@ -2,38 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
-from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
-
-from workers.shared.bitly import Bitlink
 from workers.shared.errors import WorkerError
 from workers.shared.messages import ShortUrlJob
 from workers.shared.observability import LOGGER, URL_SHORTENED, URL_SHORTENING_FAILED, count
 from workers.shared.repository import DemandRepository
-from workers.shorten_event_url.models import TRACKING_PARAMETERS, InvalidEventUrlError, ShortenOutcome
-
-
-class UrlShortener(Protocol):
-    """Turns a long URL into a short link (Bitly)."""
-
-    def shorten(self, long_url: str) -> Bitlink: ...
-
-
-def with_tracking(url: str, parameters: Sequence[tuple[str, str]] = TRACKING_PARAMETERS) -> str:
-    """`url` with `parameters` set: same-named ones replaced, every other parameter kept as written."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidEventUrlError(f"event URL {url[:200]!r} is not an absolute http(s) URL")
-    names = {name for name, _ in parameters}
-    # Work on the raw query: re-encoding the event's own parameters could change what they mean.
-    kept = [
-        piece
-        for piece in parts.query.split("&")
-        if piece and unquote_plus(piece.partition("=")[0]) not in names
-    ]
-    added = [f"{quote(name, safe='')}={quote(value, safe='')}" for name, value in parameters]
-    return urlunsplit(parts._replace(query="&".join([*kept, *added])))
+from workers.shared.short_links import UrlShortener, with_tracking
+from workers.shorten_event_url.models import ShortenOutcome
 
 
 def shorten_event_url(

@@ -1,65 +1,143 @@
-"""SMS status events applied to notifications: forward only, late ones kept as timestamps."""
+"""SMS status events applied to notifications: found by the vendor's messageId, forward only, never lost.
+
+The contract with the SMS service (shapes, case, correlation, each deviation) is docs/contracts/sms.md.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from pydantic import ValidationError
 
 from workers.shared.errors import RecordError
 from workers.shared.messages import SmsStatusEvent
-from workers.shared.models import NotificationStatus, SendError, key_from_reference, sources_of
-from workers.shared.observability import LOGGER, STATUS_OUT_OF_ORDER, UNKNOWN_MESSAGE_ID, count
+from workers.shared.models import Key, key_from_reference, validation_reason
+from workers.shared.observability import (
+    LOGGER,
+    MALFORMED_STATUS_EVENTS,
+    STATUS_HELD,
+    UNKNOWN_MESSAGE_ID,
+    count,
+)
 from workers.shared.repository import DemandRepository
-from workers.sms_status_consumer.models import NOTIFICATION_STATUS, StatusOutcome
+from workers.shared.sms_status import NOTIFICATION_STATUS, Applied, DeliveryUpdate, apply_update, hold_update
+from workers.sms_status_consumer.models import StatusOutcome
+
+_OUTCOMES = {
+    Applied.APPLIED: StatusOutcome.APPLIED,
+    Applied.ALREADY_APPLIED: StatusOutcome.ALREADY_APPLIED,
+    Applied.OUT_OF_ORDER: StatusOutcome.OUT_OF_ORDER,
+}
 
 
-def event_time(event: SmsStatusEvent) -> datetime:
-    """When the status happened; a timestamp without an offset is UTC (never the Lambda's local time)."""
-    stamp = event.timestamp
-    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+def utc(moment: datetime) -> datetime:
+    """An aware datetime; a timestamp without an offset is UTC (never the Lambda's local time)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def delivery_error(event: SmsStatusEvent, at: datetime) -> SendError:
-    """The error history entry of a failed or undelivered SMS: the vendor's code and reason."""
-    reason = ": ".join(part for part in (event.error_code, event.error_reason) if part)
-    return SendError(reason=reason or f"SMS {event.status.value}", timestamp=at)
-
-
-def apply_status_event(event: SmsStatusEvent, notifications: DemandRepository) -> StatusOutcome:
-    """Move the referenced notification to the event's status if that is forward; never backwards."""
+def read_status_event(fields: Mapping[str, object]) -> SmsStatusEvent | None:
+    """The record's JSON as a status event; None (counted, logged) when it is not one."""
     try:
-        key = key_from_reference(event.reference)
-    except RecordError as malformed:
-        return _unknown(event, str(malformed))
-    target = NOTIFICATION_STATUS[event.status]
-    at = event_time(event)
-    failure = delivery_error(event, at) if target is NotificationStatus.FAILED else None
-    moved = notifications.transition(
-        key, sources_of(target), target, at=at, extra_updates={"messageId": event.message_id}, error=failure
-    )
-    if moved:
-        LOGGER.info("Notification status updated", extra={"status": target, "message_id": event.message_id})
-        return StatusOutcome.APPLIED
-    current = notifications.get_notification(key)
-    if current is None:
-        return _unknown(event, "no notification has this reference")
-    if current.status.id is target:
-        LOGGER.info("Status already applied", extra={"status": target, "message_id": event.message_id})
-        return StatusOutcome.ALREADY_APPLIED
-    # An older status arriving late (SENT after DELIVERED): its date is history, the status stays.
-    notifications.record_timestamp(key, target, at)
-    count(STATUS_OUT_OF_ORDER)
-    LOGGER.info(
-        "Out-of-order status recorded as a timestamp only",
-        extra={"status": target, "current_status": current.status.id, "message_id": event.message_id},
-    )
-    return StatusOutcome.OUT_OF_ORDER
+        return SmsStatusEvent.model_validate(fields)
+    except ValidationError as error:
+        # No retry changes a record: drop it, loudly, rather than block the shard on it.
+        count(MALFORMED_STATUS_EVENTS)
+        LOGGER.warning(
+            "Status event dropped: not a status event",
+            extra={
+                "reason": validation_reason(error)[:300],
+                "message_id": str(fields.get("messageId"))[:100],
+            },
+        )
+        return None
 
 
-def _unknown(event: SmsStatusEvent, reason: str) -> StatusOutcome:
-    # Retrying cannot make an unknown reference known: count it for the runbook, do not fail the record.
-    count(UNKNOWN_MESSAGE_ID)
-    LOGGER.warning(
-        "Status event for an unknown notification",
-        extra={"message_id": event.message_id, "reference": event.reference[:300], "reason": reason},
+def delivery_update(event: SmsStatusEvent, *, received_at: datetime) -> DeliveryUpdate:
+    """The event in lifecycle terms; without a timestamp it happened when the stream received it."""
+    return DeliveryUpdate(
+        message_id=event.message_id,
+        status=NOTIFICATION_STATUS[event.status],
+        at=utc(event.timestamp if event.timestamp is not None else received_at),
+        vendor_status=event.status.value,
+        error_code=event.error_code,
+        error_reason=event.error_reason,
     )
-    return StatusOutcome.UNKNOWN_NOTIFICATION
+
+
+class StatusApplier:
+    """Applies status events: by reference when the service echoes a valid one, else by messageId."""
+
+    def __init__(self, notifications: DemandRepository, *, unknown_max_age: timedelta) -> None:
+        self._notifications = notifications
+        self._unknown_max_age = unknown_max_age
+
+    def apply(self, event: SmsStatusEvent, *, received_at: datetime, now: datetime) -> StatusOutcome:
+        """Apply one event to its notification(s), or hold it for the sender, or drop it as unknown."""
+        update = delivery_update(event, received_at=received_at)
+        referenced = self._referenced_key(event)
+        if referenced is not None:
+            applied = apply_update(self._notifications, referenced, update)
+            if applied is not Applied.NO_NOTIFICATION:
+                return _OUTCOMES[applied]
+        keys = self._notifications.notification_keys_for_message(event.message_id)
+        if keys:
+            return self._apply_to_each(event, keys, update)
+        return self._unknown(event, update, now=now)
+
+    def _referenced_key(self, event: SmsStatusEvent) -> Key | None:
+        if event.reference is None:
+            return None
+        try:
+            return key_from_reference(event.reference)
+        except RecordError:
+            # Not ours (another client's correlation id, or mangled): the messageId still is.
+            LOGGER.info("Status event reference ignored", extra={"reference": event.reference[:300]})
+            return None
+
+    def _apply_to_each(self, event: SmsStatusEvent, keys: list[Key], update: DeliveryUpdate) -> StatusOutcome:
+        if len(keys) > 1:
+            # The service promises one messageId per message; applying to each is harmless (forward only).
+            LOGGER.warning(
+                "One messageId names several notifications",
+                extra={"message_id": update.message_id, "notifications": len(keys)},
+            )
+        outcomes = [apply_update(self._notifications, key, update) for key in keys]
+        found = [outcome for outcome in outcomes if outcome is not Applied.NO_NOTIFICATION]
+        # The index lags deletions as it lags writes: a key it lists may be gone already.
+        return _OUTCOMES[found[0]] if found else self._drop(event, update, "the indexed notification is gone")
+
+    def _unknown(self, event: SmsStatusEvent, update: DeliveryUpdate, *, now: datetime) -> StatusOutcome:
+        age = now - update.at
+        if age > self._unknown_max_age:
+            return self._drop(
+                event, update, f"no notification names it and it is {age.total_seconds():.0f} s old"
+            )
+        # Recent: its send may not be recorded yet (a status overtaking the TRIGGERED write, or a
+        # retry after a lost answer). The sender applies it when it names the message.
+        named = hold_update(self._notifications, update)
+        if named is not None:  # the sender named it between the lookup and the hold
+            applied = apply_update(self._notifications, named, update)
+            if applied is not Applied.NO_NOTIFICATION:
+                return _OUTCOMES[applied]
+        count(STATUS_HELD)
+        LOGGER.info(
+            "Status held until its send is recorded",
+            extra={"message_id": update.message_id, "status": update.status},
+        )
+        return StatusOutcome.HELD
+
+    @staticmethod
+    def _drop(event: SmsStatusEvent, update: DeliveryUpdate, reason: str) -> StatusOutcome:
+        # Retrying cannot make an unknown message known: count it for the runbook, do not fail the record.
+        count(UNKNOWN_MESSAGE_ID)
+        LOGGER.warning(
+            "Status event for an unknown message dropped",
+            extra={
+                "message_id": update.message_id,
+                "status": update.status,
+                "reference": (event.reference or "")[:300],
+                "reason": reason,
+            },
+        )
+        return StatusOutcome.UNKNOWN_MESSAGE

@@ -1,9 +1,14 @@
-"""The status consumer's environment: exactly what infra declares for it (the demand table)."""
+"""The status consumer's environment, exactly as infra declares it (the demand table + StatusTunables)."""
 
 from __future__ import annotations
+
+from pydantic import Field
 
 from workers.shared.settings import TableSettings
 
 
 class StatusConsumerSettings(TableSettings):
-    """TABLE_READ/TABLE_WRITE variables; the worker has no tunables."""
+    """TABLE_READ/TABLE_WRITE variables and how long an unknown message's status is worth holding."""
+
+    # No default: infra renders every tunable, so a missing one is a deployment defect to report.
+    unknown_message_max_age_seconds: int = Field(ge=60, le=86_400)

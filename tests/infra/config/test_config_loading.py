@@ -135,6 +135,9 @@ def test_tunables_are_rendered_as_upper_snake_environment_strings() -> None:
         "WRITE_PARALLELISM": "32",
         "DEMAND_PAGE_SIZE": "1000",
         "CONTINUATION_MARGIN_SECONDS": "20",
+        "SHORT_URL_TIMEOUT_SECONDS": "3",
+        "LATE_GRACE_MINUTES": "5",
+        "RELEASE_AFTER_MINUTES": "5",
     }
 
 

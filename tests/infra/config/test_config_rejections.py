@@ -49,6 +49,25 @@ INVALID = [
         ["30 exceeds", "reservedConcurrency 20", "throttled"],
         id="sqs-maximum-concurrency-above-reserved-concurrency",
     ),
+    # --- alarms on the workers' own metrics ---
+    pytest.param(
+        "qa1", "workers.notification_generator.alarms.metricThresholds", {"OrphanedDemand": 5},
+        "dmd-workers:workers.notification_generator.alarms.metricThresholds.OrphanedDemand",
+        ["notification_generator has no alarm on this metric", "SalesWithoutDemand"],
+        id="metric-threshold-for-a-metric-the-worker-does-not-alarm-on",
+    ),
+    pytest.param(
+        "qa1", "workers.proxy_tm_account_service.alarms.metricThresholds", {"SalesWithoutDemand": 1},
+        "dmd-workers:workers.proxy_tm_account_service.alarms.metricThresholds.SalesWithoutDemand",
+        ["it has no metric alarms"],
+        id="metric-threshold-on-a-worker-without-metric-alarms",
+    ),
+    pytest.param(
+        "qa1", "workers.notification_generator.alarms.metricThresholds", {"SalesWithoutDemand": -1},
+        "dmd-workers:workers.notification_generator.alarms.metricThresholds.SalesWithoutDemand",
+        ["greater than or equal to 0", "(got -1)"],
+        id="metric-threshold-negative",
+    ),
     # --- triggers: streams ---
     pytest.param(
         "qa1", "workers.notification_send.trigger.batchSize", 20000,
@@ -215,6 +234,50 @@ INVALID = [
         "dmd-workers:workers.notification_scheduler.settings.windowMinutes",
         ["greater than or equal to 5", "(got 1)"],
         id="tunable-out-of-range",
+    ),
+    # --- never late (docs/notification-send.md) ---
+    pytest.param(
+        "qa1", "workers.notification_generator.settings.shortUrlTimeoutSeconds", 30,
+        "dmd-workers:workers.notification_generator.settings.shortUrlTimeoutSeconds",
+        ["less than or equal to 10", "(got 30)"],
+        id="short-url-wait-longer-than-a-small-bound",
+    ),
+    pytest.param(
+        "qa1", "workers.notification_send.settings.lateGraceMinutes", -1,
+        "dmd-workers:workers.notification_send.settings.lateGraceMinutes",
+        ["greater than or equal to 0", "(got -1)"],
+        id="negative-late-grace",
+    ),
+    pytest.param(
+        "qa1", "workers.notification_send.settings.lateGraceMinutes", 15,
+        "dmd-workers:workers.notification_send.settings.lateGraceMinutes",
+        ["must equal workers.notification_generator.settings.lateGraceMinutes (5)", "(got 15)"],
+        id="generator-and-sender-disagree-on-the-late-grace",
+    ),
+    # --- claims are leases (docs/notification-send.md) ---
+    pytest.param(
+        "qa1", "workers.notification_sweeper.settings.releaseAfterMinutes", 0,
+        "dmd-workers:workers.notification_sweeper.settings.releaseAfterMinutes",
+        ["greater than or equal to 1", "(got 0)"],
+        id="sweeper-releasing-at-the-due-time",
+    ),
+    pytest.param(
+        "qa1", "workers.notification_sweeper.settings.releaseAfterMinutes", 15,
+        "dmd-workers:workers.notification_sweeper.settings.releaseAfterMinutes",
+        ["must equal workers.notification_generator.settings.releaseAfterMinutes (5)", "(got 15)"],
+        id="sweeper-and-writers-disagree-on-the-release-bound",
+    ),
+    pytest.param(
+        "qa1", "workers.notification_sweeper.settings.maxReleasesPerRun", 0,
+        "dmd-workers:workers.notification_sweeper.settings.maxReleasesPerRun",
+        ["greater than or equal to 1", "(got 0)"],
+        id="sweeper-allowed-no-release",
+    ),
+    pytest.param(
+        "qa1", "vendors.bitlyGroupGuid", "Bx y",
+        "dmd-workers:vendors.bitlyGroupGuid",
+        ["should match pattern", "(got 'Bx y')"],
+        id="bitly-group-guid-malformed",
     ),
     # --- platform ---
     pytest.param(

@@ -242,6 +242,27 @@ def test_scheduler_did_not_run_spot_check() -> None:
     assert alarm["period"] == 3600
 
 
+@pytest.mark.parametrize("stack_name", ["prod1", "qa1", "local"])
+def test_any_released_notification_alarms_and_links_its_runbook(stack_name: str) -> None:
+    # Given the sweeper's NotificationsReleased metric (a lost trigger or a dead send invocation)
+    stack = up_stack(stack_name)
+
+    # When its alarm is declared
+    alarm = stack.alarm(SPECS["notification_sweeper"], "notifications-released")
+
+    # Then any release in five minutes alarms, on the metric as the sweeper emits it
+    assert {key: alarm[key] for key in ("metricName", "namespace", "statistic", "period", "threshold")} == {
+        "metricName": "NotificationsReleased",
+        "namespace": stack.config.observability.metrics_namespace,
+        "statistic": "Sum",
+        "period": 300,
+        "threshold": 0,
+    }
+    assert alarm["dimensions"] == {"service": "notification_sweeper", "environment": stack.environment}
+    assert alarm["treatMissingData"] == "notBreaching"
+    assert alarm["alarmDescription"].endswith("docs/runbooks.md#notifications-released")
+
+
 def _alarm_periods(alarm: dict[str, Any]) -> list[int]:
     if "metricQueries" in alarm:
         return [query["metric"]["period"] for query in alarm["metricQueries"] if "metric" in query]
@@ -304,3 +325,35 @@ def test_every_alarm_notifies_the_stack_alarm_topic(stack: Stack) -> None:
     # Then each sends its alarm and its recovery to that topic, and nowhere else
     assert {alarm.name for alarm in alarms if alarm.inputs["alarmActions"] != [topic_arn]} == set()
     assert {alarm.name for alarm in alarms if alarm.inputs["okActions"] != [topic_arn]} == set()
+
+
+def test_alarms_on_worker_metrics_watch_the_stack_namespace_with_the_workers_dimensions(stack: Stack) -> None:
+    # Given the catalog's alarms on the workers' own (EMF) metrics, e.g. SalesWithoutDemand
+    namespace = stack.config.observability.metrics_namespace
+
+    def expected(spec: WorkerSpec) -> dict[str, Any]:
+        thresholds = stack.worker(spec).alarms.metric_thresholds
+        return {
+            alarm.suffix: {
+                "namespace": namespace,
+                "metricName": alarm.metric,
+                "dimensions": {"service": spec.name, "environment": stack.config.environment},
+                "threshold": thresholds.get(alarm.metric, 0),
+                "statistic": "Sum",
+                "period": alarm.period_seconds,
+            }
+            for alarm in spec.metric_alarms
+        }
+
+    # When they are declared
+    declared = fleet(
+        lambda spec: {
+            suffix: _pick(stack.alarm(spec, suffix), like) for suffix, like in expected(spec).items()
+        }
+    )
+
+    # Then each watches the metric as Powertools emits it: the stack's namespace, service and environment
+    assert declared == fleet(expected)
+    assert {"SalesWithoutDemand", "OrphanedDemand"} <= {
+        alarm["metricName"] for alarms in declared.values() for alarm in alarms.values()
+    }

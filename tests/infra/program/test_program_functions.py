@@ -25,7 +25,7 @@ def test_the_fleet_is_one_worker_component_per_catalog_entry(stack: Stack) -> No
     # Then there is exactly one Worker per entry, named after it, each holding exactly one function
     assert sorted(worker.name for worker in workers) == sorted(SPECS)
     assert all(worker.parent is None and not worker.custom for worker in workers)
-    assert len(functions) == 8
+    assert len(functions) == 9
     assert sorted((function.parent, function.name) for function in functions) == sorted(
         (name, f"{name}-function") for name in SPECS
     )
@@ -107,6 +107,7 @@ SIZING_SPOT_CHECKS = {
         "notification_scheduler": (1024, 300, 1),
         "demand_stream_to_sqs": (512, 60, -1),
         "event_details": (1536, 15, -1),
+        "notification_sweeper": (512, 55, -1),
     },
     "qa1": {
         "notification_send": (1024, 60, 20),
@@ -117,6 +118,7 @@ SIZING_SPOT_CHECKS = {
         "notification_send": (512, 30, -1),
         "notification_scheduler": (512, 120, -1),
         "notification_generator": (512, 300, -1),
+        "notification_sweeper": (512, 30, -1),
     },
 }
 
@@ -176,7 +178,7 @@ def test_log_retention_spot_checks_against_the_stack_file(stack_name: str, reten
     log_groups = up_stack(stack_name).graph.of_type(LOG_GROUP)
 
     # Then every worker's log group keeps logs that long
-    assert [group.inputs["retentionInDays"] for group in log_groups] == [retention] * 8
+    assert [group.inputs["retentionInDays"] for group in log_groups] == [retention] * 9
 
 
 def test_function_environment_carries_identity_telemetry_access_and_tunables(stack: Stack) -> None:

@@ -74,7 +74,10 @@ def _expected_worker_grants(stack: Stack, spec: WorkerSpec) -> set[tuple[str, st
         grants |= {(action, queue_arn) for action in QUEUE_CONSUME_ACTIONS}
     table_resources = [
         stack.table_arn(),
-        *(f"{stack.table_arn()}/index/{i}" for i in ("sales", "demand-by-sale")),
+        *(
+            f"{stack.table_arn()}/index/{i}"
+            for i in ("sales", "demand-by-sale", "notification-by-message-id", "pending-notifications")
+        ),
     ]
     variables = stack.environment_variables(spec)
     vendors = stack.config.vendors
@@ -115,6 +118,26 @@ def _expected_worker_grants(stack: Stack, spec: WorkerSpec) -> set[tuple[str, st
         grants |= {(action, interfaces) for action in ENI_MANAGE_ACTIONS}
         grants |= {("ec2:DescribeNetworkInterfaces", "*"), ("ec2:DescribeSubnets", "*")}
     return grants
+
+
+def test_the_sweeper_may_only_query_the_table_and_update_its_items(stack: Stack) -> None:
+    # Given notification_sweeper's catalog entry: TABLE_READ and TABLE_WRITE, a schedule, nothing else
+    spec = SPECS["notification_sweeper"]
+
+    # When its role policy is parsed
+    granted = grants_of(document(stack.child(spec, "policy"), "policy"))
+
+    # Then it reads the table and its indexes (the pending one among them), writes only the table,
+    # writes its own logs, and reaches no queue, stream, secret or vendor
+    pending_index = f"{stack.table_arn()}/index/pending-notifications"
+    assert ("dynamodb:Query", pending_index) in granted
+    assert {action for action, _ in granted if action.startswith("dynamodb:")} == {
+        *TABLE_READ_ACTIONS,
+        *TABLE_WRITE_ACTIONS,
+    }
+    assert {resource for action, resource in granted if action in TABLE_WRITE_ACTIONS} == {stack.table_arn()}
+    services = {action.split(":")[0] for action, _ in granted}
+    assert services - {"dynamodb", "logs", "ec2"} == set()
 
 
 def test_worker_role_grants_exactly_what_its_catalog_access_implies(stack: Stack) -> None:
@@ -187,11 +210,13 @@ def test_table_readers_may_query_the_indexes(stack: Stack) -> None:
         for spec in readers
     }
 
-    # Then each may query the table and both GSIs
+    # Then each may query the table and its four GSIs
     expected = {
         stack.table_arn(),
         f"{stack.table_arn()}/index/sales",
         f"{stack.table_arn()}/index/demand-by-sale",
+        f"{stack.table_arn()}/index/notification-by-message-id",
+        f"{stack.table_arn()}/index/pending-notifications",
     }
     assert {name: resources for name, resources in queried.items() if resources != expected} == {}
 

@@ -33,12 +33,12 @@ def test_demand_table_keys_indexes_and_protection(stack: Stack) -> None:
     table = only(stack.graph.children_of("platform-demand"), TABLE)
     inputs = table.inputs
 
-    # Then it has the single-table keys, both GSIs, TTL, PITR and SSE, and is protected in production
+    # Then it has the single-table keys, the four GSIs, TTL, PITR and SSE, and is protected in production
     assert inputs["name"] == f"prd3292-{stack.environment}-us-east-1-demand-table"
     assert (inputs["hashKey"], inputs["rangeKey"]) == ("PK", "SK")
     assert inputs["billingMode"] == settings.billing_mode
     assert [
-        (index["name"], index["keySchemas"], index["projectionType"])
+        (index["name"], index["keySchemas"], index["projectionType"], index.get("nonKeyAttributes"))
         for index in inputs["globalSecondaryIndexes"]
     ] == [
         (
@@ -48,18 +48,39 @@ def test_demand_table_keys_indexes_and_protection(stack: Stack) -> None:
                 {"attributeName": "saleStartDateTime", "keyType": "RANGE"},
             ],
             "ALL",
+            None,
         ),
+        # A sale's demand by attributes the fan-facing writer writes (docs/contracts/demand.md):
+        # eventId and the demand item's SK, projecting what the generator reads and nothing else
         (
             "demand-by-sale",
             [
-                {"attributeName": "demandSaleKey", "keyType": "HASH"},
-                {"attributeName": "fanId", "keyType": "RANGE"},
+                {"attributeName": "eventId", "keyType": "HASH"},
+                {"attributeName": "SK", "keyType": "RANGE"},
             ],
-            "ALL",
+            "INCLUDE",
+            ["type", "fanId", "saleId", "contactMethod", "phoneNumber", "email", "marketId", "locale"],
+        ),
+        (
+            "notification-by-message-id",
+            [{"attributeName": "messageId", "keyType": "HASH"}],
+            "KEYS_ONLY",
+            None,
+        ),
+        # Notifications waiting to be sent, by shard and when the sweeper may release them
+        # (docs/notification-send.md): sparse, keys only
+        (
+            "pending-notifications",
+            [
+                {"attributeName": "sweepShard", "keyType": "HASH"},
+                {"attributeName": "sweepAt", "keyType": "RANGE"},
+            ],
+            "KEYS_ONLY",
+            None,
         ),
     ]
     assert sorted(attribute["name"] for attribute in inputs["attributes"]) == sorted(
-        ["PK", "SK", "saleStartDate", "saleStartDateTime", "demandSaleKey", "fanId"]
+        ["PK", "SK", "saleStartDate", "saleStartDateTime", "eventId", "messageId", "sweepShard", "sweepAt"]
     )
     assert inputs["ttl"] == {"attributeName": "expiresAt", "enabled": True}
     assert inputs["pointInTimeRecovery"] == {"enabled": settings.point_in_time_recovery}
@@ -296,6 +317,6 @@ def test_fleet_dashboard_shows_every_function(stack: Stack) -> None:
         if metric[:3] == ["AWS/Lambda", "Invocations", "FunctionName"]
     }
 
-    # Then it is named for the stack and charts the invocations of all eight functions
+    # Then it is named for the stack and charts the invocations of all nine functions
     assert dashboard.inputs["dashboardName"] == f"{stack.prefix}-fleet"
     assert shown == {stack.function_name(spec) for spec in CATALOG}

@@ -278,6 +278,20 @@ def test_schedule_spot_check_against_the_stack_file() -> None:
     assert rule["scheduleExpression"] == "cron(0/30 * * * ? *)"
 
 
+@pytest.mark.parametrize("stack_name", ["prod1", "qa1", "local"])
+def test_the_sweeper_runs_every_minute_in_every_stack(stack_name: str) -> None:
+    # Given each stack file schedules notification_sweeper with rate(1 minute)
+    # When the stack is synthesized
+    stack = up_stack(stack_name)
+    rule = stack.child(SPECS["notification_sweeper"], "schedule").inputs
+
+    # Then the rule fires every minute and invokes the sweeper's live alias: a lost trigger waits
+    # its release bound plus at most a minute
+    assert (rule["scheduleExpression"], rule["state"]) == ("rate(1 minute)", "ENABLED")
+    target = stack.child(SPECS["notification_sweeper"], "schedule-target").inputs
+    assert target["arn"] == stack.alias_arn(SPECS["notification_sweeper"])
+
+
 def _api_id(stack: Stack) -> str:
     url = stack.graph.outputs["graphql_api_url"]["GRAPHQL"]
     match = re.fullmatch(

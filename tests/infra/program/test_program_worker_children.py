@@ -37,6 +37,7 @@ SOURCE_KINDS = {
     "sms_status_consumer": "stream",
     "event_details": "resolver",
     "proxy_tm_account_service": "resolver",
+    "notification_sweeper": "schedule",
 }
 # What each kind of source adds to a Worker besides role, policy, log group, function and alias.
 TRIGGER_CHILD_TYPES: dict[str, Counter[str]] = {
@@ -67,6 +68,8 @@ def _expected_alarm_suffixes(stack: Stack, spec: WorkerSpec) -> set[str]:
     suffixes = set(FUNCTION_ALARMS | SOURCE_ALARMS[_kind(spec)])
     if stack.worker(spec).log_streaming:
         suffixes |= LOG_DELIVERY_ALARMS
+    # Alarms on the worker's own metrics (the catalog's MetricAlarms)
+    suffixes |= {alarm.suffix for alarm in spec.metric_alarms}
     return suffixes
 
 

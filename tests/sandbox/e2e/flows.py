@@ -16,7 +16,7 @@ from workers.shared.models import DemandRecord, Key, notification_key, notificat
 SUPPRESSED_ARTIST = "K8vZ917e2eSup"
 E2E_OVERRIDES = {"RETRY_BACKOFF_SECONDS": "1", "SUPPRESSED_ARTIST_IDS": SUPPRESSED_ARTIST}
 FAST_STATUSES = SmsStatusDelays(queued=1.0, sent=2.0, delivered=3.0)
-TERMINAL = {"DELIVERED", "FAILED"}
+TERMINAL = {"DELIVERED", "FAILED", "EXPIRED"}
 _slots = itertools.count(1)
 
 
@@ -135,7 +135,7 @@ def notification(pipeline: Pipeline, key: Key) -> dict[str, Any] | None:
 
 
 def is_done(item: dict[str, Any] | None) -> bool:
-    """Terminal: DELIVERED or FAILED, or an email SES accepted (TRIGGERED: SES has no status stream)."""
+    """Terminal: DELIVERED, FAILED or EXPIRED, or an email SES accepted (TRIGGERED: no SES status stream)."""
     if item is None:
         return False
     status = item["status"]["id"]

@@ -104,4 +104,19 @@ def test_the_cli_queries_event_details_from_a_running_sandbox(pipeline: Pipeline
     assert result.exit_code == 0, result.output
     answer = json.loads(result.stdout[result.stdout.index("{") :])
     assert answer["data"]["eventDetails"]["eventId"] == "E2eCliQuery"
+    assert answer["data"]["eventDetails"]["error"] is None
     assert pipeline.vendors.discovery.calls_for("E2eCliQuery") == 1
+
+    # And an event Discovery does not know is answered as an error object (the default error
+    # mode, as the original resolver did), which the CLI prints and exits 1 on
+    unknown = CliRunner().invoke(
+        app,
+        [
+            *("sandbox", "query", "eventDetails", "--event-id", "E2eNoSuchEvent"),
+            *("--endpoint-url", pipeline.sandbox.endpoint_url),
+        ],
+    )
+    assert unknown.exit_code == 1, unknown.output
+    failed = json.loads(unknown.stdout[unknown.stdout.index("{") :])["data"]["eventDetails"]
+    assert failed["eventId"] == "E2eNoSuchEvent"
+    assert failed["error"]["type"] == "EventNotFoundError" and failed["error"]["retryable"] is False

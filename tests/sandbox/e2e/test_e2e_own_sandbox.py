@@ -48,6 +48,7 @@ def test_the_demo_sends_every_reminder_once_under_sms_faults_and_reports_it(tmp_
     notes = document["notifications"]
     assert notes["created"] == notes["expected"] > 0 and notes["nonTerminal"] == 0
     assert notes["delivered"] + notes["failed"] == notes["created"]
+    assert notes["expired"] == 0  # every reminder left before its sale opened
     assert document["duplicatesSent"] == {"sms": 0, "email": 0, "total": 0}
     assert document["deadLetters"]["total"] == 0
     assert document["vendors"]["sms"]["faultsInjected"].get("5xx", 0) > 0

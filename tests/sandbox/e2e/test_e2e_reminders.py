@@ -296,7 +296,7 @@ def test_status_events_out_of_order_end_in_the_latest_status(pipeline: Pipeline)
     )
     assert pipeline.sandbox.wait_until_idle(deadline=20)
     # Then it stays DELIVERED, and the late statuses are kept as timestamps only
-    assert pipeline.vendors.publisher.history[fan.reference()] == ["delivered", "sent", "queued"]
+    assert pipeline.vendors.publisher.history[fan.reference()] == ["DELIVERED", "SENT", "QUEUED"]
     item = notification(pipeline, fan.key("sms"))
     assert item is not None and item["status"]["id"] == "DELIVERED"
     assert {"queued", "sent", "delivered"} <= set(item["date"])
@@ -404,8 +404,14 @@ def test_event_details_come_from_discovery_once_then_from_the_cache(pipeline: Pi
         hit["data"]["eventDetails"]["venueCity"] == "Toronto"
         and hit["data"]["eventDetails"]["locale"] == "en-ca"
     )
-    # And an id Discovery does not know is a GraphQL error naming it
-    unknown = pipeline.sandbox.query("eventDetails", {"eventId": "E2eNoSuchEvent"})
+    # And an id Discovery does not know is a GraphQL error naming it, for a client that asks for
+    # GraphQL errors
+    unknown = pipeline.sandbox.query("eventDetails", {"eventId": "E2eNoSuchEvent", "errorMode": "GRAPHQL"})
     assert unknown["data"] is None
     assert unknown["errors"][0]["errorType"] == "EventNotFoundError"
     assert "E2eNoSuchEvent" in unknown["errors"][0]["message"]
+    # And an `error` object naming it for a client of the original shape (the default)
+    legacy = pipeline.sandbox.query("eventDetails", {"eventId": "E2eNoSuchEvent"})
+    assert "errors" not in legacy
+    failure = legacy["data"]["eventDetails"]["error"]
+    assert failure["type"] == "EventNotFoundError" and "E2eNoSuchEvent" in failure["message"]

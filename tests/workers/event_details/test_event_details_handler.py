@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pydantic.alias_generators import to_camel
 
 from sandbox.vendors import Discovery
 from workers.event_details.errors import (
@@ -14,7 +15,8 @@ from workers.event_details.errors import (
     EventNotFoundError,
     InvalidArgumentError,
 )
-from workers.event_details.handler import lambda_handler
+from workers.event_details.handler import RESOLVER_FAILURES, lambda_handler
+from workers.event_details.models import EventDetails
 
 EventBuilder = Callable[..., dict[str, Any]]
 Jobs = Callable[[], list[dict[str, Any]]]
@@ -100,6 +102,7 @@ def test_a_miss_fetches_caches_and_answers_and_the_next_query_is_served_from_the
                     "isSuppressed": False,
                 },
             ],
+            "error": None,
         }
     )
     # And Discovery was called only on the miss, which also queued one short-url job
@@ -143,37 +146,37 @@ def test_a_suppressed_event_is_answered_suppressed_and_never_queued_for_a_short_
     assert short_url_jobs() == []
 
 
+BAD_ARGUMENTS = [
+    (
+        {"eventId": ""},
+        InvalidArgumentError,
+        "eventId '' is not a Discovery event id (1 to 64 letters, digits, '-' or '_')",
+    ),
+    (
+        {"eventId": "vvG1 IZ9K/../x"},
+        InvalidArgumentError,
+        "eventId 'vvG1 IZ9K/../x' is not a Discovery event id (1 to 64 letters, digits, '-' or '_')",
+    ),
+    (
+        {"eventId": US_EVENT, "tmMarketId": "US"},
+        InvalidArgumentError,
+        "tmMarketId 'US' is not a market id such as TM_US, TM_CA or LN_US",
+    ),
+    (
+        {},
+        InvalidArgumentError,
+        "eventId '' is not a Discovery event id (1 to 64 letters, digits, '-' or '_')",
+    ),
+    (
+        {"eventId": "vvG1IZ9KBxv3Tx"},
+        EventNotFoundError,
+        "event 'vvG1IZ9KBxv3Tx' was not found at Discovery",
+    ),
+]
+
+
 @pytest.mark.usefixtures("worker_env")
-@pytest.mark.parametrize(
-    ("arguments", "error_type", "message"),
-    [
-        (
-            {"eventId": ""},
-            InvalidArgumentError,
-            "eventId '' is not a Discovery event id (1 to 64 letters, digits, '-' or '_')",
-        ),
-        (
-            {"eventId": "vvG1 IZ9K/../x"},
-            InvalidArgumentError,
-            "eventId 'vvG1 IZ9K/../x' is not a Discovery event id (1 to 64 letters, digits, '-' or '_')",
-        ),
-        (
-            {"eventId": US_EVENT, "tmMarketId": "US"},
-            InvalidArgumentError,
-            "tmMarketId 'US' is not a market id such as TM_US, TM_CA or LN_US",
-        ),
-        (
-            {},
-            InvalidArgumentError,
-            "eventId '' is not a Discovery event id (1 to 64 letters, digits, '-' or '_')",
-        ),
-        (
-            {"eventId": "vvG1IZ9KBxv3Tx"},
-            EventNotFoundError,
-            "event 'vvG1IZ9KBxv3Tx' was not found at Discovery",
-        ),
-    ],
-)
+@pytest.mark.parametrize(("arguments", "error_type", "message"), BAD_ARGUMENTS)
 def test_bad_ids_are_graphql_errors_with_a_clear_message_and_type(
     *,
     resolver_event: EventBuilder,
@@ -183,9 +186,9 @@ def test_bad_ids_are_graphql_errors_with_a_clear_message_and_type(
     error_type: type[Exception],
     message: str,
 ) -> None:
-    # Given a query with a bad argument / When resolved
+    # Given a query with a bad argument, asking for GraphQL errors / When resolved
     with pytest.raises(error_type) as raised:
-        lambda_handler(resolver_event(**arguments), lambda_context)
+        lambda_handler(resolver_event(**arguments, errorMode="GRAPHQL"), lambda_context)
 
     # Then AppSync gets that message and error type, and only a well-formed id reached Discovery
     assert lambda_error_payload(raised.value) == {"errorMessage": message, "errorType": error_type.__name__}
@@ -193,15 +196,41 @@ def test_bad_ids_are_graphql_errors_with_a_clear_message_and_type(
 
 
 @pytest.mark.usefixtures("worker_env")
+@pytest.mark.parametrize(("arguments", "error_type", "message"), BAD_ARGUMENTS)
+def test_by_default_bad_ids_are_answered_as_an_error_object_as_the_original_resolver_did(
+    *,
+    resolver_event: EventBuilder,
+    lambda_context: Any,
+    discovery: Discovery,
+    arguments: dict[str, Any],
+    error_type: type[Exception],
+    message: str,
+) -> None:
+    # Given a query with a bad argument and no errorMode (existing clients) / When resolved
+    answer = lambda_handler(resolver_event(**arguments), lambda_context)
+
+    # Then the answer is the asked id with a typed `error` object and every detail null
+    assert answer["eventId"] == arguments.get("eventId", "")
+    assert answer["error"] == {"type": error_type.__name__, "message": message, "retryable": False}
+    assert {key for key, value in answer.items() if value is not None} == {"eventId", "error"}
+    # And it has every field of a successful answer (the schema's EventDetails), so clients parse it
+    assert set(answer) == {to_camel(name) for name in EventDetails.model_fields} | {"error"}
+    assert set(discovery.calls) <= {"vvG1IZ9KBxv3Tx"}
+
+
+@pytest.mark.usefixtures("worker_env")
 def test_a_discovery_outage_is_a_retryable_error_for_the_client(
-    resolver_event: EventBuilder, lambda_context: Any, discovery: Discovery
+    resolver_event: EventBuilder,
+    lambda_context: Any,
+    discovery: Discovery,
+    emf_blobs: Callable[[], list[dict[str, Any]]],
 ) -> None:
     # Given Discovery answers 503
     discovery.reply_for(US_EVENT, Discovery.unavailable())
 
-    # When resolved
+    # When resolved for a client asking for GraphQL errors
     with pytest.raises(EventDetailsUnavailableError) as raised:
-        lambda_handler(resolver_event(eventId=US_EVENT), lambda_context)
+        lambda_handler(resolver_event(eventId=US_EVENT, errorMode="GRAPHQL"), lambda_context)
 
     # Then the client is told to retry, with the request id and nothing internal
     assert lambda_error_payload(raised.value) == {
@@ -210,6 +239,17 @@ def test_a_discovery_outage_is_a_retryable_error_for_the_client(
         "errorType": "EventDetailsUnavailableError",
     }
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+    # And a client in the default mode gets the same as a retryable error object, counted as ours
+    emf_blobs()  # what the first query emitted
+    answer = lambda_handler(resolver_event(eventId=US_EVENT), lambda_context)
+    assert answer["error"] == {
+        "type": "EventDetailsUnavailableError",
+        "message": "event details are temporarily unavailable; retry in a few seconds "
+        f"(request {lambda_context.aws_request_id})",
+        "retryable": True,
+    }
+    assert [blob[RESOLVER_FAILURES] for blob in emf_blobs() if RESOLVER_FAILURES in blob] == [[1.0]]
 
 
 @pytest.mark.usefixtures("worker_env")
@@ -224,9 +264,9 @@ def test_an_unexpected_failure_is_logged_and_shown_without_internals(
         "DISCOVERY_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf"
     )
 
-    # When resolved
+    # When resolved for a client asking for GraphQL errors
     with pytest.raises(EventDetailsFailedError) as raised:
-        lambda_handler(resolver_event(eventId=US_EVENT), lambda_context)
+        lambda_handler(resolver_event(eventId=US_EVENT, errorMode="GRAPHQL"), lambda_context)
 
     # Then the client sees a generic message with the request id, nothing internal, no stack trace
     payload = lambda_error_payload(raised.value)
@@ -251,6 +291,10 @@ def test_a_missing_setting_fails_without_naming_variables_to_the_client(
 
     # When resolved / Then the client gets the generic error and the log names the variable
     with pytest.raises(EventDetailsFailedError) as raised:
-        lambda_handler(resolver_event(eventId=US_EVENT), lambda_context)
+        lambda_handler(resolver_event(eventId=US_EVENT, errorMode="GRAPHQL"), lambda_context)
     assert "DISCOVERY_URL" not in str(raised.value)
+    # And in the default mode the same failure is an error object that names no variable either
+    answer = lambda_handler(resolver_event(eventId=US_EVENT), lambda_context)
+    assert answer["error"]["type"] == "EventDetailsFailedError" and answer["error"]["retryable"] is False
+    assert "DISCOVERY_URL" not in answer["error"]["message"]
     assert any("DISCOVERY_URL is not set" in line.get("exception", "") for line in log_lines())

@@ -1,9 +1,14 @@
-"""Fixtures of the generator tests: the repository on the moto table and the worker's environment."""
+"""Fixtures of the generator tests: the repository on the moto table, a fake Bitly and the worker's env."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+
 import pytest
 
+from sandbox.vendors import BITLY_TOKEN, Bitly
+from workers.shared import clients
 from workers.shared.repository import DemandRepository
 
 GENERATION_QUEUE = "prd3292-test-us-east-1-generation-jobs"
@@ -16,6 +21,23 @@ def repository(demand_table: str) -> DemandRepository:
 
 
 @pytest.fixture
+def bitly() -> Iterator[Bitly]:
+    """A behavioural Bitly v4 on 127.0.0.1 (the generator asks it when an event has no short URL)."""
+    server = Bitly()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bitly_secret(aws: None) -> str:
+    """The Bitly secret in (moto) Secrets Manager; returns its ARN."""
+    return clients.secretsmanager().create_secret(
+        Name="prd3292-test-us-east-1/bitly", SecretString=json.dumps({"token": BITLY_TOKEN})
+    )["ARN"]
+
+
+@pytest.fixture
 def generation_queue_url(aws: None) -> str:
     """The generation-job queue in moto."""
     import boto3
@@ -24,8 +46,14 @@ def generation_queue_url(aws: None) -> str:
 
 
 @pytest.fixture
-def generator_env(monkeypatch: pytest.MonkeyPatch, demand_table: str, generation_queue_url: str) -> None:
-    """The variables infra gives the generator (test table and queue, small pages)."""
+def generator_env(
+    monkeypatch: pytest.MonkeyPatch,
+    demand_table: str,
+    generation_queue_url: str,
+    bitly: Bitly,
+    bitly_secret: str,
+) -> None:
+    """The variables infra gives the generator (test table and queue, the fake Bitly, small pages)."""
     variables = {
         "DMD_ENVIRONMENT": "test",
         "POWERTOOLS_SERVICE_NAME": "notification_generator",
@@ -33,10 +61,18 @@ def generator_env(monkeypatch: pytest.MonkeyPatch, demand_table: str, generation
         "DEMAND_TABLE_NAME": demand_table,
         "DEMAND_TABLE_SALES_INDEX": "sales",
         "DEMAND_TABLE_DEMAND_INDEX": "demand-by-sale",
+        "DEMAND_TABLE_MESSAGE_INDEX": "notification-by-message-id",
+        "DEMAND_TABLE_PENDING_INDEX": "pending-notifications",
         "GENERATION_QUEUE_URL": generation_queue_url,
+        "BITLY_URL": bitly.url,
+        "BITLY_SECRET_ARN": bitly_secret,
+        "BITLY_GROUP_GUID": "",
         "WRITE_PARALLELISM": "4",
         "DEMAND_PAGE_SIZE": "10",
         "CONTINUATION_MARGIN_SECONDS": "20",
+        "SHORT_URL_TIMEOUT_SECONDS": "1",
+        "LATE_GRACE_MINUTES": "5",
+        "RELEASE_AFTER_MINUTES": "5",
     }
     for name, value in variables.items():
         monkeypatch.setenv(name, value)

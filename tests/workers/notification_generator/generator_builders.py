@@ -14,12 +14,14 @@ EVENT_ID = "vvG1IZ9KBxv3Tg"
 PRESALE_ID = "vvG1IZ9KBxv3Tg-presale-vf"
 PUBLIC_SALE_ID = "vvG1IZ9KBxv3Tg-public"
 SHORT_URL = "https://bit.ly/3xYz12A"
-# 10:00 AM EST on Friday 1 March 2024; the show is Friday 15 March 2024 at 8:00 PM EDT.
-SALE_START = datetime(2024, 3, 1, 15, 0, tzinfo=UTC)
-EVENT_START = datetime(2024, 3, 16, 0, 0, tzinfo=UTC)
-GENERATED_AT = datetime(2024, 3, 1, 14, 30, 0, 123000, tzinfo=UTC)
-WINDOW_START = datetime(2024, 3, 1, 15, 0, tzinfo=UTC)
-WINDOW_END = datetime(2024, 3, 1, 15, 30, tzinfo=UTC)
+# 10:00 AM EST on Friday 1 March 2052; the show is Friday 15 March 2052 at 8:00 PM EDT. A sale in
+# the future of any clock these tests run on: handler tests use the wall clock, and the generator
+# creates nothing for a sale that has already started. (2052 has 2024's calendar and DST dates.)
+SALE_START = datetime(2052, 3, 1, 15, 0, tzinfo=UTC)
+EVENT_START = datetime(2052, 3, 16, 0, 0, tzinfo=UTC)
+GENERATED_AT = datetime(2052, 3, 1, 14, 30, 0, 123000, tzinfo=UTC)
+WINDOW_START = datetime(2052, 3, 1, 15, 0, tzinfo=UTC)
+WINDOW_END = datetime(2052, 3, 1, 15, 30, tzinfo=UTC)
 
 
 def event_record(**overrides: Any) -> EventRecord:
@@ -99,7 +101,7 @@ def sale_message(**overrides: Any) -> SaleMessage:
         "venue_name": "Centre Bell",
         "venue_city": "Montréal",
         "venue_state_code": "QC",
-        "short_url": SHORT_URL,
+        "url": SHORT_URL,
         "timezone": ZoneInfo("America/Toronto"),
         "sale_start": SALE_START,
         "event_start": EVENT_START,

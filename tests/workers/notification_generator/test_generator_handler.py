@@ -21,8 +21,10 @@ from generator_builders import (
     sale_record,
 )
 
+from sandbox.vendors import Bitly
 from workers.notification_generator.handler import lambda_handler
 from workers.notification_generator.models import GenerationJob
+from workers.shared.models import Key
 from workers.shared.repository import DemandRepository
 
 EventLoader = Callable[[str], dict[str, Any]]
@@ -63,7 +65,7 @@ def as_lambda_record(message: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def seeded(repository: DemandRepository, generator_env: None) -> DemandRepository:
-    """The presale with three fans, and a second event still waiting for its short URL."""
+    """The presale with three fans, and a second event re-cached without its short URL."""
     repository.put_event(event_record())
     repository.put_sale(sale_record())
     for fan, methods in (("fan-1", "sms"), ("fan-2", "email"), ("fan-3", "sms,email")):
@@ -78,8 +80,8 @@ def seeded(repository: DemandRepository, generator_env: None) -> DemandRepositor
     return repository
 
 
-def test_a_batch_reports_exactly_the_malformed_and_the_retryable_jobs(
-    seeded: DemandRepository, demand_table: str, load_event: EventLoader, lambda_context: Any
+def test_a_batch_reports_exactly_the_malformed_job_and_an_event_without_short_url_does_not_wait(
+    seeded: DemandRepository, demand_table: str, load_event: EventLoader, lambda_context: Any, bitly: Bitly
 ) -> None:
     # Given a batch with a good job, a truncated body and a job whose event has no short URL yet
     event = load_event(JOBS_EVENT)
@@ -88,16 +90,49 @@ def test_a_batch_reports_exactly_the_malformed_and_the_retryable_jobs(
     # When the handler processes it
     response = lambda_handler(event, lambda_context)
 
-    # Then exactly the last two are reported back for redelivery
-    assert response == {"batchItemFailures": [{"itemIdentifier": ids[1]}, {"itemIdentifier": ids[2]}]}
-    # And the good job's notifications were created, the waiting event's none
+    # Then only the truncated body is reported back for redelivery
+    assert response == {"batchItemFailures": [{"itemIdentifier": ids[1]}]}
+    # And both sales' notifications were created: the second event's URL was shortened on the spot
+    # (it used to come back after the queue's visibility timeout, 90 minutes later)
     prefix = f"notification#{EVENT_ID}-{PRESALE_ID}#"
+    amex = f"notification#{UNSHORTENED_EVENT_ID}-{UNSHORTENED_EVENT_ID}-presale-amex#"
     assert notification_keys(demand_table) == [
         ("fan:fan-1", prefix + "sms"),
         ("fan:fan-2", prefix + "email"),
         ("fan:fan-3", prefix + "email"),
         ("fan:fan-3", prefix + "sms"),
+        ("fan:fan-9", amex + "sms"),
     ]
+    assert len(bitly.shorten_calls) == 1
+    shortened = seeded.get_event(UNSHORTENED_EVENT_ID)
+    assert shortened is not None and shortened.short_url is not None
+    sms = seeded.get_notification(Key("fan:fan-9", amex + "sms"))
+    assert sms is not None and sms.message_body is not None
+    assert sms.message_body.endswith(shortened.short_url)
+
+
+def test_when_bitly_is_unreachable_the_job_succeeds_with_the_event_full_url(
+    seeded: DemandRepository,
+    demand_table: str,
+    load_event: EventLoader,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the job of the event without a short URL, and Bitly unreachable (nothing listens there)
+    monkeypatch.setenv("BITLY_URL", "http://127.0.0.1:9/v4")
+    event = {"Records": load_event(JOBS_EVENT)["Records"][2:]}
+
+    # When the handler processes it
+    response = lambda_handler(event, lambda_context)
+
+    # Then the job succeeds at once and its reminder carries the event's full URL
+    assert response == {"batchItemFailures": []}
+    amex = f"notification#{UNSHORTENED_EVENT_ID}-{UNSHORTENED_EVENT_ID}-presale-amex#sms"
+    sms = seeded.get_notification(Key("fan:fan-9", amex))
+    cached = seeded.get_event(UNSHORTENED_EVENT_ID)
+    assert sms is not None and sms.message_body is not None and cached is not None
+    assert cached.short_url is None
+    assert sms.message_body.endswith(cached.url)
 
 
 def test_created_and_duplicate_notifications_are_counted_as_metrics(
@@ -153,7 +188,7 @@ def test_a_continuation_job_goes_through_the_generation_queue_and_finishes_the_s
         QueueUrl=generation_queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
     )["Messages"]
     assert len(messages) == 1
-    _, second_page = repository.demand_for_sale(EVENT_ID, PRESALE_ID, page_size=10)
+    second_page = repository.demand_for_sale(EVENT_ID, PRESALE_ID, page_size=10).cursor
     assert GenerationJob.model_validate_json(messages[0]["Body"]) == generation_job(
         cursor=second_page, part=1
     )

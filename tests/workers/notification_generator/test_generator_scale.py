@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from generator_builders import demand_record, event_record, generation_job, sale_record
@@ -10,7 +12,7 @@ from generator_builders import demand_record, event_record, generation_job, sale
 from workers.notification_generator.logic import Deadline, generate
 from workers.notification_generator.models import GenerationJob, GenerationStatus
 from workers.shared.models import DemandRecord, EventRecord, Key, NotificationRecord, SaleRecord
-from workers.shared.repository import CreateCounts, DemandRepository
+from workers.shared.repository import CreateCounts, DemandPage, DemandRepository
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
@@ -26,6 +28,13 @@ TIMEOUT_SECONDS = 300  # the generator's Lambda timeout in every stack
 MARGIN_SECONDS = 20  # the stack default (CONTINUATION_MARGIN_SECONDS)
 # A throttled table: 50 ms per conditional put (p50 is ~5-10 ms) makes one pass longer than the timeout.
 SECONDS_PER_WRITE = 0.05
+
+
+class CachedShortUrlOnly:
+    """The event has its short URL: Bitly is never asked."""
+
+    def shorten(self, long_url: str) -> Any:
+        raise AssertionError(f"Bitly asked to shorten {long_url}")
 
 
 class SimulatedInvocation:
@@ -57,10 +66,13 @@ class InMemoryDemandTable(DemandRepository):
 
     def demand_for_sale(
         self, event_id: str, sale_id: str, *, page_size: int = 1000, cursor: str | None = None
-    ) -> tuple[list[DemandRecord], str | None]:
+    ) -> DemandPage:
         start = int(cursor or 0)
         end = start + page_size
-        return self.demand[start:end], (str(end) if end < len(self.demand) else None)
+        records = self.demand[start:end]
+        return DemandPage(
+            records=records, cursor=str(end) if end < len(self.demand) else None, items=len(records)
+        )
 
     def create_notifications(
         self, records: Iterable[NotificationRecord], *, parallelism: int = 16
@@ -95,6 +107,8 @@ def test_fifty_thousand_fans_finish_through_continuations_each_inside_the_timeou
             write_parallelism=PARALLELISM,
             deadline=Deadline(table.invocation.remaining_millis, MARGIN_SECONDS),
             continue_with=queue.append,
+            shortener=CachedShortUrlOnly(),
+            late_grace=timedelta(minutes=5),
         )
         parts.append((job.part, table.invocation.elapsed, outcome.status))
         created, duplicates = created + outcome.created, duplicates + outcome.duplicates

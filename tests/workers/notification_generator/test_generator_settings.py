@@ -34,10 +34,18 @@ REQUIRED_VARIABLES = (
     "DEMAND_TABLE_NAME",
     "DEMAND_TABLE_SALES_INDEX",
     "DEMAND_TABLE_DEMAND_INDEX",
+    "DEMAND_TABLE_MESSAGE_INDEX",
+    "DEMAND_TABLE_PENDING_INDEX",
     "GENERATION_QUEUE_URL",
+    "BITLY_URL",
+    "BITLY_SECRET_ARN",
+    "BITLY_GROUP_GUID",
     "WRITE_PARALLELISM",
     "DEMAND_PAGE_SIZE",
     "CONTINUATION_MARGIN_SECONDS",
+    "SHORT_URL_TIMEOUT_SECONDS",
+    "LATE_GRACE_MINUTES",
+    "RELEASE_AFTER_MINUTES",
 )
 
 
@@ -106,6 +114,10 @@ def test_the_declared_environment_loads(
         16,
         20,
     )
+    # And Bitly is one bounded call away (the stack's fake in local), the grace five minutes
+    assert settings.bitly_url == "http://127.0.0.1:4572/v4"
+    assert ":secret:prd3292-local-us-east-1/bitly-" in settings.bitly_secret_arn
+    assert (settings.short_url_timeout_seconds, settings.late_grace.total_seconds()) == (3, 300)
 
 
 @pytest.mark.parametrize("variable", REQUIRED_VARIABLES)

@@ -89,6 +89,8 @@ def worker_env(
         "DEMAND_TABLE_NAME": demand_table,
         "DEMAND_TABLE_SALES_INDEX": "sales",
         "DEMAND_TABLE_DEMAND_INDEX": "demand-by-sale",
+        "DEMAND_TABLE_MESSAGE_INDEX": "notification-by-message-id",
+        "DEMAND_TABLE_PENDING_INDEX": "pending-notifications",
         "DISCOVERY_URL": discovery.url,
         "DISCOVERY_SECRET_ARN": discovery_secret_arn,
         "SUPPRESSED_ARTIST_IDS": SUPPRESSED_ARTIST_ID,

@@ -19,7 +19,7 @@ from workers.notification_scheduler.logic import (
 from workers.notification_scheduler.models import ScheduleWindow
 from workers.shared.discovery.cache import get_and_cache_event_details
 from workers.shared.discovery.rules import EventRules
-from workers.shared.errors import RetryableError
+from workers.shared.errors import RetryableError, RetryableVendorError
 from workers.shared.messages import GenerationJob
 from workers.shared.queue_sender import QueueSender
 from workers.shared.repository import DemandRepository
@@ -238,3 +238,52 @@ def test_a_cached_event_about_to_expire_is_refreshed_for_the_generator(repositor
     assert summary.events_from_cache == 0
     cached = repository.get_event("evt01")
     assert cached is not None and cached.expires_at > (NOW + timedelta(hours=23)).timestamp()
+
+
+class DiscoveryDown:
+    """An EventSource double for a Discovery outage: every call fails after its retries."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def event(self, event_id: str) -> Mapping[str, Any]:
+        self.calls.append(event_id)
+        raise RetryableVendorError("discovery", "Service temporarily unavailable", status_code=503)
+
+
+def test_a_discovery_outage_still_notifies_the_sales_of_events_cached_before(
+    repository: DemandRepository,
+) -> None:
+    # Given one event cached yesterday (its freshness is over) and one never cached, both with a sale
+    # in the window, and Discovery down
+    cached = SlowEvents({"evt01": payload("evt01", {"Fan Presale": "2024-01-15T15:00:00Z"})})
+    get_and_cache_event_details(
+        "evt01",
+        market_id=None,
+        repository=repository,
+        discovery=cached,
+        rules=EventRules(),
+        now=NOW - timedelta(hours=25),
+    )
+    seed(repository, SlowEvents({"evt02": payload("evt02", {"Amex Presale": "2024-01-15T15:10:00Z"})}))
+    down = DiscoveryDown()
+
+    # When the run covers both sales
+    client = RecordingSqs()
+    summary = schedule_notifications(
+        WINDOW,
+        repository=repository,
+        discovery=down,
+        rules=EventRules(),
+        queue=queue(client),
+        parallelism=2,
+        now=NOW,
+    )
+
+    # Then Discovery was asked for both; the cached event's sale is enqueued from its cached copy,
+    # and only the never-cached event's sale is dropped for the run, as before
+    assert sorted(down.calls) == ["evt01", "evt02"]
+    assert [GenerationJob.model_validate_json(entry["MessageBody"]).sale_id for entry in client.calls[0]] == [
+        "fan-presale"
+    ]
+    assert (summary.events_from_cache, summary.events_failed, summary.jobs_enqueued) == (1, ("evt02",), 1)

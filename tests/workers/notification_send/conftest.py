@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from send_builders import TableStream
+from send_builders import SMS_APP_IDS, TableStream
 
 from infra.email_templates import TEMPLATES
 from sandbox.vendors import SMS_API_KEY as API_KEY
@@ -81,13 +81,18 @@ def send_env(
         "DEMAND_TABLE_NAME": demand_table,
         "DEMAND_TABLE_SALES_INDEX": "sales",
         "DEMAND_TABLE_DEMAND_INDEX": "demand-by-sale",
+        "DEMAND_TABLE_MESSAGE_INDEX": "notification-by-message-id",
+        "DEMAND_TABLE_PENDING_INDEX": "pending-notifications",
         "SMS_SERVICE_URL": sms_service.url,
         "SMS_SERVICE_SECRET_ARN": sms_secret,
+        "SMS_APP_IDS": json.dumps(SMS_APP_IDS),
         "EMAIL_FROM_ADDRESS": FROM_ADDRESS,
         "EMAIL_TEMPLATE_PREFIX": ses_templates,
         "MAX_SEND_ATTEMPTS": "3",
         "RETRY_BACKOFF_SECONDS": "0",
         "VENDOR_TIMEOUT_SECONDS": "2",
+        "LATE_GRACE_MINUTES": "5",
+        "RELEASE_AFTER_MINUTES": "5",
     }
     monkeypatch.delenv("SMS_SERVICE_ROLE_ARN", raising=False)
     for name, value in variables.items():

@@ -19,7 +19,10 @@ from infra.catalog import NOTIFICATION_SEND_FILTERS
 from workers.shared.models import Key, NotificationRecord, deserialize_item, serialize_item
 
 CREATED_AT = datetime(2024, 1, 15, 14, 30, 0, 123000, tzinfo=UTC)
-SALE_START = datetime(2024, 1, 15, 15, 0, tzinfo=UTC)
+SMS_APP_IDS = {"notification": "dmd-reminders-test", "notification:asu": "dmd-reminders-asu-test"}
+# In the future of any clock these tests run on (handler tests use the wall clock): the sender
+# expires a reminder whose sale has started. The sample events in tests/events say the same.
+SALE_START = datetime(2052, 1, 15, 15, 0, tzinfo=UTC)
 MESSAGE_BODY = (
     "Reminder! Tickets for Beyonce Verified Fan Presale in East Rutherford will be going on sale at "
     "10:00 AM EST. Get your tickets with Ticketmaster: https://bit.ly/3xYzAbC"

@@ -6,12 +6,15 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
-from send_builders import email_notification, sms_notification
+from send_builders import SMS_APP_IDS, email_notification, sms_notification
 
 from workers.notification_send.channels import SES_ERRORS, EmailChannel, SmsChannel
-from workers.notification_send.models import InvalidRecipientError
+from workers.notification_send.models import InvalidRecipientError, SmsAppIds
 from workers.shared.errors import PermanentVendorError, RetryableVendorError, VendorError
+from workers.shared.messages import SmsSendAccepted, SmsSendRequest
 from workers.shared.sms_service import SmsServiceClient
+
+APP_IDS = SmsAppIds.model_validate(SMS_APP_IDS)
 
 
 class RefusingSes:
@@ -124,8 +127,42 @@ def test_an_sms_to_a_number_that_is_not_e164_is_invalid_without_asking_the_servi
 
     # When a notification with a malformed number is sent
     with pytest.raises(InvalidRecipientError) as raised:
-        SmsChannel(client).send(sms_notification(phone=phone))
+        SmsChannel(client, APP_IDS).send(sms_notification(phone=phone))
 
     # Then it is INVALID_NUMBER, the service's own code
     assert raised.value.reason == "INVALID_NUMBER"
-    assert SmsChannel(client).reason_code(raised.value) == "INVALID_NUMBER"
+    assert SmsChannel(client, APP_IDS).reason_code(raised.value) == "INVALID_NUMBER"
+
+
+class RecordingSmsClient:
+    """An SMS service client that records the requests it is asked to send and accepts them."""
+
+    def __init__(self) -> None:
+        self.requests: list[SmsSendRequest] = []
+
+    def send(self, request: SmsSendRequest) -> SmsSendAccepted:
+        self.requests.append(request)
+        return SmsSendAccepted(message_id=f"SM{len(self.requests):010d}")
+
+
+@pytest.mark.parametrize(
+    ("notification_type", "app_id"),
+    [("notification", "dmd-reminders-test"), ("notification:asu", "dmd-reminders-asu-test")],
+)
+def test_the_app_id_is_chosen_by_the_notification_type(notification_type: str, app_id: str) -> None:
+    # Given a notification of this type (whatever app id an older writer left on it)
+    client = RecordingSmsClient()
+    notification = sms_notification(type=notification_type, app_id="left-by-someone-else")
+
+    # When it is sent
+    accepted = SmsChannel(client, APP_IDS).send(notification)  # type: ignore[arg-type]
+
+    # Then the request names the type's configured app id, and the acceptance carries it to the record
+    [request] = client.requests
+    assert request.app_id == app_id and accepted.app_id == app_id
+    assert request.reference == notification.reference
+
+
+def test_an_unknown_notification_type_has_no_app_id() -> None:
+    with pytest.raises(ValueError, match="no SMS app id for notification type 'test-notification'"):
+        APP_IDS.of_type("test-notification")

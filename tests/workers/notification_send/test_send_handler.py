@@ -7,11 +7,13 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 from send_builders import (
+    SMS_APP_IDS,
     TableStream,
     batch,
     dynamodb_fails,
@@ -27,6 +29,8 @@ from workers.notification_send.handler import lambda_handler
 from workers.shared.clients import dynamodb
 from workers.shared.models import Key, NotificationRecord, NotificationStatus, deserialize_item
 from workers.shared.repository import DemandRepository
+from workers.shared.sms_service import idempotency_key
+from workers.shared.sms_status import DeliveryUpdate, hold_update
 
 pytestmark = [
     pytest.mark.usefixtures("send_env"),
@@ -35,6 +39,10 @@ pytestmark = [
 EventLoader = Callable[[str], dict[str, Any]]
 Blobs = Callable[[], list[dict[str, Any]]]
 Lines = Callable[[], list[dict[str, Any]]]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
 
 
 def stored(stream: TableStream, key: Key) -> NotificationRecord:
@@ -99,6 +107,29 @@ def test_a_created_sms_is_sent_once_and_recorded_as_triggered(
     assert emitted["SmsAccepted"] == [(1.0, {})]
     assert emitted["SendAttempts"] == [(1.0, {})]
     assert emitted["SaleToSendLatency"][0][0] > 0
+
+
+def test_a_reminder_of_a_sale_that_already_started_expires_and_is_never_sent(
+    lambda_context: Any,
+    repository: DemandRepository,
+    stream: TableStream,
+    sms_service: SmsService,
+    emf_blobs: Blobs,
+) -> None:
+    # Given an SMS reminder created for a sale that opened an hour ago (its trigger came late)
+    notification = sms_notification(sale_start_date_time=datetime.now(UTC) - timedelta(hours=1))
+    repository.create_notification(notification)
+
+    # When the sender handles its INSERT
+    response = lambda_handler(batch(stream.record(notification.key, event_name="INSERT")), lambda_context)
+
+    # Then the SMS service never hears of it; the record is EXPIRED with its reason, and counted
+    assert response == {"batchItemFailures": []}
+    assert sms_service.requests_for(notification.reference) == 0
+    record = stored(stream, notification.key)
+    assert record.status.id is NotificationStatus.EXPIRED
+    assert [error.reason for error in record.errors] == ["SALE_ALREADY_STARTED"]
+    assert metrics(emf_blobs())["NotificationsExpired"] == [(1.0, {})]
 
 
 def test_an_invalid_number_fails_at_once_with_one_request_and_no_retry(
@@ -354,3 +385,82 @@ def test_records_are_not_started_without_time_for_a_send_and_stay_unclaimed(
     assert failure_ids(response) == {sequence_of(insert)}
     assert sms_service.sent == []
     assert stored(stream, notification.key).claim_id is None
+
+
+# ------------------------------------------------------------------------------------------------
+# The SMS contract (docs/contracts/sms.md): app id by type, one idempotency key, held statuses
+# ------------------------------------------------------------------------------------------------
+
+
+def test_the_request_carries_the_app_id_of_the_notification_type_and_the_record_keeps_it(
+    lambda_context: Any, repository: DemandRepository, stream: TableStream, sms_service: SmsService
+) -> None:
+    # Given an ASU reminder
+    notification = sms_notification(type="notification:asu")
+    repository.create_notification(notification)
+
+    # When it is sent
+    lambda_handler(batch(stream.record(notification.key, event_name="INSERT")), lambda_context)
+
+    # Then the service was asked under the ASU app id (SMS_APP_IDS), which the record now names
+    [request] = sms_service.sent
+    assert request.json()["appId"] == SMS_APP_IDS["notification:asu"]
+    assert stored(stream, notification.key).app_id == SMS_APP_IDS["notification:asu"]
+
+
+def test_every_attempt_of_a_notification_carries_the_same_idempotency_key(
+    lambda_context: Any, repository: DemandRepository, stream: TableStream, sms_service: SmsService
+) -> None:
+    # Given a notification whose first request fails with a 503
+    notification = sms_notification()
+    repository.create_notification(notification)
+    sms_service.reply_next(SmsService.failure(503))
+
+    # When it is delivered twice (the RETRY write brings it back)
+    lambda_handler(batch(stream.record(notification.key, event_name="INSERT")), lambda_context)
+    lambda_handler(batch(stream.record(notification.key)), lambda_context)
+
+    # Then both requests named the notification by the same key, derived from its reference
+    keys = [request.headers["Idempotency-Key"] for request in sms_service.sent]
+    assert keys == [idempotency_key(notification.reference)] * 2
+    assert keys[0] != idempotency_key(sms_notification("another-fan").reference)
+
+
+def test_statuses_that_arrived_before_the_send_was_recorded_are_applied_right_after_it(
+    lambda_context: Any,
+    repository: DemandRepository,
+    stream: TableStream,
+    sms_service: SmsService,
+    emf_blobs: Blobs,
+) -> None:
+    # Given statuses of the message the service is about to create, held by the status consumer
+    # (after a lost answer the service sends, and reports, before the retry learns the id)
+    notification = sms_notification()
+    repository.create_notification(notification)
+    message_id = "SM0000000001"  # the fake's first message
+    held_at = now_utc()
+    for status, seconds in (
+        (NotificationStatus.QUEUED, 1),
+        (NotificationStatus.SENT, 2),
+        (NotificationStatus.DELIVERED, 3),
+    ):
+        hold_update(
+            repository,
+            DeliveryUpdate(
+                message_id=message_id,
+                status=status,
+                at=held_at + timedelta(seconds=seconds),
+                vendor_status=status.value,
+            ),
+        )
+
+    # When the sender sends it and records the send
+    lambda_handler(batch(stream.record(notification.key, event_name="INSERT")), lambda_context)
+
+    # Then the held statuses were applied at once: DELIVERED, with the service's times
+    assert sms_service.message_ids[notification.reference] == message_id
+    record = stored(stream, notification.key)
+    assert record.status.id is NotificationStatus.DELIVERED
+    assert record.date.triggered is not None and record.date.delivered is not None
+    assert record.date.delivered - held_at < timedelta(seconds=3, milliseconds=1)
+    assert metrics(emf_blobs())["HeldStatusesApplied"] == [(3.0, {})]

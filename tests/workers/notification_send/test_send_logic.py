@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -13,6 +14,7 @@ from send_builders import FakeClock, TableStream, email_notification, sms_notifi
 from workers.notification_send.logic import NotificationSender
 from workers.notification_send.models import (
     MAX_SEND_ATTEMPTS_EXCEEDED,
+    SALE_ALREADY_STARTED,
     Accepted,
     InvalidRecipientError,
     SendOutcome,
@@ -27,6 +29,8 @@ from workers.shared.sms_service import UnreadableAcceptanceError
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 Outcome = Accepted | Exception
+LATE_GRACE = timedelta(minutes=5)
+RELEASE_AFTER = timedelta(minutes=5)
 
 
 @dataclass
@@ -81,6 +85,8 @@ class Harness:
             {ContactMethod.SMS: self.channel, ContactMethod.EMAIL: self.channel},
             policy=SendPolicy(max_attempts=max_attempts, backoff_base_seconds=backoff),
             budget=budget,
+            late_grace=LATE_GRACE,
+            release_after=RELEASE_AFTER,
         )
 
     def change(self, notification: NotificationRecord, *, event_name: str = "MODIFY") -> ChangeRecord:
@@ -265,6 +271,7 @@ def test_a_rejection_fails_the_notification_at_the_first_attempt(
         NotificationStatus.SENT,
         NotificationStatus.DELIVERED,
         NotificationStatus.FAILED,
+        NotificationStatus.EXPIRED,
     ],
 )
 def test_only_created_or_retry_images_are_sent(harness: Harness, status: NotificationStatus) -> None:
@@ -286,7 +293,11 @@ def test_the_senders_own_claim_write_is_skipped(harness: Harness) -> None:
     notification = sms_notification()
     harness.repository.create_notification(notification)
     harness.repository.claim(
-        notification.key, "other", from_statuses={NotificationStatus.CREATED}, at=harness.clock.datetime()
+        notification.key,
+        "other",
+        from_statuses={NotificationStatus.CREATED},
+        at=harness.clock.datetime(),
+        lease_expires_at=harness.clock.datetime() + timedelta(minutes=1),
     )
     claimed = harness.change(notification)
 
@@ -364,3 +375,117 @@ def test_a_status_event_that_overtakes_the_triggered_write_keeps_its_status(harn
     assert outcome is SendOutcome.TRIGGERED
     assert record.status.id is NotificationStatus.QUEUED
     assert record.date.triggered is not None
+
+
+# ----------------------------------------------------------------------------- never late
+
+
+def expired_count() -> float:
+    """NotificationsExpired as the handler would flush it."""
+    import io
+    from contextlib import redirect_stdout
+
+    from workers.shared.observability import METRICS
+
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        METRICS.flush_metrics()
+    blobs = [json.loads(line) for line in printed.getvalue().splitlines() if line.startswith("{")]
+    return sum(sum(blob.get("NotificationsExpired", [])) for blob in blobs)
+
+
+@pytest.mark.parametrize("status", [NotificationStatus.CREATED, NotificationStatus.RETRY])
+def test_a_reminder_whose_sale_started_more_than_the_grace_ago_expires_unsent(
+    harness: Harness, status: NotificationStatus
+) -> None:
+    # Given a CREATED (or RETRY, after one failed attempt) reminder of a sale that started 10 min ago
+    started = harness.clock.datetime() - timedelta(minutes=10)
+    notification = sms_notification(sale_start_date_time=started)
+    harness.repository.create_notification(notification)
+    if status is NotificationStatus.RETRY:
+        harness.repository.transition(
+            notification.key,
+            {NotificationStatus.CREATED},
+            NotificationStatus.RETRY,
+            at=harness.clock.datetime(),
+            extra_updates={"nextAttemptAt": harness.clock.datetime()},
+            increment_attempts=True,
+            error=SendError(
+                status_code=503, reason="Service Unavailable", timestamp=harness.clock.datetime()
+            ),
+        )
+
+    # When the sender handles its change
+    outcome = harness.sender().handle(harness.change(notification))
+
+    # Then it is never sent: EXPIRED in one write, the reason appended to its history, attempts kept
+    record = harness.stored(notification)
+    assert outcome is SendOutcome.EXPIRED
+    assert harness.channel.calls == []
+    assert record.status.id is NotificationStatus.EXPIRED
+    assert record.date.expired == harness.clock.datetime()
+    assert record.errors[-1] == SendError(reason=SALE_ALREADY_STARTED, timestamp=harness.clock.datetime())
+    assert record.send_attempts == (1 if status is NotificationStatus.RETRY else 0)
+    assert (record.claim_id, record.next_attempt_at) == (None, None)
+    # And it is counted (the NotificationsExpired alarm), and its own write does not wake the sender
+    assert expired_count() == 1
+    assert not harness.stream.triggers_sender(harness.stream.record(notification.key))
+
+
+def test_a_reminder_within_the_grace_is_still_sent(harness: Harness) -> None:
+    # Given a reminder of a sale that started 5 minutes ago (the grace, inclusive)
+    notification = sms_notification(sale_start_date_time=harness.clock.datetime() - LATE_GRACE)
+    harness.repository.create_notification(notification)
+
+    # When it is handled  # Then it is sent
+    assert harness.sender().handle(harness.change(notification, event_name="INSERT")) is SendOutcome.TRIGGERED
+    assert len(harness.channel.calls) == 1
+
+
+def test_a_backoff_that_ends_after_the_grace_expires_the_reminder_instead_of_sending_it(
+    harness: Harness,
+) -> None:
+    # Given a RETRY due in 30 s whose sale's grace ends in 10 s
+    now = harness.clock.datetime()
+    notification = sms_notification(sale_start_date_time=now - LATE_GRACE + timedelta(seconds=10))
+    harness.repository.create_notification(notification)
+    harness.repository.transition(
+        notification.key,
+        {NotificationStatus.CREATED},
+        NotificationStatus.RETRY,
+        at=now,
+        extra_updates={"nextAttemptAt": now + timedelta(seconds=30)},
+        increment_attempts=True,
+    )
+
+    # When the sender waits for the backoff
+    outcome = harness.sender().handle(harness.change(notification))
+
+    # Then after the wait it does not send: the reminder expired meanwhile
+    assert outcome is SendOutcome.EXPIRED
+    assert harness.clock.sleeps == [30.0]
+    assert harness.channel.calls == []
+    assert harness.stored(notification).status.id is NotificationStatus.EXPIRED
+
+
+def test_a_late_reminder_claimed_by_another_invocation_is_left_to_its_holder(harness: Harness) -> None:
+    # Given a late reminder whose send claim another invocation took after this image was written
+    notification = sms_notification(sale_start_date_time=harness.clock.datetime() - timedelta(hours=1))
+    harness.repository.create_notification(notification)
+    unclaimed_image = harness.change(notification, event_name="INSERT")
+    harness.repository.claim(
+        notification.key,
+        "in-flight",
+        from_statuses={NotificationStatus.CREATED},
+        at=harness.clock.datetime(),
+        lease_expires_at=harness.clock.datetime() + timedelta(minutes=1),
+    )
+
+    # When this sender handles the older image
+    outcome = harness.sender().handle(unclaimed_image)
+
+    # Then it does not overwrite a send that may be in flight: the holder records its own outcome
+    record = harness.stored(notification)
+    assert outcome is SendOutcome.ALREADY_CLAIMED
+    assert (record.status.id, record.claim_id) == (NotificationStatus.CREATED, "in-flight")
+    assert harness.channel.calls == []

@@ -10,6 +10,7 @@ from deployed_environment import (
     use_environment,
 )
 
+from infra.stack_files import load_committed
 from workers.notification_send.settings import SendSettings
 from workers.shared.errors import SettingsError
 from workers.shared.settings import load_settings
@@ -35,6 +36,10 @@ def test_the_declared_environment_loads(monkeypatch: pytest.MonkeyPatch, stack: 
     assert settings.max_send_attempts == 3
     assert settings.sms_service_secret_arn == declared["SMS_SERVICE_SECRET_ARN"]
     assert settings.sms_service_role_arn == declared.get("SMS_SERVICE_ROLE_ARN")
+    # And the SMS app ids are the stack's, one per notification type
+    stack_app_ids = load_committed(stack).vendors.sms_app_ids
+    assert settings.sms_app_ids.of_type("notification") == stack_app_ids.notification
+    assert settings.sms_app_ids.of_type("notification:asu") == stack_app_ids.asu
 
 
 def test_production_signs_sms_calls_with_a_role() -> None:
@@ -73,6 +78,22 @@ def test_a_missing_variable_is_named(monkeypatch: pytest.MonkeyPatch, variable: 
         ("VENDOR_TIMEOUT_SECONDS", "31", "VENDOR_TIMEOUT_SECONDS='31' is invalid"),
         ("SMS_SERVICE_URL", "sms.example.com", "SMS_SERVICE_URL='sms.example.com' is invalid"),
         ("SMS_SERVICE_ROLE_ARN", "sms-role", "SMS_SERVICE_ROLE_ARN='sms-role' is invalid"),
+        ("SMS_APP_IDS", "dmd-reminders", "SMS_APP_IDS='dmd-reminders' is invalid: Value error, not JSON"),
+        (
+            "SMS_APP_IDS",
+            '{"notification": "dmd-reminders"}',
+            "SMS_APP_IDS is invalid: notification:asu: Field required",
+        ),
+        (
+            "SMS_APP_IDS",
+            '{"notification": "a b", "notification:asu": "dmd-asu"}',
+            "SMS_APP_IDS is invalid: notification: String should match pattern",
+        ),
+        (
+            "SMS_APP_IDS",
+            '{"notification": "a", "notification:asu": "b", "test-notification": "c"}',
+            "SMS_APP_IDS is invalid: test-notification: Extra inputs are not permitted",
+        ),
     ],
 )
 def test_an_invalid_value_is_named(

@@ -40,6 +40,8 @@ def test_the_demand_repository_is_built_once_per_table_from_the_settings_and_res
         "DEMAND_TABLE_NAME": "prd3292-qa1-us-east-1-demand-table",
         "DEMAND_TABLE_SALES_INDEX": "sales",
         "DEMAND_TABLE_DEMAND_INDEX": "demand-by-sale",
+        "DEMAND_TABLE_MESSAGE_INDEX": "notification-by-message-id",
+        "DEMAND_TABLE_PENDING_INDEX": "pending-notifications",
     }.items():
         monkeypatch.setenv(name, value)
     settings = load_settings(TableSettings)

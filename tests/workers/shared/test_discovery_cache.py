@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,11 +12,14 @@ import pytest
 from discovery_payloads import discovery_payload
 
 from sandbox.vendors import DISCOVERY_API_KEY as API_KEY
-from sandbox.vendors import Discovery
+from sandbox.vendors import Discovery, Effect
 from workers.shared.discovery.cache import WITHDRAWN_SALE_REASON, CachedEvent, get_and_cache_event_details
 from workers.shared.discovery.client import DiscoveryClient
 from workers.shared.discovery.errors import EventNotFoundError
+from workers.shared.discovery.normalize import normalize_event
 from workers.shared.discovery.rules import EventRules
+from workers.shared.errors import RetryableVendorError
+from workers.shared.observability import METRICS
 from workers.shared.queue_sender import QueueSender
 from workers.shared.repository import DemandRepository
 
@@ -208,3 +211,159 @@ def test_an_event_is_cached_under_the_id_it_was_asked_for(
     assert again.from_cache and again.event.id == "04005F3CA1B26E4D"
     assert {sale.event_id for sale in again.sales} == {"04005F3CA1B26E4D"}
     assert discovery.calls == {"04005F3CA1B26E4D": 1}
+
+
+# ------------------------------------------------------------------ orphaned demand, fallback
+
+
+def put_demand_as_the_writer(repository: DemandRepository, fan_id: str, sale_id: str) -> None:
+    """A fan's opt-in as the fan-facing system writes it."""
+    boto3.client("dynamodb", region_name="us-east-1").put_item(
+        TableName=repository.table_name,
+        Item={
+            "PK": {"S": f"fan:{fan_id}"},
+            "SK": {"S": f"demand#{EVENT_ID}-{sale_id}"},
+            "type": {"S": "demand"},
+            "fanId": {"S": fan_id},
+            "eventId": {"S": EVENT_ID},
+            "saleId": {"S": sale_id},
+            "contactMethod": {"S": "sms"},
+            "phoneNumber": {"S": "+13125550100"},
+            "marketId": {"S": "TM_US"},
+        },
+    )
+
+
+def flushed_metrics(emf_blobs: Callable[[], list[dict[str, Any]]]) -> dict[str, float]:
+    """Every metric emitted so far in this test, summed by name (the buffer flushed as a handler would)."""
+    METRICS.flush_metrics()
+    totals: dict[str, float] = {}
+    for blob in emf_blobs():
+        for definition in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            value = blob[definition["Name"]]
+            totals[definition["Name"]] = totals.get(definition["Name"], 0) + (
+                sum(value) if isinstance(value, list) else value
+            )
+    return totals
+
+
+def test_the_demand_of_a_sale_discovery_stopped_listing_is_counted_as_orphaned(
+    discovery: Discovery,
+    repository: DemandRepository,
+    log_lines: Callable[[], list[dict[str, Any]]],
+    emf_blobs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    # Given the event cached with its Live Nation presale, three fans opted in to it and one to
+    # another presale, and Discovery then lists the presale under a new name (a new sale id)
+    payload = discovery.add(discovery_payload("music-us"))
+    details(discovery, repository)
+    for fan in ("fan-1", "fan-2", "fan-3"):
+        put_demand_as_the_writer(repository, fan, "live-nation-mobile-app-presale")
+    put_demand_as_the_writer(repository, "fan-4", "verified-fan-presale")
+    for presale in payload["sales"]["presales"]:
+        if presale["name"].startswith("Live Nation"):
+            presale["name"] = "Live Nation App Presale"
+    discovery.add(payload)
+
+    # When the expired event is fetched again
+    refreshed = details(discovery, repository, now=NOW + timedelta(hours=25))
+
+    # Then the renamed presale is a new sale, the old one withdrawn
+    assert "live-nation-app-presale" in {sale.id for sale in refreshed.sales}
+    # And its three opt-ins are counted as orphaned, with the event and old sale in the warning
+    assert flushed_metrics(emf_blobs)["OrphanedDemand"] == 3
+    (warning,) = [line for line in log_lines() if line["message"].startswith("Demand for a sale Discovery")]
+    assert (warning["level"], warning["event_id"], warning["sale_id"], warning["orphaned_demand"]) == (
+        "WARNING",
+        EVENT_ID,
+        "live-nation-mobile-app-presale",
+        3,
+    )
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+def test_a_withdrawn_sale_without_demand_is_not_orphaned_demand(
+    discovery: Discovery,
+    repository: DemandRepository,
+    log_lines: Callable[[], list[dict[str, Any]]],
+    emf_blobs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    # Given a cached presale nobody opted in to, which Discovery then drops
+    payload = discovery.add(discovery_payload("music-us"))
+    details(discovery, repository)
+    payload["sales"]["presales"] = payload["sales"]["presales"][1:]
+    discovery.add(payload)
+
+    # When the expired event is fetched again, then nothing is orphaned
+    details(discovery, repository, now=NOW + timedelta(hours=25))
+    assert "OrphanedDemand" not in flushed_metrics(emf_blobs)
+    assert not [line for line in log_lines() if line["message"].startswith("Demand for a sale Discovery")]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param("503", id="vendor-5xx"),
+        pytest.param("401", id="key-refused"),
+    ],
+)
+def test_a_discovery_failure_serves_the_cached_event_and_its_sales_past_their_freshness(
+    discovery: Discovery,
+    repository: DemandRepository,
+    log_lines: Callable[[], list[dict[str, Any]]],
+    emf_blobs: Callable[[], list[dict[str, Any]]],
+    failure: str,
+) -> None:
+    # Given the event cached a day ago (its freshness is over) and Discovery failing now
+    discovery.add(discovery_payload("music-us"))
+    first = details(discovery, repository)
+    if failure == "503":
+        discovery.faults.script(EVENT_ID, Effect.SERVER_ERROR, Effect.SERVER_ERROR, Effect.SERVER_ERROR)
+    else:
+        discovery.api_key = "rotated-key"
+
+    # When its details are requested
+    fallback = details(discovery, repository, now=NOW + timedelta(hours=25))
+
+    # Then the cached copy is served, marked stale, with the same sales, and the cache is left as it was
+    assert fallback.from_cache and fallback.stale
+    assert (fallback.event, fallback.sales) == (first.event, first.sales)
+    assert repository.get_event(EVENT_ID) == first.event
+    # And the fallback is counted and logged with the error
+    assert flushed_metrics(emf_blobs)["DiscoveryFallbackToCache"] == 1
+    (warning,) = [line for line in log_lines() if line["message"].startswith("Discovery failed")]
+    assert (warning["level"], warning["event_id"], warning["status_code"]) == (
+        "WARNING",
+        EVENT_ID,
+        int(failure),
+    )
+    assert warning["expired_seconds_ago"] == 3600
+
+
+def test_a_discovery_failure_without_a_cached_copy_fails_as_before(
+    discovery: Discovery, repository: DemandRepository
+) -> None:
+    # Given an event never cached and Discovery failing
+    discovery.add(discovery_payload("music-us"))
+    discovery.faults.script(EVENT_ID, Effect.SERVER_ERROR, Effect.SERVER_ERROR, Effect.SERVER_ERROR)
+
+    # When its details are requested, then the vendor's error is raised and nothing is cached
+    with pytest.raises(RetryableVendorError):
+        details(discovery, repository)
+    assert repository.get_event(EVENT_ID) is None
+
+
+def test_an_event_gone_from_discovery_is_not_served_from_the_cache(repository: DemandRepository) -> None:
+    # Given an event cached a day ago, which Discovery no longer knows (404)
+    event, sales = normalize_event(discovery_payload("music-us"), market_id="TM_US", rules=RULES, now=NOW)
+    repository.put_event(event)
+    for sale in sales:
+        repository.put_sale(sale)
+    empty = Discovery()
+    empty.start()
+    try:
+        # When its details are requested, then it is not found: a stale copy must not keep reminding
+        with pytest.raises(EventNotFoundError):
+            details(empty, repository, now=NOW + timedelta(hours=25))
+    finally:
+        empty.stop()

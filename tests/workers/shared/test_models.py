@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from workers.shared.errors import RecordError
 from workers.shared.models import (
+    TERMINAL_STATUSES,
     ContactMethod,
     DemandRecord,
     EventRecord,
@@ -133,10 +134,22 @@ def test_derived_index_attributes_are_written() -> None:
     )
     demand = DemandRecord(fan_id="f", event_id="e", sale_id="s", contact_method="sms")
 
-    # Then the sale is indexed under its UTC date and the demand under event#sale
+    # Then the sale is indexed under its UTC date
     assert sale.to_item()["saleStartDate"] == "2024-01-16"
     assert sale.to_item()["saleStartDateTime"] == "2024-01-16T00:30:00Z"
-    assert demand.to_item()["demandSaleKey"] == "e#s"
+    # And the demand record carries only the fan-facing writer's attributes: the `demand-by-sale`
+    # index keys on two of them (eventId, SK), nothing only this repo would write
+    assert demand.to_item() == {
+        "PK": "fan:f",
+        "SK": "demand#e-s",
+        "type": "demand",
+        "fanId": "f",
+        "eventId": "e",
+        "saleId": "s",
+        "contactMethod": "sms",
+        "marketId": "TM_US",
+        "locale": "en-us",
+    }
 
 
 def test_is_suppressed_is_always_written_even_when_false() -> None:
@@ -231,7 +244,7 @@ def test_same_status_is_not_a_transition_except_retry(status: NotificationStatus
 
 
 def test_failed_is_reachable_from_every_live_state_and_terminal_states_stay() -> None:
-    # Then FAILED comes from any non-terminal state; DELIVERED and FAILED never move
+    # Then FAILED comes from any non-terminal state; DELIVERED and FAILED (and EXPIRED) never move
     assert sources_of(S.FAILED) == {S.CREATED, S.TRIGGERED, S.QUEUED, S.SENT, S.RETRY}
     for target in NotificationStatus:
         assert not can_transition(S.DELIVERED, target)
@@ -244,6 +257,15 @@ def test_retry_is_transient_before_the_vendor_queued_the_message() -> None:
     assert can_transition(S.RETRY, S.TRIGGERED)
     assert not can_transition(S.RETRY, S.CREATED)
     assert sources_of(S.CREATED) == frozenset()
+
+
+def test_expired_comes_only_from_an_unsent_notification_and_is_terminal() -> None:
+    # Then only CREATED and RETRY (never sent) may expire, and an EXPIRED notification never moves:
+    # no vendor status, retry or failure can bring back a reminder whose sale already started
+    assert sources_of(S.EXPIRED) == {S.CREATED, S.RETRY}
+    assert S.EXPIRED in TERMINAL_STATUSES
+    assert [target for target in NotificationStatus if can_transition(S.EXPIRED, target)] == []
+    assert S.EXPIRED.date_attribute == "expired"
 
 
 def test_floats_become_decimals_and_non_finite_numbers_are_refused() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
+from workers.shared.demand_reading import DemandDeviation
 from workers.shared.errors import RecordError
 from workers.shared.models import (
     DemandRecord,
@@ -24,6 +25,7 @@ from workers.shared.repository import CreateCounts, DemandRepository
 
 S = NotificationStatus
 T0 = datetime(2024, 1, 15, 14, 30, tzinfo=UTC)
+LEASE = T0 + timedelta(minutes=1)  # a claim's lease: its invocation's deadline plus a margin
 
 
 @pytest.fixture
@@ -199,10 +201,15 @@ def test_only_one_sender_holds_the_claim(repository: DemandRepository) -> None:
     # Given a CREATED notification claimed by one invocation
     record = notification()
     repository.create_notification(record)
-    assert repository.claim(record.key, "claim-a", from_statuses={S.CREATED, S.RETRY}, at=T0) is True
+    claimed = repository.claim(
+        record.key, "claim-a", from_statuses={S.CREATED, S.RETRY}, at=T0, lease_expires_at=LEASE
+    )
+    assert claimed is True
 
     # When a replayed record tries to claim it, or to move it without the claim
-    second_claim = repository.claim(record.key, "claim-b", from_statuses={S.CREATED, S.RETRY}, at=T0)
+    second_claim = repository.claim(
+        record.key, "claim-b", from_statuses={S.CREATED, S.RETRY}, at=T0, lease_expires_at=LEASE
+    )
     wrong_claim = repository.transition(record.key, {S.CREATED}, S.TRIGGERED, at=T0, expected_claim="claim-b")
 
     # Then both are refused, and the holder moves it and releases the claim
@@ -215,6 +222,26 @@ def test_only_one_sender_holds_the_claim(repository: DemandRepository) -> None:
     assert stored.claim_id is None
     assert stored.claimed_at == T0
     assert stored.status.id is S.TRIGGERED
+
+
+def test_an_unclaimed_only_transition_is_refused_while_a_claim_is_held(repository: DemandRepository) -> None:
+    # Given a CREATED notification another invocation claimed (a send may be in flight)
+    record = notification()
+    repository.create_notification(record)
+    repository.claim(record.key, "in-flight", from_statuses={S.CREATED}, at=T0, lease_expires_at=LEASE)
+
+    # When it is to expire only if nobody holds a claim  # Then the write is refused
+    assert repository.transition(record.key, {S.CREATED, S.RETRY}, S.EXPIRED, at=T0, unclaimed=True) is False
+    # And once the holder released it (back to RETRY), the same write expires it
+    repository.transition(
+        record.key, {S.CREATED}, S.RETRY, at=T0, expected_claim="in-flight", remove=("claimId",)
+    )
+    assert repository.transition(record.key, {S.CREATED, S.RETRY}, S.EXPIRED, at=T0, unclaimed=True) is True
+    stored = repository.get_notification(record.key)
+    assert stored is not None and (stored.status.id, stored.date.expired) == (S.EXPIRED, T0)
+    # And asking for a claim and for none at once is a programming error
+    with pytest.raises(ValueError, match="cannot both expect a claim and require none"):
+        repository.transition(record.key, {S.RETRY}, S.EXPIRED, at=T0, expected_claim="x", unclaimed=True)
 
 
 def test_a_claim_returns_the_record_as_stored_not_as_a_replayed_image(repository: DemandRepository) -> None:
@@ -234,8 +261,12 @@ def test_a_claim_returns_the_record_as_stored_not_as_a_replayed_image(repository
     )
 
     # When a sender claims it, and another tries too
-    claimed = repository.claim_notification(record.key, "claim-a", from_statuses={S.CREATED, S.RETRY}, at=T0)
-    lost = repository.claim_notification(record.key, "claim-b", from_statuses={S.CREATED, S.RETRY}, at=T0)
+    claimed = repository.claim_notification(
+        record.key, "claim-a", from_statuses={S.CREATED, S.RETRY}, at=T0, lease_expires_at=LEASE
+    )
+    lost = repository.claim_notification(
+        record.key, "claim-b", from_statuses={S.CREATED, S.RETRY}, at=T0, lease_expires_at=LEASE
+    )
 
     # Then the winner sees the stored attempts, backoff and its own claim; the other gets nothing
     assert claimed is not None
@@ -284,78 +315,175 @@ def test_transition_of_a_missing_notification_is_refused(repository: DemandRepos
 # ---------------------------------------------------------------------------------- demand
 
 
+def put_raw_demand(table: str, **attributes: str) -> None:
+    """A demand item as the fan-facing system writes it: plain attributes, nothing this repo adds."""
+    boto3.client("dynamodb").put_item(
+        TableName=table, Item={name: {"S": value} for name, value in attributes.items()}
+    )
+
+
+def writer_demand(fan_id: str, sale_id: str = "sale-1", **overrides: str) -> dict[str, str]:
+    """The attributes of the reference's demand record (system-reference.md §2.2/2.3)."""
+    return {
+        "PK": f"fan:{fan_id}",
+        "SK": f"demand#evt-1-{sale_id}",
+        "type": "demand",
+        "fanId": fan_id,
+        "eventId": "evt-1",
+        "saleId": sale_id,
+        "contactMethod": "sms",
+        "phoneNumber": "+13125550100",
+        "marketId": "TM_US",
+        **overrides,
+    }
+
+
 def test_demand_is_paged_on_the_index_with_an_opaque_cursor(repository: DemandRepository) -> None:
-    # Given 25 fans for sale-1 and 5 for another sale
+    # Given 25 fans for sale-1, 5 for sale-1-2 (a prefix of its id) and 4 of the same sale id elsewhere
     for index in range(25):
         repository.put_demand(
             DemandRecord(fan_id=f"fan-{index:02d}", event_id="evt-1", sale_id="sale-1", contact_method="sms")
         )
     for index in range(5):
         repository.put_demand(
-            DemandRecord(fan_id=f"other-{index}", event_id="evt-1", sale_id="sale-2", contact_method="email")
+            DemandRecord(
+                fan_id=f"other-{index}", event_id="evt-1", sale_id="sale-1-2", contact_method="email"
+            )
+        )
+    for index in range(4):
+        repository.put_demand(
+            DemandRecord(
+                fan_id=f"elsewhere-{index}", event_id="evt-2", sale_id="sale-1", contact_method="sms"
+            )
         )
 
     # When the generator pages through sale-1, ten at a time
     pages: list[list[DemandRecord]] = []
     cursor: str | None = None
     while True:
-        page, cursor = repository.demand_for_sale("evt-1", "sale-1", page_size=10, cursor=cursor)
-        pages.append(page)
+        page = repository.demand_for_sale("evt-1", "sale-1", page_size=10, cursor=cursor)
+        pages.append(page.records)
+        cursor = page.cursor
         if cursor is None:
             break
 
-    # Then it sees every fan of the sale exactly once, over three pages
+    # Then it sees every fan of the sale exactly once, over three pages, and no other sale's fan
     assert [len(page) for page in pages] == [10, 10, 5]
     fans = [record.fan_id for page in pages for record in page]
     assert sorted(fans) == [f"fan-{index:02d}" for index in range(25)]
-    assert {record.sale_id for page in pages for record in page} == {"sale-1"}
+    assert {(record.event_id, record.sale_id) for page in pages for record in page} == {("evt-1", "sale-1")}
+
+
+def test_demand_written_by_the_fan_facing_system_is_found_without_any_attribute_of_ours(
+    repository: DemandRepository,
+) -> None:
+    # Given opt-ins written as the reference's writer writes them (no locale on one, no index key of ours)
+    put_raw_demand(repository.table_name, **writer_demand("fan-a", locale="fr-ca"))
+    put_raw_demand(
+        repository.table_name, **writer_demand("fan-b", contactMethod="email", email="b@x.example")
+    )
+    put_raw_demand(repository.table_name, **writer_demand("fan-c", sale_id="public"))
+
+    # When sale-1's demand is read
+    page = repository.demand_for_sale("evt-1", "sale-1")
+
+    # Then both of its fans are found, the locale kept only where the writer wrote one
+    assert sorted(record.fan_id for record in page.records) == ["fan-a", "fan-b"]
+    assert page.items == 2 and page.cursor is None and page.deviations == {}
+    by_fan = {record.fan_id: record for record in page.records}
+    assert by_fan["fan-a"].locale == "fr-ca"
+    assert "locale" not in by_fan["fan-b"].model_fields_set
 
 
 def test_a_cursor_only_resumes_its_own_sale(repository: DemandRepository) -> None:
-    # Given a cursor taken from sale-1
+    # Given a cursor taken from sale-1, and sale ids of which one is a prefix of the other
     for index in range(3):
         repository.put_demand(
             DemandRecord(fan_id=f"fan-{index}", event_id="evt-1", sale_id="sale-1", contact_method="sms")
         )
-    _, cursor = repository.demand_for_sale("evt-1", "sale-1", page_size=1)
+    cursor = repository.demand_for_sale("evt-1", "sale-1", page_size=1).cursor
     assert cursor is not None
 
-    # When it is used for another sale, or is garbage, then the input is rejected by name
-    with pytest.raises(RecordError, match="belongs to sale 'evt-1#sale-1'"):
-        repository.demand_for_sale("evt-1", "sale-2", cursor=cursor)
+    # When it is used for another sale, of this event or another, or is garbage, then it is refused by name
+    with pytest.raises(RecordError, match=r"belongs to \('evt-1', 'demand#evt-1-sale-1'\)"):
+        repository.demand_for_sale("evt-1", "sale-1-2", cursor=cursor)
+    with pytest.raises(RecordError, match="not to sale"):
+        repository.demand_for_sale("evt-2", "sale-1", cursor=cursor)
     with pytest.raises(RecordError, match="demand cursor"):
         repository.demand_for_sale("evt-1", "sale-1", cursor="not-a-cursor!")
+    # And a cursor of the old index (demandSaleKey, fanId) is not a demand-by-sale position any more
+    with pytest.raises(RecordError, match="does not hold a demand-by-sale position"):
+        repository.demand_for_sale("evt-1", "sale-1", cursor=_old_index_cursor())
+    # And its own sale resumes after the first fan
+    assert [
+        record.fan_id for record in repository.demand_for_sale("evt-1", "sale-1", cursor=cursor).records
+    ] == [
+        "fan-1",
+        "fan-2",
+    ]
 
 
-def test_an_invalid_demand_item_is_skipped_with_a_warning(
+def _old_index_cursor() -> str:
+    import base64
+    import json
+
+    position = {
+        "PK": "fan:fan-0",
+        "SK": "demand#evt-1-sale-1",
+        "demandSaleKey": "evt-1#sale-1",
+        "fanId": "fan-0",
+    }
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+def test_a_demand_item_without_a_supported_method_or_its_ids_is_skipped_with_a_warning(
     repository: DemandRepository, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Given one good opt-in and one with an unknown contact method written by another system
+    # Given one good opt-in, one with only methods the fleet cannot send, one without a fan id and
+    # one whose saleId is not its key's
     repository.put_demand(
         DemandRecord(fan_id="good", event_id="evt-1", sale_id="sale-1", contact_method="sms")
     )
-    boto3.client("dynamodb").put_item(
-        TableName=repository.table_name,
-        Item={
-            "PK": {"S": "fan:bad"},
-            "SK": {"S": "demand#evt-1-sale-1"},
-            "type": {"S": "demand"},
-            "fanId": {"S": "bad"},
-            "eventId": {"S": "evt-1"},
-            "saleId": {"S": "sale-1"},
-            "contactMethod": {"S": "pigeon"},
-            "demandSaleKey": {"S": "evt-1#sale-1"},
-        },
-    )
+    put_raw_demand(repository.table_name, **writer_demand("pigeon", contactMethod="pigeon,push"))
+    nameless = writer_demand("nameless")
+    del nameless["fanId"]
+    put_raw_demand(repository.table_name, **nameless)
+    put_raw_demand(repository.table_name, **{**writer_demand("confused"), "saleId": "sale-9"})
 
     # When the sale's demand is read
     with caplog.at_level(logging.WARNING):
-        records, cursor = repository.demand_for_sale("evt-1", "sale-1")
+        page = repository.demand_for_sale("evt-1", "sale-1")
 
-    # Then the good record is returned and the bad one is logged with its key and reason
-    assert [record.fan_id for record in records] == ["good"]
-    assert cursor is None
-    assert any("Skipping invalid demand record" in message for message in caplog.messages)
+    # Then the good record is returned, the others counted by reason (all four were read)
+    assert [record.fan_id for record in page.records] == ["good"]
+    assert page.cursor is None and page.items == 4
+    assert page.deviations == {
+        DemandDeviation.NO_SUPPORTED_CONTACT_METHOD: 1,
+        DemandDeviation.INVALID_RECORD: 2,
+    }
+    # And each skip is logged with its key and field, never the phone number
+    skipped = [record for record in caplog.records if record.getMessage() == "Demand record skipped"]
+    assert sorted(record.deviation for record in skipped) == [
+        "invalid-record",
+        "invalid-record",
+        "no-supported-contact-method",
+    ]
+    assert {record.sk for record in skipped} == {"demand#evt-1-sale-1"}
+    assert not any("+1312555" in record.getMessage() + str(record.__dict__) for record in caplog.records)
+
+
+def test_the_demand_of_a_sale_is_counted_on_the_index_across_pages(repository: DemandRepository) -> None:
+    # Given 30 opt-ins for a sale, 2 for a sale whose id it prefixes, and a notification of the sale
+    for index in range(30):
+        put_raw_demand(repository.table_name, **writer_demand(f"fan-{index}", sale_id="presale"))
+    for index in range(2):
+        put_raw_demand(repository.table_name, **writer_demand(f"two-{index}", sale_id="presale-2"))
+    repository.create_notification(notification("fan-0", sale_id="presale"))
+
+    # When each sale's demand is counted, then only its own demand items count
+    assert repository.count_demand_for_sale("evt-1", "presale") == 30
+    assert repository.count_demand_for_sale("evt-1", "presale-2") == 2
+    assert repository.count_demand_for_sale("evt-1", "renamed") == 0
 
 
 # ----------------------------------------------------------------------------------- sales

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +11,7 @@ import boto3
 import pytest
 
 from sandbox.vendors import SMS_API_KEY as API_KEY
-from sandbox.vendors import Reply, SmsService
+from sandbox.vendors import Effect, Reply, SmsService
 from workers.shared.errors import (
     PermanentError,
     PermanentVendorError,
@@ -24,6 +25,7 @@ from workers.shared.sms_service import (
     RETRYABLE_REASONS,
     SmsServiceClient,
     UnreadableAcceptanceError,
+    idempotency_key,
     reason_code,
 )
 from workers.shared.vendor_http import SigV4Signer
@@ -174,6 +176,51 @@ def test_extra_attempts_repeat_the_post_because_the_service_deduplicates(
     assert sms_service.requests_for(REFERENCE) == 2
     assert sms_service.accepted_for(REFERENCE) == 1
     assert accepted.message_id == sms_service.message_ids[REFERENCE]
+
+
+def test_every_request_of_a_reference_carries_the_same_idempotency_key(
+    sms_service: SmsService, api_key_secret: str
+) -> None:
+    # Given a message sent twice (a retry), and another notification's message
+    sms = client(sms_service, api_key_secret)
+    sms.send(message())
+    sms.send(message())
+    other = SmsSendRequest(to="+15555550123", body="Reminder!", reference="fan:z9|notification#e-s#sms")
+    sms.send(other)
+
+    # Then the two attempts share one key, a UUID derived from the reference; the other has its own
+    keys = [request.headers["Idempotency-Key"] for request in sms_service.sent]
+    assert keys[0] == keys[1] == idempotency_key(REFERENCE) != keys[2]
+    assert uuid.UUID(keys[0]).version == 5
+    # And the reference stays in the body, for services that echo it in their status events
+    assert all(request.json()["reference"] for request in sms_service.sent)
+
+
+@pytest.mark.parametrize(("deduplicating", "sms_sent"), [(True, 1), (False, 2)])
+def test_a_retry_after_a_lost_answer_is_one_sms_only_if_the_service_deduplicates(
+    api_key_secret: str, deduplicating: bool, sms_sent: int
+) -> None:
+    # Given a service that takes the first message but whose answer never arrives in time
+    service = SmsService(hang_seconds=0.4, deduplicate=deduplicating)
+    service.faults.script(REFERENCE, Effect.LOST_ANSWER)
+    service.start()
+    try:
+        sms = client(service, api_key_secret, timeout_seconds=0.2)
+
+        # When the send times out and is retried with the same key
+        with pytest.raises(RetryableVendorError) as lost:
+            sms.send(message())
+        accepted = sms.send(message())
+    finally:
+        service.stop()
+
+    # Then the timeout was retryable, both requests were taken, and the fan got one SMS with the
+    # first message's id (a service without de-duplication would have sent a second one)
+    assert reason_code(lost.value) == "NO_RESPONSE"
+    assert service.accepted_for(REFERENCE) == 2
+    assert service.sends_for(REFERENCE) == sms_sent
+    assert (accepted.message_id == service.message_ids[REFERENCE]) is deduplicating
+    assert service.duplicates() == ({} if deduplicating else {REFERENCE: 1})
 
 
 def test_an_acceptance_without_message_id_is_neither_retryable_nor_permanent(

@@ -49,6 +49,8 @@ def shortener_env(
         "DEMAND_TABLE_NAME": demand_table,
         "DEMAND_TABLE_SALES_INDEX": SALES_INDEX,
         "DEMAND_TABLE_DEMAND_INDEX": DEMAND_INDEX,
+        "DEMAND_TABLE_MESSAGE_INDEX": "notification-by-message-id",
+        "DEMAND_TABLE_PENDING_INDEX": "pending-notifications",
         "BITLY_URL": bitly.url,
         "BITLY_SECRET_ARN": bitly_secret,
         "BITLY_GROUP_GUID": "",

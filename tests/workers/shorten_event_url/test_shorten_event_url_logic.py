@@ -13,8 +13,9 @@ from workers.shared.bitly import Bitlink
 from workers.shared.errors import PermanentVendorError
 from workers.shared.messages import ShortUrlJob
 from workers.shared.repository import DemandRepository
-from workers.shorten_event_url.logic import shorten_event_url, with_tracking
-from workers.shorten_event_url.models import TRACKING_PARAMETERS, InvalidEventUrlError, ShortenOutcome
+from workers.shared.short_links import TRACKING_PARAMETERS, InvalidEventUrlError, with_tracking
+from workers.shorten_event_url.logic import shorten_event_url
+from workers.shorten_event_url.models import ShortenOutcome
 
 TRACKING = "utm_source=dmd&utm_medium=sms&utm_campaign=sale-reminder"
 

@@ -23,8 +23,14 @@ def at(second: int) -> datetime:
     return SENT_AT.replace(second=second)
 
 
+def message_id_of(key: Key | str) -> str:
+    """The SMS service's messageId of the notification's message (what status events name)."""
+    reference = key if isinstance(key, str) else notification_reference(key)
+    return f"SM{zlib.crc32(reference.encode()):010d}"
+
+
 def triggered_notification(notifications: DemandRepository, fan_id: str, *, trigger: bool = True) -> Key:
-    """An SMS notification the send worker handed to the SMS service (TRIGGERED, or still CREATED)."""
+    """An SMS notification handed to the SMS service: TRIGGERED with its messageId, or still CREATED."""
     record = NotificationRecord.created(
         at=datetime(2024, 1, 15, 9, 45, tzinfo=UTC),
         fan_id=fan_id,
@@ -39,16 +45,20 @@ def triggered_notification(notifications: DemandRepository, fan_id: str, *, trig
     assert notifications.create_notification(record)
     if trigger:
         assert notifications.transition(
-            record.key, {NotificationStatus.CREATED}, NotificationStatus.TRIGGERED, at=SENT_AT
+            record.key,
+            {NotificationStatus.CREATED},
+            NotificationStatus.TRIGGERED,
+            at=SENT_AT,
+            extra_updates={"messageId": message_id_of(record.key)},
         )
     return record.key
 
 
-def status_body(key: Key | str, status: str, when: datetime | str, **extra: str) -> dict[str, Any]:
-    """An SMS status event as the SMS service publishes it."""
+def status_body(key: Key | str, status: str, when: datetime | str, **extra: object) -> dict[str, Any]:
+    """An SMS status event echoing the request's `reference` (a service that returns it)."""
     reference = key if isinstance(key, str) else notification_reference(key)
     return {
-        "messageId": f"SM{zlib.crc32(reference.encode()):010d}",
+        "messageId": message_id_of(reference),
         "reference": reference,
         "status": status,
         "timestamp": when if isinstance(when, str) else when.isoformat().replace("+00:00", "Z"),
@@ -57,12 +67,30 @@ def status_body(key: Key | str, status: str, when: datetime | str, **extra: str)
 
 
 def status_record(
-    index: int, key: Key | str, status: str, when: datetime | str, **extra: str
+    index: int, key: Key | str, status: str, when: datetime | str, **extra: object
 ) -> dict[str, Any]:
     """The Lambda Kinesis record of an SMS status event."""
     body = status_body(key, status, when, **extra)
     return kinesis_record(
         sequence_number(index), json.dumps(body).encode(), partition_key=body["messageId"], stream=STREAM
+    )
+
+
+def vendor_body(message_id: str, status: str, when: datetime | None, **extra: object) -> dict[str, Any]:
+    """A status event in the service's documented example shape: messageId, status, timestamp only."""
+    body: dict[str, Any] = {"messageId": message_id, "status": status, **extra}
+    if when is not None:
+        body["timestamp"] = when.isoformat().replace("+00:00", "Z")
+    return body
+
+
+def vendor_record(
+    index: int, message_id: str, status: str, when: datetime | None, **extra: object
+) -> dict[str, Any]:
+    """The Lambda Kinesis record of a status event in the service's example shape."""
+    body = vendor_body(message_id, status, when, **extra)
+    return kinesis_record(
+        sequence_number(index), json.dumps(body).encode(), partition_key=message_id, stream=STREAM
     )
 
 

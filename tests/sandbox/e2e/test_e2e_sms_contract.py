@@ -1,0 +1,147 @@
+"""End to end, the SMS contract (docs/contracts/sms.md): status events as the service sends them, and
+no second SMS when a retry follows an answer that never arrived.
+
+The module runs its own pipeline with a one-second vendor timeout, so a lost answer costs a second.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sandbox.pipeline import Pipeline, PipelineMode
+from sandbox.vendors import Effect
+from tests.sandbox.e2e.flows import (
+    E2E_OVERRIDES,
+    FAST_STATUSES,
+    Fan,
+    far_sale_time,
+    opt_in,
+    run_window,
+    seed_event,
+    wait_done,
+)
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("e2e-sms-contract"),
+    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
+    # Every worker shares one Powertools Metrics object in the sandbox's process (one per Lambda in AWS).
+    pytest.mark.filterwarnings("ignore:Dimension 'environment' has already been added"),
+]
+
+STATUS_ON_FAILURE = "prd3292-local-us-east-1-sms-status-on-failure"
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Iterator[Pipeline]:
+    """The local stack with fake vendors, a one-second SMS timeout (the fake holds a lost answer past it)."""
+    with Pipeline(
+        mode=PipelineMode.PRIVATE,
+        speed=20.0,
+        environment_overrides={**E2E_OVERRIDES, "VENDOR_TIMEOUT_SECONDS": "1"},
+        status_delays=FAST_STATUSES,
+        seed=7,
+    ) as running:
+        yield running
+
+
+def status_stream_events(pipeline: Pipeline, message_id: str) -> list[dict[str, Any]]:
+    """Every event of the SMS status stream naming `message_id`, as written (decoded JSON)."""
+    kinesis = pipeline.clients.client("kinesis")
+    found: list[dict[str, Any]] = []
+    for shard in kinesis.list_shards(StreamName=pipeline.status_stream)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=pipeline.status_stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            answer = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+            found += [json.loads(record["Data"]) for record in answer["Records"]]
+            if not answer["Records"]:
+                break
+            iterator = answer.get("NextShardIterator")
+    return [event for event in found if event.get("messageId") == message_id]
+
+
+def test_status_events_in_the_services_example_shape_move_the_reminder_to_delivered(
+    pipeline: Pipeline,
+) -> None:
+    # Given a fan reminded by SMS, and an SMS service that publishes its statuses as its documented
+    # example does: messageId, upper-case status, timestamp, and no reference
+    starts = far_sale_time(pipeline)
+    sales = seed_event(pipeline, "E2eSmsShape", sales=[(None, starts)])
+    fan = Fan("e2e-shape-1", "E2eSmsShape", sales[None], phone="+13125550181")
+    opt_in(pipeline, [fan])
+
+    # When the window is run and the statuses are consumed
+    run_window(pipeline, starts)
+    item = wait_done(pipeline, [fan.key("sms")])[fan.key("sms")]
+
+    # Then the notification, found by its messageId alone, is DELIVERED with every status's time
+    assert item["status"]["id"] == "DELIVERED"
+    assert {"triggered", "queued", "sent", "delivered"} <= set(item["date"])
+    events = status_stream_events(pipeline, item["messageId"])
+    assert [event["status"] for event in events] == ["QUEUED", "SENT", "DELIVERED"]
+    assert all(set(event) == {"messageId", "status", "timestamp"} for event in events)
+
+
+def test_a_lost_answer_then_retry_sends_one_sms_and_the_reminder_still_ends_delivered(
+    pipeline: Pipeline,
+) -> None:
+    # Given an SMS service that takes the fan's first request, sends the SMS, and answers too late
+    starts = far_sale_time(pipeline)
+    sales = seed_event(pipeline, "E2eLostAnswer", sales=[(None, starts)])
+    fan = Fan("e2e-lost-1", "E2eLostAnswer", sales[None], phone="+13125550182")
+    pipeline.vendors.faults["sms"].script(fan.reference(), Effect.LOST_ANSWER)
+    opt_in(pipeline, [fan])
+
+    # When the window is run (the send times out, is retried after its backoff with the same key)
+    run_window(pipeline, starts)
+    item = wait_done(pipeline, [fan.key("sms")])[fan.key("sms")]
+
+    # Then the service took two requests and sent one SMS, whose id the retry learned
+    sms = pipeline.vendors.sms
+    assert sms.requests_for(fan.reference()) == sms.accepted_for(fan.reference()) == 2
+    assert sms.sends_for(fan.reference()) == 1 and sms.duplicates() == {}
+    assert item["messageId"] == sms.message_ids[fan.reference()]
+    assert item["sendAttempts"] == 2
+    assert [error["reason"] for error in item["errors"]] == ["no response within 1 s"]
+    # And the statuses the service published before the retry were held, then applied by it
+    assert item["status"]["id"] == "DELIVERED"
+    assert {"queued", "sent", "delivered"} <= set(item["date"])
+    held = pipeline.item(f"message:{item['messageId']}", "sms")
+    assert held is not None and held["reference"] == fan.reference()
+    assert {"heldQueued", "heldSent", "heldDelivered"} <= set(held)
+    # And nothing was retried to exhaustion on the status stream
+    assert pipeline.dlq_depths()[STATUS_ON_FAILURE] == 0
+    assert pipeline.sandbox.counters()["sms_status_consumer"].records_discarded == 0
+
+
+def test_a_service_that_does_not_deduplicate_would_send_the_retry_as_a_second_sms(
+    pipeline: Pipeline,
+) -> None:
+    # Given the same lost answer from a service that ignores Idempotency-Key
+    starts = far_sale_time(pipeline)
+    sales = seed_event(pipeline, "E2eNoDedup", sales=[(None, starts)])
+    fan = Fan("e2e-nodedup-1", "E2eNoDedup", sales[None], phone="+13125550183")
+    pipeline.vendors.faults["sms"].script(fan.reference(), Effect.LOST_ANSWER)
+    pipeline.vendors.sms.deduplicate = False
+    try:
+        opt_in(pipeline, [fan])
+
+        # When the window is run
+        run_window(pipeline, starts)
+        item = wait_done(pipeline, [fan.key("sms")])[fan.key("sms")]
+    finally:
+        pipeline.vendors.sms.deduplicate = True
+
+    # Then the fan got two SMS (what docs/contracts/sms.md says happens without the guarantee),
+    # and the reminder follows the second message, whose id the retry got
+    sms = pipeline.vendors.sms
+    assert sms.sends_for(fan.reference()) == 2 and sms.duplicates() == {fan.reference(): 1}
+    assert item["status"]["id"] == "DELIVERED" and item["sendAttempts"] == 2
+    assert item["messageId"] != sms.message_ids[fan.reference()]  # not the first message's id
