@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from workers.shared.models import TERMINAL_STATUSES as NOTIFICATION_TERMINAL_STATUSES
+from workers.shared.statuses import TERMINAL_STATUSES as NOTIFICATION_TERMINAL_STATUSES
 
 NOTIFICATION_PREFIX: Final = "notification#"
 TERMINAL_STATUSES: Final = frozenset(status.value for status in NOTIFICATION_TERMINAL_STATUSES)

@@ -15,7 +15,7 @@ from sandbox.demo.plan import DemoPlan
 from sandbox.demo.snapshot import Snapshot
 from sandbox.ledger import is_terminal_status
 from sandbox.pipeline import SEND_WORKER, Pipeline
-from workers.shared.models import Key, notification_reference
+from workers.shared.keys import Key, notification_reference
 
 MAX_ATTEMPTS_REASON: Final = "MAX_SEND_ATTEMPTS_EXCEEDED"
 

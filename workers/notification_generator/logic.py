@@ -25,8 +25,8 @@ from workers.notification_generator.render import (
     render_sms,
 )
 from workers.shared.errors import PermanentError
+from workers.shared.keys import DEFAULT_RELEASE_AFTER
 from workers.shared.models import (
-    DEFAULT_RELEASE_AFTER,
     ContactMethod,
     DemandRecord,
     EventRecord,

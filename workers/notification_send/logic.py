@@ -23,10 +23,8 @@ from workers.notification_send.models import (
 from workers.notification_send.pacing import TimeBudget
 from workers.shared.errors import PermanentVendorError, RetryableVendorError, VendorError
 from workers.shared.models import (
-    PENDING_STATUSES,
     ContactMethod,
     NotificationRecord,
-    NotificationStatus,
     SendError,
     format_timestamp,
     pending_marks,
@@ -42,6 +40,7 @@ from workers.shared.observability import (
 from workers.shared.records import ChangeRecord
 from workers.shared.repository import DemandRepository
 from workers.shared.sms_status import claim_held_updates
+from workers.shared.statuses import PENDING_STATUSES, NotificationStatus
 
 # Written once a notification leaves CREATED/RETRY: the claim and its lease are released, the
 # backoff is spent. A RETRY write keeps the backoff (`nextAttemptAt`).

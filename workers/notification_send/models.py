@@ -9,7 +9,7 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from workers.shared.errors import PermanentError
-from workers.shared.models import NotificationStatus
+from workers.shared.statuses import NotificationStatus
 
 SENDABLE_STATUSES = frozenset({NotificationStatus.CREATED, NotificationStatus.RETRY})
 NOTIFICATION_TYPES = frozenset({"notification", "notification:asu"})

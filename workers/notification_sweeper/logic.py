@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 from workers.notification_sweeper.models import SweepSummary
-from workers.shared.models import SWEEP_SHARDS, notification_reference
+from workers.shared.keys import SWEEP_SHARDS, notification_reference
 from workers.shared.observability import (
     LOGGER,
     NOTIFICATIONS_OVERDUE,

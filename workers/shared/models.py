@@ -1,15 +1,14 @@
-"""Records of the demand table (event, sale, demand, notification), their keys and status rules."""
+"""Records of the demand table (event, sale, demand, notification) and their item conversion."""
 
 from __future__ import annotations
 
 import enum
 import math
-import zlib
 from abc import abstractmethod
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import (
@@ -26,12 +25,20 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from workers.shared.errors import RecordError
+from workers.shared.keys import (
+    DEFAULT_RELEASE_AFTER,
+    Key,
+    demand_key,
+    event_key,
+    notification_reference,
+    sale_key,
+    sms_message_key,
+    sweep_shard,
+)
+from workers.shared.statuses import NotificationStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
-
-EVENT_DETAILS_SK = "event#details"
-REFERENCE_SEPARATOR = "|"
 
 
 # --------------------------------------------------------------------------------------------
@@ -53,65 +60,6 @@ class ContactMethod(enum.StrEnum):
 
     SMS = "sms"
     EMAIL = "email"
-
-
-class NotificationStatus(enum.StrEnum):
-    """Lifecycle of a notification; see `can_transition` for the allowed moves."""
-
-    CREATED = "CREATED"
-    TRIGGERED = "TRIGGERED"
-    QUEUED = "QUEUED"
-    SENT = "SENT"
-    DELIVERED = "DELIVERED"
-    FAILED = "FAILED"
-    RETRY = "RETRY"
-    # Never sent: its sale started (plus the configured grace) before it could leave.
-    EXPIRED = "EXPIRED"
-
-    @property
-    def date_attribute(self) -> str:
-        """The `date.<name>` attribute this status stamps."""
-        return self.value.lower()
-
-
-# RETRY is the transient pre-send state: it ranks with CREATED for forward moves.
-_RANK = {
-    NotificationStatus.CREATED: 0,
-    NotificationStatus.RETRY: 0,
-    NotificationStatus.TRIGGERED: 1,
-    NotificationStatus.QUEUED: 2,
-    NotificationStatus.SENT: 3,
-    NotificationStatus.DELIVERED: 4,
-}
-TERMINAL_STATUSES = frozenset(
-    {NotificationStatus.DELIVERED, NotificationStatus.FAILED, NotificationStatus.EXPIRED}
-)
-_RETRYABLE_FROM = frozenset(
-    {NotificationStatus.CREATED, NotificationStatus.TRIGGERED, NotificationStatus.RETRY}
-)
-# Only a notification nobody has sent can expire: once TRIGGERED the vendor has it.
-_EXPIRABLE_FROM = frozenset({NotificationStatus.CREATED, NotificationStatus.RETRY})
-
-
-def can_transition(current: NotificationStatus, target: NotificationStatus) -> bool:
-    """Forward only (CREATED < TRIGGERED < QUEUED < SENT < DELIVERED); FAILED from any live state.
-
-    EXPIRED only from CREATED or RETRY; DELIVERED, FAILED and EXPIRED are terminal.
-    """
-    if current in TERMINAL_STATUSES or target is NotificationStatus.CREATED:
-        return False
-    if target is NotificationStatus.FAILED:
-        return True
-    if target is NotificationStatus.RETRY:
-        return current in _RETRYABLE_FROM
-    if target is NotificationStatus.EXPIRED:
-        return current in _EXPIRABLE_FROM
-    return _RANK[target] > _RANK[current]
-
-
-def sources_of(target: NotificationStatus) -> frozenset[NotificationStatus]:
-    """Every status a record may be in to move to `target`."""
-    return frozenset(status for status in NotificationStatus if can_transition(status, target))
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,77 +128,13 @@ def expiry(at: datetime, *, hours: float) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-# Keys
+# Keys that need the vocabulary or the timestamp format (every other key: keys.py)
 # --------------------------------------------------------------------------------------------
-
-
-class Key(NamedTuple):
-    """The table's primary key of one item."""
-
-    pk: str
-    sk: str
-
-    def item(self) -> dict[str, str]:
-        """As plain item attributes."""
-        return {"PK": self.pk, "SK": self.sk}
-
-
-def event_key(event_id: str) -> Key:
-    """Key of a cached event."""
-    return Key(f"event:{event_id}", EVENT_DETAILS_SK)
-
-
-def sale_key(event_id: str, sale_id: str) -> Key:
-    """Key of a cached sale (same partition as its event)."""
-    return Key(f"event:{event_id}", f"sale#{sale_id}")
-
-
-def demand_sort_key(event_id: str, sale_id: str) -> str:
-    """SK of every fan's opt-in for a sale: with eventId, the sale's key in the `demand-by-sale` index."""
-    return f"demand#{event_id}-{sale_id}"
-
-
-def demand_key(fan_id: str, event_id: str, sale_id: str) -> Key:
-    """Key of a fan's opt-in for a sale."""
-    return Key(f"fan:{fan_id}", demand_sort_key(event_id, sale_id))
 
 
 def notification_key(fan_id: str, event_id: str, sale_id: str, contact_method: ContactMethod | str) -> Key:
     """Key of one reminder: one per fan, sale and contact method."""
     return Key(f"fan:{fan_id}", f"notification#{event_id}-{sale_id}#{ContactMethod(contact_method).value}")
-
-
-def notification_reference(key: Key) -> str:
-    """The reference the send worker gives the SMS service, echoed back in its status events."""
-    return f"{key.pk}{REFERENCE_SEPARATOR}{key.sk}"
-
-
-def key_from_reference(reference: str) -> Key:
-    """The notification key inside a reference made by `notification_reference`."""
-    pk, separator, sk = reference.partition(REFERENCE_SEPARATOR)
-    if not separator or not pk.startswith("fan:") or not sk.startswith("notification#"):
-        raise RecordError(f"{reference!r} is not a notification reference (fan:<id>|notification#...)")
-    return Key(pk, sk)
-
-
-# --------------------------------------------------------------------------------------------
-# Pending notifications: the sparse `pending-notifications` index the sweeper reads
-# --------------------------------------------------------------------------------------------
-
-# A notification waits to be sent in these statuses; only then does it carry sweepShard/sweepAt.
-PENDING_STATUSES = frozenset({NotificationStatus.CREATED, NotificationStatus.RETRY})
-PENDING_ATTRIBUTES = ("sweepShard", "sweepAt")
-# Fixed: a notification's shard is part of its index entry, so a new count would hide old entries.
-SWEEP_SHARDS = 16
-# How long past its due time a waiting notification is left to its trigger (stack config
-# `releaseAfterMinutes`; this default serves tooling and tests).
-DEFAULT_RELEASE_AFTER = timedelta(minutes=5)
-
-
-def sweep_shard(key: Key) -> str:
-    """The notification's partition of the pending index, "0".."15": a stable hash of its key."""
-    # crc32, not hash(): the same key must land in the same shard in every process.
-    return str(zlib.crc32(f"{key.pk}{REFERENCE_SEPARATOR}{key.sk}".encode()) % SWEEP_SHARDS)
 
 
 def pending_marks(key: Key, sweep_at: datetime) -> dict[str, str]:
@@ -527,11 +411,6 @@ class NotificationRecord(DemandTableRecord):
 
     def _derived(self) -> dict[str, str]:
         return {"groupId": self.key.sk}
-
-
-def sms_message_key(message_id: str) -> Key:
-    """Key of an SMS message's item: its notification, and statuses that arrived before it was named."""
-    return Key(f"message:{message_id}", "sms")
 
 
 class HeldStatus(_Model):

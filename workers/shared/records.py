@@ -17,7 +17,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from pydantic.alias_generators import to_camel
 
 from workers.shared.errors import PermanentError, RecordError
-from workers.shared.models import DemandTableRecord, Key, deserialize_item, validation_reason
+from workers.shared.keys import Key
+from workers.shared.models import DemandTableRecord, deserialize_item, validation_reason
 from workers.shared.observability import (
     BATCH_RECORDS_FAILED,
     LOGGER,

@@ -14,19 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 
+from workers.shared.keys import Key, key_from_reference, notification_reference
 from workers.shared.messages import SmsStatus
-from workers.shared.models import (
-    HeldStatus,
-    Key,
-    NotificationStatus,
-    SendError,
-    expiry,
-    key_from_reference,
-    notification_reference,
-    sources_of,
-)
+from workers.shared.models import HeldStatus, SendError, expiry
 from workers.shared.observability import HELD_STATUSES_APPLIED, LOGGER, STATUS_OUT_OF_ORDER, count
 from workers.shared.repository import DemandRepository
+from workers.shared.statuses import NotificationStatus, sources_of
 
 # How long a message's item (its notification, held statuses) is kept: the service's de-duplication
 # window too, so a held status outlives every retry that could still claim it.

@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pydantic import ValidationError
 
 from workers.shared.errors import RecordError
+from workers.shared.keys import Key, key_from_reference
 from workers.shared.messages import SmsStatusEvent
-from workers.shared.models import Key, key_from_reference, validation_reason
+from workers.shared.models import validation_reason
 from workers.shared.observability import (
     LOGGER,
     MALFORMED_STATUS_EVENTS,

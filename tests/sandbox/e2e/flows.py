@@ -11,7 +11,8 @@ from typing import Any
 from sandbox.demo.catalogue import CHICAGO
 from sandbox.pipeline import Pipeline, PipelineMode
 from sandbox.vendors import DiscoverySale, DiscoveryVenue, SmsStatusDelays, discovery_event
-from workers.shared.models import DemandRecord, Key, notification_key, notification_reference
+from workers.shared.keys import Key, notification_reference
+from workers.shared.models import DemandRecord, notification_key
 
 SUPPRESSED_ARTIST = "K8vZ917e2eSup"
 E2E_OVERRIDES = {"RETRY_BACKOFF_SECONDS": "1", "SUPPRESSED_ARTIST_IDS": SUPPRESSED_ARTIST}

@@ -20,8 +20,9 @@ from infra.naming import schedule_rule_name
 from sandbox.pipeline import Pipeline
 from sandbox.vendors import SMS_API_KEY
 from tests.sandbox.e2e.flows import e2e_pipeline, now_utc, wait_done
-from workers.shared.models import NotificationRecord, NotificationStatus, format_timestamp
+from workers.shared.models import NotificationRecord, format_timestamp
 from workers.shared.sms_service import IDEMPOTENCY_KEY_HEADER, idempotency_key
+from workers.shared.statuses import NotificationStatus
 
 pytestmark = [
     pytest.mark.e2e,

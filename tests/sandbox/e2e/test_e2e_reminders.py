@@ -29,14 +29,9 @@ from tests.sandbox.e2e.flows import (
     short_url,
     wait_done,
 )
-from workers.shared.models import (
-    NotificationRecord,
-    NotificationStatus,
-    StatusDates,
-    StatusStamp,
-    notification_key,
-    notification_reference,
-)
+from workers.shared.keys import notification_reference
+from workers.shared.models import NotificationRecord, StatusDates, StatusStamp, notification_key
+from workers.shared.statuses import NotificationStatus
 
 pytestmark = [
     pytest.mark.e2e,

@@ -1,4 +1,4 @@
-"""Fixtures of the generator tests: the repository on the moto table, a fake Bitly and the worker's env."""
+"""Fixtures of the generator tests: the moto table's repository, a seeded presale, a fake Bitly, the env."""
 
 from __future__ import annotations
 
@@ -6,6 +6,13 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from generator_builders import (
+    PUBLIC_SALE_ID,
+    demand_record,
+    event_record,
+    put_demand_without_locale,
+    sale_record,
+)
 
 from sandbox.vendors import BITLY_TOKEN, Bitly
 from workers.shared import clients
@@ -18,6 +25,24 @@ GENERATION_QUEUE = "prd3292-test-us-east-1-generation-jobs"
 def repository(demand_table: str) -> DemandRepository:
     """The demand repository on the moto table (both indexes)."""
     return DemandRepository(demand_table, sales_index="sales", demand_index="demand-by-sale")
+
+
+@pytest.fixture
+def seeded(repository: DemandRepository, demand_table: str) -> DemandRepository:
+    """Céline Dion's Verified Fan presale with fans in three locales, two markets and all methods."""
+    repository.put_event(event_record())
+    repository.put_sale(sale_record())
+    repository.put_sale(sale_record(PUBLIC_SALE_ID))
+    for record in (
+        demand_record("fan-1", "sms", locale="en-us", market_id="TM_US"),
+        demand_record("fan-2", "email", locale="en-ca", market_id="TM_CA"),
+        demand_record("fan-3", "sms,email", locale="fr-ca", market_id="LN_CA"),
+        demand_record("fan-5", "email,sms", locale="en-us", market_id="LN_US"),
+        demand_record("fan-6", "sms,email", sale_id=PUBLIC_SALE_ID),  # another sale: not this job's
+    ):
+        repository.put_demand(record)
+    put_demand_without_locale(demand_table, demand_record("fan-4", "sms"))
+    return repository
 
 
 @pytest.fixture

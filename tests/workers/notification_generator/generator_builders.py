@@ -1,14 +1,21 @@
-"""Builders of the generator's test data: a realistic event, its sales, fans' demand and jobs."""
+"""Builders of the generator's test data (an event, its sales, fans' demand, jobs) and a generator run."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from workers.notification_generator.models import GenerationJob, SaleMessage
-from workers.shared.models import DemandRecord, EventRecord, SaleRecord
+import boto3
+
+from workers.notification_generator.logic import Deadline, generate
+from workers.notification_generator.models import GenerationJob, GenerationOutcome, SaleMessage
+from workers.shared.bitly import Bitlink
+from workers.shared.models import DemandRecord, EventRecord, SaleRecord, deserialize_item, serialize_item
+from workers.shared.repository import DemandRepository
+from workers.shared.short_links import UrlShortener
 
 EVENT_ID = "vvG1IZ9KBxv3Tg"
 PRESALE_ID = "vvG1IZ9KBxv3Tg-presale-vf"
@@ -22,6 +29,11 @@ EVENT_START = datetime(2052, 3, 16, 0, 0, tzinfo=UTC)
 GENERATED_AT = datetime(2052, 3, 1, 14, 30, 0, 123000, tzinfo=UTC)
 WINDOW_START = datetime(2052, 3, 1, 15, 0, tzinfo=UTC)
 WINDOW_END = datetime(2052, 3, 1, 15, 30, tzinfo=UTC)
+
+NOTIFICATION_PREFIX = f"notification#{EVENT_ID}-{PRESALE_ID}#"
+PLENTY_OF_TIME = Deadline(lambda: 280_000, margin_seconds=20)
+LATE_GRACE = timedelta(minutes=5)
+SHORTENED_NOW = "https://bit.ly/4nOwG3n"
 
 
 def event_record(**overrides: Any) -> EventRecord:
@@ -125,3 +137,56 @@ class ExpiringContext:
     def get_remaining_time_in_millis(self) -> int:
         self.checks += 1
         return 1_000 if self.checks >= self.expires_at_check else 280_000
+
+
+@dataclass
+class ScriptedBitly:
+    """Bitly as the generator sees it: answers `link`, or raises `error`; records what it was asked."""
+
+    link: str = SHORTENED_NOW
+    error: Exception | None = None
+    asked: list[str] = field(default_factory=list)
+
+    def shorten(self, long_url: str) -> Bitlink:
+        self.asked.append(long_url)
+        if self.error is not None:
+            raise self.error
+        return Bitlink(id=self.link.removeprefix("https://"), link=self.link, long_url=long_url)
+
+
+def run(
+    repository: DemandRepository,
+    job: GenerationJob | None = None,
+    *,
+    page_size: int = 10,
+    deadline: Deadline = PLENTY_OF_TIME,
+    continued: list[GenerationJob] | None = None,
+    shortener: UrlShortener | None = None,
+    now: Callable[[], datetime] = lambda: GENERATED_AT,
+) -> GenerationOutcome:
+    sink = continued if continued is not None else []
+    return generate(
+        job or generation_job(),
+        repository,
+        page_size=page_size,
+        write_parallelism=4,
+        deadline=deadline,
+        continue_with=sink.append,
+        shortener=shortener or ScriptedBitly(),
+        late_grace=LATE_GRACE,
+        now=now,
+    )
+
+
+def notification_items(table: str) -> dict[tuple[str, str], dict[str, Any]]:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    items: list[dict[str, Any]] = []
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        items.extend(deserialize_item(item) for item in page["Items"])
+    return {(item["PK"], item["SK"]): item for item in items if item.get("type") == "notification"}
+
+
+def put_demand_without_locale(table: str, record: DemandRecord) -> None:
+    item = record.to_item()
+    del item["locale"]  # written by an older client: the event's locale applies
+    boto3.client("dynamodb", region_name="us-east-1").put_item(TableName=table, Item=serialize_item(item))

@@ -24,7 +24,7 @@ from generator_builders import (
 from sandbox.vendors import Bitly
 from workers.notification_generator.handler import lambda_handler
 from workers.notification_generator.models import GenerationJob
-from workers.shared.models import Key
+from workers.shared.keys import Key
 from workers.shared.repository import DemandRepository
 
 EventLoader = Callable[[str], dict[str, Any]]

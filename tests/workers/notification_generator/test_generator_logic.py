@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 from generator_builders import (
     EVENT_ID,
-    GENERATED_AT,
+    NOTIFICATION_PREFIX,
     PRESALE_ID,
     PUBLIC_SALE_ID,
     SALE_START,
@@ -19,116 +16,16 @@ from generator_builders import (
     demand_record,
     event_record,
     generation_job,
+    notification_items,
+    run,
     sale_record,
 )
 
-from workers.notification_generator.logic import (
-    Deadline,
-    InvalidEventError,
-    generate,
-)
-from workers.notification_generator.models import (
-    GenerationJob,
-    GenerationOutcome,
-    GenerationStatus,
-    SkipReason,
-)
-from workers.shared.bitly import Bitlink
-from workers.shared.errors import PermanentError, RetryableVendorError
-from workers.shared.models import DemandRecord, deserialize_item, serialize_item
-from workers.shared.observability import METRICS
+from workers.notification_generator.logic import Deadline
+from workers.notification_generator.models import GenerationJob, GenerationStatus, SkipReason
 from workers.shared.repository import DemandRepository
-from workers.shared.short_links import UrlShortener, with_tracking
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
-
-NOTIFICATION_PREFIX = f"notification#{EVENT_ID}-{PRESALE_ID}#"
-PLENTY_OF_TIME = Deadline(lambda: 280_000, margin_seconds=20)
-LATE_GRACE = timedelta(minutes=5)
-SHORTENED_NOW = "https://bit.ly/4nOwG3n"
-
-
-@dataclass
-class ScriptedBitly:
-    """Bitly as the generator sees it: answers `link`, or raises `error`; records what it was asked."""
-
-    link: str = SHORTENED_NOW
-    error: Exception | None = None
-    asked: list[str] = field(default_factory=list)
-
-    def shorten(self, long_url: str) -> Bitlink:
-        self.asked.append(long_url)
-        if self.error is not None:
-            raise self.error
-        return Bitlink(id=self.link.removeprefix("https://"), link=self.link, long_url=long_url)
-
-
-def run(
-    repository: DemandRepository,
-    job: GenerationJob | None = None,
-    *,
-    page_size: int = 10,
-    deadline: Deadline = PLENTY_OF_TIME,
-    continued: list[GenerationJob] | None = None,
-    shortener: UrlShortener | None = None,
-    now: Callable[[], datetime] = lambda: GENERATED_AT,
-) -> GenerationOutcome:
-    sink = continued if continued is not None else []
-    return generate(
-        job or generation_job(),
-        repository,
-        page_size=page_size,
-        write_parallelism=4,
-        deadline=deadline,
-        continue_with=sink.append,
-        shortener=shortener or ScriptedBitly(),
-        late_grace=LATE_GRACE,
-        now=now,
-    )
-
-
-def reminder_url_sources(blobs: list[dict[str, Any]]) -> list[str]:
-    """The `source` dimension of each ReminderUrl metric emitted."""
-    return [str(blob["source"]) for blob in blobs if "ReminderUrl" in blob]
-
-
-def metric_total(emf_blobs: Callable[[], list[dict[str, Any]]], name: str) -> float:
-    """The sum of metric `name` over the test, the invocation's metrics flushed as the handler would."""
-    METRICS.flush_metrics()
-    values = [blob[name] for blob in emf_blobs() if name in blob]
-    return sum(sum(value) if isinstance(value, list) else value for value in values)
-
-
-def notification_items(table: str) -> dict[tuple[str, str], dict[str, Any]]:
-    client = boto3.client("dynamodb", region_name="us-east-1")
-    items: list[dict[str, Any]] = []
-    for page in client.get_paginator("scan").paginate(TableName=table):
-        items.extend(deserialize_item(item) for item in page["Items"])
-    return {(item["PK"], item["SK"]): item for item in items if item.get("type") == "notification"}
-
-
-def put_demand_without_locale(table: str, record: DemandRecord) -> None:
-    item = record.to_item()
-    del item["locale"]  # written by an older client: the event's locale applies
-    boto3.client("dynamodb", region_name="us-east-1").put_item(TableName=table, Item=serialize_item(item))
-
-
-@pytest.fixture
-def seeded(repository: DemandRepository, demand_table: str) -> DemandRepository:
-    """Céline Dion's Verified Fan presale with fans in three locales, two markets and all methods."""
-    repository.put_event(event_record())
-    repository.put_sale(sale_record())
-    repository.put_sale(sale_record(PUBLIC_SALE_ID))
-    for record in (
-        demand_record("fan-1", "sms", locale="en-us", market_id="TM_US"),
-        demand_record("fan-2", "email", locale="en-ca", market_id="TM_CA"),
-        demand_record("fan-3", "sms,email", locale="fr-ca", market_id="LN_CA"),
-        demand_record("fan-5", "email,sms", locale="en-us", market_id="LN_US"),
-        demand_record("fan-6", "sms,email", sale_id=PUBLIC_SALE_ID),  # another sale: not this job's
-    ):
-        repository.put_demand(record)
-    put_demand_without_locale(demand_table, demand_record("fan-4", "sms"))
-    return repository
 
 
 # ---------------------------------------------------------------------------- what is created
@@ -307,226 +204,6 @@ def test_a_missing_suppressed_or_rescheduled_sale_succeeds_without_creating_anyt
     assert notification_items(repository.table_name) == {}
     logged = [line for line in log_lines() if line["message"] == "Nothing to generate for this sale"]
     assert [line["reason"] for line in logged] == [reason]
-
-
-# ------------------------------------------------------------------------------- the link
-
-
-def test_a_cached_short_url_is_used_without_asking_bitly(
-    seeded: DemandRepository, demand_table: str, emf_blobs: Callable[[], list[dict[str, Any]]]
-) -> None:
-    # Given an event whose short URL the shortener stored
-    bitly = ScriptedBitly()
-
-    # When the sale's job runs
-    run(seeded, shortener=bitly)
-
-    # Then every reminder carries it, Bitly was not asked, and the metric says where it came from
-    items = notification_items(demand_table).values()
-    assert all(SHORT_URL in item["messageBody"] for item in items if "messageBody" in item)
-    assert all(item["templateVariables"]["url"] == SHORT_URL for item in items if "templateVariables" in item)
-    assert bitly.asked == []
-    assert reminder_url_sources(emf_blobs()) == ["cached-short-url"]
-
-
-def test_an_event_without_a_short_url_is_shortened_now_and_the_link_stored(
-    repository: DemandRepository, demand_table: str, emf_blobs: Callable[[], list[dict[str, Any]]]
-) -> None:
-    # Given an event re-cached without its short URL (its cache entry had expired) and two fans
-    event = event_record(short_url=None)
-    repository.put_event(event)
-    repository.put_sale(sale_record())
-    repository.put_demand(demand_record("fan-1", "sms", locale="en-us"))
-    repository.put_demand(demand_record("fan-2", "email"))
-    bitly = ScriptedBitly()
-
-    # When the sale's job runs
-    outcome = run(repository, shortener=bitly)
-
-    # Then Bitly was asked once for the tracked event URL, as the shortener worker would ask
-    assert bitly.asked == [with_tracking(event.url)]
-    # And the reminders were created at once, carrying the new link
-    assert (outcome.status, outcome.created) == (GenerationStatus.COMPLETED, 2)
-    items = notification_items(demand_table)
-    assert items[("fan:fan-1", NOTIFICATION_PREFIX + "sms")]["messageBody"].endswith(SHORTENED_NOW)
-    assert items[("fan:fan-2", NOTIFICATION_PREFIX + "email")]["templateVariables"]["url"] == SHORTENED_NOW
-    # And the link is stored on the event for the sale's continuations and the event's other sales
-    stored = repository.get_event(EVENT_ID)
-    assert stored is not None and stored.short_url == SHORTENED_NOW
-    assert reminder_url_sources(emf_blobs()) == ["shortened-now"]
-
-
-@pytest.mark.parametrize(
-    "failure",
-    [
-        RetryableVendorError("bitly", "TEMPORARILY_UNAVAILABLE", status_code=503),
-        RetryableVendorError("bitly", "no response within 3 s"),
-        PermanentError("secret prd3292-test-us-east-1/bitly has no non-empty 'token'"),
-        ValueError("any other failure"),
-    ],
-    ids=["5xx", "timeout", "bad secret", "unexpected"],
-)
-def test_when_bitly_fails_the_reminders_carry_the_full_url_and_the_job_never_raises(
-    repository: DemandRepository,
-    demand_table: str,
-    emf_blobs: Callable[[], list[dict[str, Any]]],
-    log_lines: Callable[[], list[dict[str, Any]]],
-    failure: Exception,
-) -> None:
-    # Given an event without a short URL while Bitly fails
-    event = event_record(short_url=None)
-    repository.put_event(event)
-    repository.put_sale(sale_record())
-    repository.put_demand(demand_record("fan-1", "sms,email", locale="en-us"))
-
-    # When the sale's job runs
-    outcome = run(repository, shortener=ScriptedBitly(error=failure))
-
-    # Then it completes without waiting: both reminders carry the event's full URL
-    assert (outcome.status, outcome.created) == (GenerationStatus.COMPLETED, 2)
-    items = notification_items(demand_table)
-    assert items[("fan:fan-1", NOTIFICATION_PREFIX + "sms")]["messageBody"].endswith(event.url)
-    assert items[("fan:fan-1", NOTIFICATION_PREFIX + "email")]["templateVariables"]["url"] == event.url
-    # And nothing is stored on the event (the shortener worker still owes it a short URL)
-    stored = repository.get_event(EVENT_ID)
-    assert stored is not None and stored.short_url is None
-    # And the fallback is counted and logged with its cause
-    assert reminder_url_sources(emf_blobs()) == ["full-url"]
-    warnings = [line for line in log_lines() if line["message"].startswith("Event has no short URL")]
-    assert [line["error_type"] for line in warnings] == [type(failure).__name__]
-
-
-def test_a_full_url_too_long_for_one_sms_skips_the_sms_and_the_email_still_goes(
-    repository: DemandRepository, demand_table: str
-) -> None:
-    # Given an event without a short URL whose full URL leaves no room in one SMS segment, Bitly down
-    long_url = "https://www.ticketmaster.ca/" + "celine-dion-courage-world-tour-" * 4 + f"event/{EVENT_ID}"
-    repository.put_event(event_record(short_url=None, url=long_url))
-    repository.put_sale(sale_record())
-    repository.put_demand(demand_record("fan-1", "sms,email", locale="en-us"))
-    bitly = ScriptedBitly(error=RetryableVendorError("bitly", "TEMPORARILY_UNAVAILABLE", status_code=503))
-
-    # When the sale's job runs
-    outcome = run(repository, shortener=bitly)
-
-    # Then the SMS length rule still holds: no SMS (counted as too long), the email with the full URL
-    assert outcome.skipped == {SkipReason.SMS_TOO_LONG: 1}
-    items = notification_items(demand_table)
-    assert list(items) == [("fan:fan-1", NOTIFICATION_PREFIX + "email")]
-    assert items[("fan:fan-1", NOTIFICATION_PREFIX + "email")]["templateVariables"]["url"] == long_url
-
-
-def test_a_slow_bitly_costs_the_job_its_bound_not_the_reminders(
-    repository: DemandRepository, demand_table: str, bitly: Any, bitly_secret: str
-) -> None:
-    # Given an event without a short URL and a Bitly that answers only after 2 s
-    import time
-
-    from sandbox.vendors import FaultPlan
-    from workers.shared.bitly import bitly_client
-
-    event = event_record(short_url=None)
-    repository.put_event(event)
-    repository.put_sale(sale_record())
-    repository.put_demand(demand_record("fan-1", "sms", locale="en-us"))
-    bitly.faults.configure(FaultPlan(latency={"bitly": 2.0}))
-    shortener = bitly_client(bitly.url, secret_arn=bitly_secret, timeout_seconds=0.3, max_attempts=1)
-
-    # When the sale's job runs with a 0.3 s bound on the Bitly call
-    started = time.monotonic()
-    outcome = run(repository, shortener=shortener)
-    elapsed = time.monotonic() - started
-
-    # Then the job did not wait for Bitly: the reminder carries the full URL, well within 2 s
-    assert outcome.created == 1
-    body = notification_items(demand_table)[("fan:fan-1", NOTIFICATION_PREFIX + "sms")]["messageBody"]
-    assert body.endswith(event.url)
-    assert elapsed < 1.5
-
-
-# ----------------------------------------------------------------------------- never late
-
-
-def clock(*readings: datetime) -> Callable[[], datetime]:
-    """A clock that reads each of `readings` in turn, then stays at the last."""
-    iterator: Iterator[datetime] = iter(readings)
-    last = readings[-1]
-
-    def now() -> datetime:
-        nonlocal last
-        last = next(iterator, last)
-        return last
-
-    return now
-
-
-@pytest.mark.parametrize(
-    ("after_start", "status"),
-    [
-        (timedelta(minutes=-30), GenerationStatus.COMPLETED),
-        (timedelta(minutes=5), GenerationStatus.COMPLETED),  # the grace is inclusive
-        (timedelta(minutes=5, seconds=1), GenerationStatus.EXPIRED),
-        (timedelta(hours=1), GenerationStatus.EXPIRED),
-    ],
-    ids=["before the sale", "at the end of the grace", "just after the grace", "an hour late"],
-)
-def test_a_job_that_runs_after_its_sale_started_plus_the_grace_creates_nothing(
-    repository: DemandRepository,
-    emf_blobs: Callable[[], list[dict[str, Any]]],
-    log_lines: Callable[[], list[dict[str, Any]]],
-    after_start: timedelta,
-    status: GenerationStatus,
-) -> None:
-    # Given a sale with a fan by SMS and email, and an event still without a short URL
-    repository.put_event(event_record(short_url=None))
-    repository.put_sale(sale_record())
-    repository.put_demand(demand_record("fan-1", "sms,email"))
-    bitly = ScriptedBitly()
-
-    # When its job runs `after_start` the sale's start (a 5-minute grace)
-    outcome = run(repository, shortener=bitly, now=lambda: SALE_START + after_start)
-
-    # Then within the grace the reminders are created; after it nothing is, Bitly is not even asked,
-    # and the expired sale is counted and logged with its reason
-    expired = status is GenerationStatus.EXPIRED
-    created = 0 if expired else 2
-    assert (outcome.status, outcome.created) == (status, created)
-    assert len(notification_items(repository.table_name)) == created
-    assert bitly.asked == ([] if expired else [with_tracking(event_record().url)])
-    assert metric_total(emf_blobs, "SalesExpired") == (1 if expired else 0)
-    warnings = [line for line in log_lines() if line["message"].startswith("Sale already started")]
-    assert [line["reason"] for line in warnings] == (
-        ["sale started at 2052-03-01T15:00:00Z, more than 5 min ago"] if expired else []
-    )
-
-
-def test_a_job_whose_sale_starts_while_it_pages_stops_creating(
-    repository: DemandRepository, demand_table: str
-) -> None:
-    # Given 25 fans (pages of 10) and a clock that passes the sale's start plus grace after page one
-    repository.put_event(event_record())
-    repository.put_sale(sale_record())
-    for number in range(1, 26):
-        repository.put_demand(demand_record(f"fan-{number:02d}", "sms"))
-    late = SALE_START + LATE_GRACE + timedelta(seconds=1)
-
-    # When the job runs
-    outcome = run(repository, now=clock(GENERATED_AT, GENERATED_AT, late))
-
-    # Then the first page's reminders exist, and the job stopped before creating any late one
-    assert (outcome.status, outcome.created, outcome.pages) == (GenerationStatus.EXPIRED, 10, 2)
-    assert len(notification_items(demand_table)) == 10
-
-
-def test_an_event_with_an_unknown_timezone_fails_permanently(repository: DemandRepository) -> None:
-    # Given an event whose timezone is not a tz database name
-    repository.put_event(event_record(timezone="Eastern Standard"))
-    repository.put_sale(sale_record())
-
-    # When its job runs  # Then the error is permanent and names the timezone
-    with pytest.raises(InvalidEventError, match="Eastern Standard") as raised:
-        run(repository)
-    assert isinstance(raised.value, PermanentError)
 
 
 # ---------------------------------------------------------------------------- partial reminders

@@ -11,8 +11,10 @@ from generator_builders import demand_record, event_record, generation_job, sale
 
 from workers.notification_generator.logic import Deadline, generate
 from workers.notification_generator.models import GenerationJob, GenerationStatus
-from workers.shared.models import DemandRecord, EventRecord, Key, NotificationRecord, SaleRecord
-from workers.shared.repository import CreateCounts, DemandPage, DemandRepository
+from workers.shared.keys import Key
+from workers.shared.models import DemandRecord, EventRecord, NotificationRecord, SaleRecord
+from workers.shared.notification_store import CreateCounts
+from workers.shared.repository import DemandPage, DemandRepository
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),

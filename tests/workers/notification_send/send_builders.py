@@ -16,7 +16,8 @@ from moto.events.models import EventPattern
 from trigger_records import change_data, kinesis_record, sequence_number
 
 from infra.catalog import NOTIFICATION_SEND_FILTERS
-from workers.shared.models import Key, NotificationRecord, deserialize_item, serialize_item
+from workers.shared.keys import Key
+from workers.shared.models import NotificationRecord, deserialize_item, serialize_item
 
 CREATED_AT = datetime(2024, 1, 15, 14, 30, 0, 123000, tzinfo=UTC)
 SMS_APP_IDS = {"notification": "dmd-reminders-test", "notification:asu": "dmd-reminders-asu-test"}

@@ -27,10 +27,12 @@ from send_builders import (
 from sandbox.vendors import SmsService
 from workers.notification_send.handler import lambda_handler
 from workers.shared.clients import dynamodb
-from workers.shared.models import Key, NotificationRecord, NotificationStatus, deserialize_item
+from workers.shared.keys import Key
+from workers.shared.models import NotificationRecord, deserialize_item
 from workers.shared.repository import DemandRepository
 from workers.shared.sms_service import idempotency_key
 from workers.shared.sms_status import DeliveryUpdate, hold_update
+from workers.shared.statuses import NotificationStatus
 
 pytestmark = [
     pytest.mark.usefixtures("send_env"),

@@ -14,9 +14,10 @@ from workers.notification_send.models import Accepted, SendOutcome, SendPolicy
 from workers.notification_send.pacing import TimeBudget
 from workers.notification_sweeper.logic import sweep
 from workers.shared.errors import PermanentVendorError, RetryableVendorError
-from workers.shared.models import ContactMethod, NotificationRecord, NotificationStatus, format_timestamp
+from workers.shared.models import ContactMethod, NotificationRecord, format_timestamp
 from workers.shared.records import ChangeRecord, parse_change_record
 from workers.shared.repository import DemandRepository
+from workers.shared.statuses import NotificationStatus
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 BOUND = timedelta(minutes=5)

@@ -22,10 +22,11 @@ from workers.notification_send.models import (
 )
 from workers.notification_send.pacing import SendDeferredError, TimeBudget
 from workers.shared.errors import PermanentVendorError, RecordError, RetryableVendorError, SecretError
-from workers.shared.models import ContactMethod, NotificationRecord, NotificationStatus, SendError, sources_of
+from workers.shared.models import ContactMethod, NotificationRecord, SendError
 from workers.shared.records import ChangeRecord, parse_change_record
 from workers.shared.repository import DemandRepository
 from workers.shared.sms_service import UnreadableAcceptanceError
+from workers.shared.statuses import NotificationStatus, sources_of
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 Outcome = Accepted | Exception

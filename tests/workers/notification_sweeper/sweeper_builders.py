@@ -11,7 +11,8 @@ from moto.events.models import EventPattern
 from trigger_records import change_data
 
 from infra.catalog import NOTIFICATION_SEND_FILTERS
-from workers.shared.models import Key, NotificationRecord, deserialize_item, serialize_item
+from workers.shared.keys import Key
+from workers.shared.models import NotificationRecord, deserialize_item, serialize_item
 
 NOW = datetime(2024, 1, 15, 14, 30, 0, 250000, tzinfo=UTC)
 BOUND = timedelta(minutes=5)

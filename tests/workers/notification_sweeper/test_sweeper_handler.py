@@ -19,7 +19,7 @@ from sweeper_builders import sms_notification, stored
 from workers.notification_sweeper.handler import lambda_handler
 from workers.notification_sweeper.settings import SweeperSettings
 from workers.shared.errors import SettingsError
-from workers.shared.models import SWEEP_SHARDS, notification_reference
+from workers.shared.keys import SWEEP_SHARDS, notification_reference
 from workers.shared.repository import DemandRepository
 from workers.shared.settings import clear_settings_cache, load_settings
 

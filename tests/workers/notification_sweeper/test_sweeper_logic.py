@@ -11,14 +11,10 @@ from sweeper_builders import BOUND, NOW, PHONE, sms_notification, stored, trigge
 
 from workers.notification_sweeper.logic import shard_order, sweep
 from workers.notification_sweeper.models import SAMPLE_SIZE, SweepSummary
-from workers.shared.models import (
-    SWEEP_SHARDS,
-    Key,
-    NotificationRecord,
-    NotificationStatus,
-    notification_reference,
-)
+from workers.shared.keys import SWEEP_SHARDS, Key, notification_reference
+from workers.shared.models import NotificationRecord
 from workers.shared.repository import DemandRepository
+from workers.shared.statuses import NotificationStatus
 
 S = NotificationStatus
 Blobs = Callable[[], list[dict[str, Any]]]

@@ -1,4 +1,4 @@
-"""Fixtures of the runtime tests: loopback servers for vendor calls and span exports."""
+"""Fixtures of the shared tests: the repository on the moto table, loopback vendor and span servers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 from runtime_fakes import OtlpReceiver, ScriptedServer
+
+from workers.shared.repository import DemandRepository
+
+
+@pytest.fixture
+def repository(demand_table: str) -> DemandRepository:
+    """The demand repository on the moto table (both indexes)."""
+    return DemandRepository(demand_table, sales_index="sales", demand_index="demand-by-sale")
 
 
 @pytest.fixture

@@ -37,11 +37,6 @@ def discovery() -> Iterator[Discovery]:
 
 
 @pytest.fixture
-def repository(demand_table: str) -> DemandRepository:
-    return DemandRepository(demand_table, sales_index="sales", demand_index="demand-by-sale")
-
-
-@pytest.fixture
 def queue_url(aws: None) -> str:
     return boto3.client("sqs", region_name="us-east-1").create_queue(
         QueueName="prd3292-test-us-east-1-event-short-url"

@@ -12,29 +12,28 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from workers.shared.errors import RecordError
+from workers.shared.keys import (
+    Key,
+    demand_key,
+    event_key,
+    key_from_reference,
+    notification_reference,
+    sale_key,
+)
 from workers.shared.models import (
-    TERMINAL_STATUSES,
     ContactMethod,
     DemandRecord,
     EventRecord,
-    Key,
     NotificationRecord,
-    NotificationStatus,
     SaleRecord,
     SendError,
-    can_transition,
-    demand_key,
     deserialize_item,
-    event_key,
     expiry,
-    key_from_reference,
     notification_key,
-    notification_reference,
     record_from_item,
-    sale_key,
     serialize_item,
-    sources_of,
 )
+from workers.shared.statuses import TERMINAL_STATUSES, NotificationStatus, can_transition, sources_of
 
 S = NotificationStatus
 AT = datetime(2024, 1, 15, 9, 45, 0, 123456, tzinfo=UTC)

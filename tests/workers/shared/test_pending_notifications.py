@@ -2,47 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
+import repository_builders as builders
 
-from workers.shared.models import (
-    SWEEP_SHARDS,
-    Key,
-    NotificationRecord,
-    NotificationStatus,
-    deserialize_item,
-    notification_key,
-    serialize_item,
-    sweep_shard,
-)
+from workers.shared.keys import SWEEP_SHARDS, Key, sweep_shard
+from workers.shared.models import NotificationRecord, deserialize_item, notification_key, serialize_item
 from workers.shared.repository import DemandRepository
+from workers.shared.statuses import NotificationStatus
 
 S = NotificationStatus
-T0 = datetime(2024, 1, 15, 14, 30, tzinfo=UTC)
+T0 = builders.T0
 BOUND = timedelta(minutes=5)
 LEASE = T0 + timedelta(seconds=90)  # an invocation's deadline plus the margin
 PENDING_ATTRIBUTES = {"sweepShard", "sweepAt", "claimExpiresAt"}
 
 
-@pytest.fixture
-def repository(demand_table: str) -> DemandRepository:
-    return DemandRepository(demand_table, sales_index="sales", demand_index="demand-by-sale")
-
-
 def notification(fan_id: str = "fan-1", **overrides: Any) -> NotificationRecord:
-    fields: dict[str, Any] = {
-        "fan_id": fan_id,
-        "event_id": "evt-1",
-        "sale_id": "sale-1",
-        "contact_method": "sms",
-        "phone_number": "+15555550123",
-        "message_body": "Tickets go on sale soon",
-        "sale_start_date_time": "2024-01-15T16:00:00Z",
-    }
-    return NotificationRecord.created(at=T0, release_after=BOUND, **{**fields, **overrides})
+    """A CREATED SMS notification listed for the sweeper (`release_after`), its sale an hour away."""
+    fields: dict[str, Any] = {"sale_start_date_time": "2024-01-15T16:00:00Z", "release_after": BOUND}
+    return builders.notification(fan_id, **{**fields, **overrides})
 
 
 def stored_item(demand_table: str, key: Key) -> dict[str, Any]:

@@ -20,13 +20,7 @@ from runtime_fakes import OtlpReceiver
 
 from infra.catalog import DEMAND_STREAM_TO_SQS_FILTERS, NOTIFICATION_SEND_FILTERS
 from workers.shared.errors import RecordError, RetryableError
-from workers.shared.models import (
-    EventRecord,
-    NotificationRecord,
-    NotificationStatus,
-    SaleRecord,
-    serialize_item,
-)
+from workers.shared.models import EventRecord, NotificationRecord, SaleRecord, serialize_item
 from workers.shared.observability import instrumented, span
 from workers.shared.records import (
     ChangeRecord,
@@ -39,6 +33,7 @@ from workers.shared.records import (
     queue_message_attributes,
     stream_message,
 )
+from workers.shared.statuses import NotificationStatus
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 EventLoader = Callable[[str], dict[str, Any]]

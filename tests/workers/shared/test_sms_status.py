@@ -7,16 +7,8 @@ from typing import Any
 
 import pytest
 
-from workers.shared.models import (
-    Key,
-    NotificationRecord,
-    NotificationStatus,
-    SmsMessageRecord,
-    deserialize_item,
-    notification_reference,
-    serialize_item,
-    sms_message_key,
-)
+from workers.shared.keys import Key, notification_reference, sms_message_key
+from workers.shared.models import NotificationRecord, SmsMessageRecord, deserialize_item, serialize_item
 from workers.shared.repository import DemandRepository
 from workers.shared.sms_status import (
     MESSAGE_RECORD_HOURS,
@@ -26,6 +18,7 @@ from workers.shared.sms_status import (
     claim_held_updates,
     hold_update,
 )
+from workers.shared.statuses import NotificationStatus
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 

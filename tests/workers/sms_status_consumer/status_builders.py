@@ -11,8 +11,10 @@ from typing import Any
 from trigger_records import kinesis_record, sequence_number
 
 from workers.shared.clients import dynamodb
-from workers.shared.models import Key, NotificationRecord, NotificationStatus, notification_reference
+from workers.shared.keys import Key, notification_reference
+from workers.shared.models import NotificationRecord
 from workers.shared.repository import DemandRepository
+from workers.shared.statuses import NotificationStatus
 
 SENT_AT = datetime(2024, 1, 15, 14, 30, 0, 250000, tzinfo=UTC)
 STREAM = "prd3292-test-sms-status"

@@ -21,17 +21,10 @@ from status_builders import (
 )
 from trigger_records import kinesis_event, sequence_number
 
-from workers.shared.models import (
-    Key,
-    NotificationRecord,
-    NotificationStatus,
-    SmsMessageRecord,
-    deserialize_item,
-    notification_reference,
-    serialize_item,
-    sms_message_key,
-)
+from workers.shared.keys import Key, notification_reference, sms_message_key
+from workers.shared.models import NotificationRecord, SmsMessageRecord, deserialize_item, serialize_item
 from workers.shared.repository import DemandRepository
+from workers.shared.statuses import NotificationStatus
 from workers.sms_status_consumer.handler import lambda_handler
 
 Blobs = Callable[[], list[dict[str, Any]]]

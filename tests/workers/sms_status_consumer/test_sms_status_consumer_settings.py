@@ -17,9 +17,9 @@ from status_builders import at, status_record, triggered_notification
 from trigger_records import kinesis_event
 
 from workers.shared.errors import SettingsError
-from workers.shared.models import NotificationStatus
 from workers.shared.repository import DemandRepository
 from workers.shared.settings import clear_settings_cache, load_settings
+from workers.shared.statuses import NotificationStatus
 from workers.sms_status_consumer.handler import lambda_handler
 from workers.sms_status_consumer.settings import StatusConsumerSettings
 
