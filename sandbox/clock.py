@@ -44,6 +44,10 @@ class SandboxClock:
         with self._lock:
             return self._at(self._wall_time(), len(self._real_starts) - 1)
 
+    def wall_now(self) -> float:
+        """The real wall time (epoch seconds) this clock runs from: what handlers' own clocks read."""
+        return self._wall_time()
+
     def now_datetime(self) -> datetime:
         """The sandbox time as an aware UTC datetime."""
         return datetime.fromtimestamp(self.now(), UTC)

@@ -26,7 +26,11 @@ class HandlerImportError(Exception):
 
 @dataclass
 class LambdaContext:
-    """The context object the Lambda runtime passes to a handler, on the sandbox clock."""
+    """The context object the Lambda runtime passes to a handler; its timeout runs in real time."""
+
+    # A handler's work, sleeps and clock (`time.time`, backoffs, leases) are real here whatever the
+    # sandbox's speed, so its timeout is too: counted on the sandbox clock at speed 10, a batch that
+    # fits in AWS would run out of time ten times too soon, and the sender would defer it forever.
 
     function_name: str
     function_version: str
@@ -35,15 +39,20 @@ class LambdaContext:
     aws_request_id: str
     log_group_name: str
     log_stream_name: str
-    deadline: float  # sandbox epoch seconds
+    deadline: float  # real (wall) epoch seconds
     clock: SandboxClock = field(repr=False)
+    # Set when the sandbox stops: the invocation is told no time is left, so a worker that asks its
+    # context before each step (the sender's waits, the generator's continuation) returns promptly.
+    shutdown: threading.Event | None = field(default=None, repr=False)
     identity: Any = None
     client_context: Any = None
     tenant_id: str | None = None
 
     def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before the configured timeout, on the sandbox clock (never negative)."""
-        return max(0, int((self.deadline - self.clock.now()) * 1000))
+        """Milliseconds left before the configured timeout, in real time (never negative)."""
+        if self.shutdown is not None and self.shutdown.is_set():
+            return 0
+        return max(0, int((self.deadline - self.clock.wall_now()) * 1000))
 
 
 @dataclass
@@ -56,7 +65,7 @@ class WorkerCounters:
     records_failed: int = 0
     records_filtered: int = 0
     records_discarded: int = 0
-    timeouts: int = 0  # invocations that ran past their timeout on the sandbox clock
+    timeouts: int = 0  # invocations that ran past their timeout (real time)
 
 
 class FunctionCounters:
@@ -99,10 +108,10 @@ class LambdaFunction:
     """Invokes a handler (imported lazily by dotted path) the way Lambda would, in this process."""
 
     # Each invocation runs with the function's environment applied (see `EnvironmentGate`) plus the
-    # variables the Lambda runtime sets, and a `LambdaContext` whose remaining time counts down on
-    # the sandbox clock. The timeout is reported (a warning and the `timeouts` counter), not
-    # enforced: a thread cannot be killed. At `speed` > 1 real work takes more sandbox time, so a
-    # batch that fits the timeout in AWS may be reported here.
+    # variables the Lambda runtime sets, and a `LambdaContext` whose remaining time counts down in
+    # real time (the sandbox's speed scales the triggers' waits, not the handlers' work). The
+    # timeout is reported (a warning and the `timeouts` counter), not enforced: a thread cannot be
+    # killed.
 
     def __init__(self, settings: FunctionSettings, *, clock: SandboxClock, gate: EnvironmentGate) -> None:
         self.settings = settings
@@ -111,6 +120,7 @@ class LambdaFunction:
         self._gate = gate
         self._handler: Handler | None = None
         self._import_lock = threading.Lock()
+        self._shutdown = threading.Event()
         self._environment = {**settings.environment, **_runtime_variables(settings)}
         # The gate's turns are per function instance: two sandboxes' functions of one name differ.
         self._gate_owner = f"{settings.function_name}@{id(self):x}"
@@ -124,6 +134,10 @@ class LambdaFunction:
     def invoked_arn(self) -> str:
         """The ARN triggers invoke (the `live` alias when there is one)."""
         return self.settings.invoked_arn or self.settings.function_arn
+
+    def shut_down(self) -> None:
+        """Tell running invocations that no time is left (their contexts report 0 ms from now on)."""
+        self._shutdown.set()
 
     def invoke(self, event: Any) -> Any:
         """Run the handler with `event` and a fresh context; its exception propagates (a function error)."""
@@ -139,8 +153,9 @@ class LambdaFunction:
                 aws_request_id=str(uuid.uuid4()),
                 log_group_name=log_group_name(settings.function_name),
                 log_stream_name=f"sandbox/[{settings.version}]{uuid.uuid4().hex}",
-                deadline=self._clock.now() + settings.timeout_seconds,
+                deadline=self._clock.wall_now() + settings.timeout_seconds,
                 clock=self._clock,
+                shutdown=self._shutdown,
             )
             self.counters.add(invocations=1)
             try:
@@ -149,11 +164,11 @@ class LambdaFunction:
                 self.counters.add(function_errors=1)
                 raise
             finally:
-                overrun = self._clock.now() - context.deadline
+                overrun = self._clock.wall_now() - context.deadline
                 if overrun > 0:
                     self.counters.add(timeouts=1)
                     LOGGER.warning(
-                        "%s: invocation %s ran %.1f s past its %d s timeout (sandbox clock)",
+                        "%s: invocation %s ran %.1f s past its %d s timeout",
                         settings.worker,
                         context.aws_request_id,
                         overrun,

@@ -185,6 +185,8 @@ class Sandbox:
     def stop(self) -> None:
         """Stop schedules, pollers and tailers (after their current round), then the emulator; idempotent."""
         components = list(reversed(self._components()))
+        for function in self.functions.values():
+            function.shut_down()  # in-flight invocations wind down instead of outliving the sandbox
         for component in components:
             component.stop(wait=False)  # all at once, then wait for their current rounds
         for component in components:

@@ -11,30 +11,66 @@ import pytest
 
 from sandbox.clock import SandboxClock
 from sandbox.environment import PROCESS_GATE, EnvironmentGate
-from sandbox.function import FunctionSettings, HandlerImportError, LambdaFunction
+from sandbox.function import FunctionSettings, HandlerImportError, LambdaContext, LambdaFunction
 from tests.sandbox.conftest import FunctionFactory
 
 
-def test_the_context_counts_the_timeout_down_on_the_sandbox_clock(
-    make_function: FunctionFactory, clock: SandboxClock, handlers: Any
+def test_the_context_carries_lambdas_attributes_and_the_configured_timeout(
+    make_function: FunctionFactory, handlers: Any
 ) -> None:
     # Given a function with a 30 s timeout
     function = make_function("succeed", timeout_seconds=30, memory_mb=512)
-    # When it is invoked and the sandbox clock then jumps 10 s
+    # When it is invoked
     function.invoke({"Records": []})
     context = handlers.invocations("succeed")[0].context
-    before = context.get_remaining_time_in_millis()
-    clock.advance(10)
-    # Then the remaining time dropped by the jump, and the context carries Lambda's attributes
-    assert 29_000 < before <= 30_000
-    assert before - context.get_remaining_time_in_millis() == pytest.approx(10_000, abs=100)
-    clock.advance(60)
-    assert context.get_remaining_time_in_millis() == 0
+    # Then its context counts the 30 s down and carries Lambda's attributes
+    assert 29_000 < context.get_remaining_time_in_millis() <= 30_000
     assert context.function_name == "prd3292-test-test_worker"
     assert context.invoked_function_arn.endswith(":function:prd3292-test-test_worker:live")
     assert (context.memory_limit_in_mb, context.function_version) == (512, "1")
     assert context.log_group_name == "/aws/lambda/prd3292-test-test_worker"
     assert len(context.aws_request_id) == 36
+
+
+def test_the_context_counts_the_timeout_down_in_real_time_whatever_the_sandbox_speed() -> None:
+    # Given a sandbox clock at speed 10 and a context with 30 s left
+    wall = [1_700_000_000.0]
+    clock = SandboxClock(speed=10, wall_time=lambda: wall[0])
+    context = LambdaContext(
+        function_name="f",
+        function_version="1",
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
+        memory_limit_in_mb=128,
+        aws_request_id="r",
+        log_group_name="/aws/lambda/f",
+        log_stream_name="s",
+        deadline=clock.wall_now() + 30,
+        clock=clock,
+    )
+    # When 10 real seconds pass (100 on the sandbox clock), then the sandbox clock jumps an hour
+    wall[0] += 10
+    after_ten = context.get_remaining_time_in_millis()
+    clock.advance(3600)
+    after_jump = context.get_remaining_time_in_millis()
+    wall[0] += 25
+    # Then the handler lost 10 s of its 30, as its own clock (real time) says; jumps change nothing
+    assert after_ten == after_jump == 20_000
+    assert context.get_remaining_time_in_millis() == 0
+
+
+def test_a_shut_down_function_tells_its_invocations_no_time_is_left(
+    make_function: FunctionFactory, handlers: Any
+) -> None:
+    # Given a function with a 15-minute timeout that was invoked
+    function = make_function("succeed", timeout_seconds=900)
+    function.invoke({"Records": []})
+    context = handlers.invocations("succeed")[0].context
+    assert context.get_remaining_time_in_millis() > 890_000
+    # When the function shuts down (its sandbox stopping)
+    function.shut_down()
+    # Then the invocation's context reports no time left, so a worker winds down instead of
+    # outliving its sandbox
+    assert context.get_remaining_time_in_millis() == 0
 
 
 def test_a_missing_handler_is_a_function_error_at_invocation_not_at_construction(
@@ -147,14 +183,14 @@ def test_two_sandboxes_functions_of_one_name_take_turns_and_leave_the_environmen
 def test_an_invocation_past_its_timeout_is_counted_and_reported(
     make_function: FunctionFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Given a function with a 3 s timeout whose handler takes 5 s of sandbox time
-    function = make_function("overrun", timeout_seconds=3)
+    # Given a function with a 1 s timeout whose handler runs 50 ms longer
+    function = make_function("overrun", timeout_seconds=1)
     # When it is invoked
     with caplog.at_level("WARNING", logger="sandbox.function"):
         function.invoke({})
     # Then it still returned (a thread cannot be stopped), but the overrun is counted and logged
     assert function.counters.snapshot().timeouts == 1
-    assert "past its 3 s timeout" in caplog.text
+    assert "past its 1 s timeout" in caplog.text
 
 
 def test_a_waiter_interrupted_while_waiting_gives_its_turn_up() -> None:

@@ -14,6 +14,11 @@ from workers.shared.records import parse_change_record
 # After waking, one send still needs its vendor call plus the claim and status writes, and the
 # handler must flush spans (≤ 3 s) before Lambda's deadline.
 WRITES_AND_FLUSH_SECONDS = 5.0
+# A wait for a backed-off record sleeps in slices of at most this, asking the context for the time
+# left after each: the context is the authority on the deadline (the sandbox's runs on its own clock,
+# and reports no time left once the sandbox stops).
+WAIT_SLICE_SECONDS = 1.0
+_TOO_LITTLE_TIME = "too little time left in this invocation to start a send"
 
 
 class InvocationContext(Protocol):
@@ -43,11 +48,15 @@ class TimeBudget:
         reserve_seconds: float,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        remaining_seconds: Callable[[], float] | None = None,
     ) -> None:
+        # `remaining_seconds`, when given, is asked live (the invocation's context); the budget ends
+        # at whichever comes first, it or `deadline`.
         self.deadline = deadline
         self.reserve_seconds = reserve_seconds
         self._clock = clock
         self._sleep = sleep
+        self._remaining_seconds = remaining_seconds
 
     @classmethod
     def of_invocation(
@@ -59,8 +68,17 @@ class TimeBudget:
         sleep: Callable[[float], None] = time.sleep,
     ) -> TimeBudget:
         """The budget of the invocation `context` belongs to."""
-        deadline = clock() + context.get_remaining_time_in_millis() / 1000
-        return cls(deadline=deadline, reserve_seconds=reserve_seconds, clock=clock, sleep=sleep)
+
+        def remaining_seconds() -> float:
+            return context.get_remaining_time_in_millis() / 1000
+
+        return cls(
+            deadline=clock() + remaining_seconds(),
+            reserve_seconds=reserve_seconds,
+            clock=clock,
+            sleep=sleep,
+            remaining_seconds=remaining_seconds,
+        )
 
     def now(self) -> datetime:
         """The budget's clock as an aware UTC datetime."""
@@ -72,7 +90,10 @@ class TimeBudget:
 
     def spare_seconds(self) -> float:
         """Seconds that may still be spent waiting before a send could no longer finish in time."""
-        return self.deadline - self.reserve_seconds - self._clock()
+        left = self.deadline - self._clock()
+        if self._remaining_seconds is not None:
+            left = min(left, self._remaining_seconds())
+        return left - self.reserve_seconds
 
     def start_when_due(self, due: datetime | None) -> None:
         """Return once `due` has passed with a send's time left; SendDeferredError when it cannot."""
@@ -82,12 +103,24 @@ class TimeBudget:
             # Sleep the budget out first: Lambda redelivers a failed record at once, and every
             # redelivery spends one of the trigger's bounded retries.
             if spare > 0:
-                self._sleep(spare)
+                self._wait(spare)
             if due is not None and wait > 0:
                 raise SendDeferredError(f"not due until {format_timestamp(due)}; left for the next delivery")
-            raise SendDeferredError("too little time left in this invocation to start a send")
-        if wait > 0:
-            self._sleep(wait)
+            raise SendDeferredError(_TOO_LITTLE_TIME)
+        if wait > 0 and not self._wait(wait):
+            raise SendDeferredError(_TOO_LITTLE_TIME)
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep `seconds`; False when the context ran out of spare time first (asked between slices)."""
+        if self._remaining_seconds is None:
+            self._sleep(seconds)
+            return True
+        until = self._clock() + seconds
+        while (left := until - self._clock()) > 0:
+            if self.spare_seconds() <= 0:
+                return False
+            self._sleep(min(left, WAIT_SLICE_SECONDS))
+        return True
 
 
 def due_first(event: Mapping[str, Any], *, now: float) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,13 @@ from send_builders import FakeClock, TableStream, sequence_of, sms_notification
 from trigger_records import kinesis_record, sequence_number
 
 from workers.notification_send.models import MAX_BACKOFF, SendPolicy
-from workers.notification_send.pacing import SendDeferredError, TimeBudget, due_first, send_reserve_seconds
+from workers.notification_send.pacing import (
+    WAIT_SLICE_SECONDS,
+    SendDeferredError,
+    TimeBudget,
+    due_first,
+    send_reserve_seconds,
+)
 from workers.shared.models import format_timestamp
 
 # ------------------------------------------------------------------------------------ backoff
@@ -136,6 +143,72 @@ def test_the_budget_of_an_invocation_ends_at_its_deadline(lambda_context: Any) -
     )
     assert of_invocation.deadline == clock.now + 60
     assert of_invocation.spare_seconds() == 45
+
+
+@dataclass
+class ScaledContext:
+    """A context whose time runs `speed` times as fast as the budget's clock (the sandbox's at speed)."""
+
+    clock: FakeClock
+    seconds_left: float
+    speed: float = 1.0
+    shut_down_at: float | None = None  # budget-clock time after which no time is left
+    _start: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._start = self.clock.now
+
+    def get_remaining_time_in_millis(self) -> int:
+        if self.shut_down_at is not None and self.clock.now >= self.shut_down_at:
+            return 0
+        elapsed = (self.clock.now - self._start) * self.speed
+        return max(0, int((self.seconds_left - elapsed) * 1000))
+
+
+def test_a_wait_ends_when_the_context_runs_out_of_time_faster_than_the_clock() -> None:
+    # Given an invocation whose context counts down ten times as fast as the worker's clock
+    clock = FakeClock()
+    context = ScaledContext(clock, seconds_left=60, speed=10)
+    of_invocation = TimeBudget.of_invocation(context, reserve_seconds=15, clock=clock, sleep=clock.sleep)
+
+    # When a record due in 30 s (by the worker's clock) is waited for
+    with pytest.raises(SendDeferredError, match="too little time left"):
+        of_invocation.start_when_due(clock.datetime() + timedelta(seconds=30))
+
+    # Then the wait stopped once the context's spare 45 s were gone (4.5 s of the worker's clock),
+    # asking the context between slices of at most one second
+    assert clock.now - context._start == pytest.approx(5.0)
+    assert max(clock.sleeps) <= WAIT_SLICE_SECONDS
+
+
+def test_a_context_that_reports_no_time_left_stops_a_wait_at_the_next_slice() -> None:
+    # Given an invocation whose environment shuts down 3 s into a wait (the sandbox stopping)
+    clock = FakeClock()
+    context = ScaledContext(clock, seconds_left=900, shut_down_at=clock.now + 3)
+    of_invocation = TimeBudget.of_invocation(context, reserve_seconds=15, clock=clock, sleep=clock.sleep)
+
+    # When a record due in 5 minutes is waited for
+    with pytest.raises(SendDeferredError, match="too little time left"):
+        of_invocation.start_when_due(clock.datetime() + timedelta(minutes=5))
+
+    # Then the wait ended at the first slice after the shutdown, not after five minutes
+    assert clock.now - context._start == pytest.approx(3.0)
+
+
+def test_a_context_at_the_clocks_pace_waits_the_whole_delay_in_slices() -> None:
+    # Given an invocation as in Lambda (context and clock agree) with 60 s left
+    clock = FakeClock()
+    context = ScaledContext(clock, seconds_left=60)
+    of_invocation = TimeBudget.of_invocation(context, reserve_seconds=15, clock=clock, sleep=clock.sleep)
+    due = clock.datetime() + timedelta(seconds=30)
+
+    # When a record due in 30 s is waited for
+    of_invocation.start_when_due(due)
+
+    # Then it starts when due, the wait cut into one-second slices
+    assert clock.datetime() == due
+    assert sum(clock.sleeps) == pytest.approx(30.0)
+    assert len(clock.sleeps) == 30
 
 
 # ---------------------------------------------------------------------------------- due first
