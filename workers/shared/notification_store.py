@@ -259,6 +259,18 @@ class NotificationLifecycle(DemandTable):
 
     # ---------------------------------------------------------------------------- sms messages
 
+    def message_reference(self, message_id: str) -> str | None:
+        """The reference of the notification the sender named on the message's item (a strong read)."""
+        response = self.client.get_item(
+            TableName=self.table_name,
+            Key=serialize_item(sms_message_key(message_id).item()),
+            ProjectionExpression="#reference",
+            ExpressionAttributeNames={"#reference": "reference"},
+            ConsistentRead=True,
+        )
+        reference = response.get("Item", {}).get("reference", {}).get("S")
+        return str(reference) if reference is not None else None
+
     def notification_keys_for_message(self, message_id: str) -> list[Key]:
         """Keys of the SMS notifications carrying `messageId` (sparse index: eventually consistent)."""
         items = self._query(

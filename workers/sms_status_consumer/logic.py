@@ -76,11 +76,13 @@ class StatusApplier:
     def apply(self, event: SmsStatusEvent, *, received_at: datetime, now: datetime) -> StatusOutcome:
         """Apply one event to its notification(s), or hold it for the sender, or drop it as unknown."""
         update = delivery_update(event, received_at=received_at)
-        referenced = self._referenced_key(event)
-        if referenced is not None:
-            applied = apply_update(self._notifications, referenced, update)
-            if applied is not Applied.NO_NOTIFICATION:
-                return _OUTCOMES[applied]
+        for key in (self._referenced_key(event), self._registered_key(event)):
+            if key is not None:
+                applied = apply_update(self._notifications, key, update)
+                if applied is not Applied.NO_NOTIFICATION:
+                    return _OUTCOMES[applied]
+        # The message's item names no notification (the sender's write of it failed, or it expired):
+        # the index of the notifications' messageId still may.
         keys = self._notifications.notification_keys_for_message(event.message_id)
         if keys:
             return self._apply_to_each(event, keys, update)
@@ -94,6 +96,18 @@ class StatusApplier:
         except RecordError:
             # Not ours (another client's correlation id, or mangled): the messageId still is.
             LOGGER.info("Status event reference ignored", extra={"reference": event.reference[:300]})
+            return None
+
+    def _registered_key(self, event: SmsStatusEvent) -> Key | None:
+        # The sender names the notification on the message's item right after its TRIGGERED write:
+        # one strongly consistent read, where the index lags that write.
+        reference = self._notifications.message_reference(event.message_id)
+        if reference is None:
+            return None
+        try:
+            return key_from_reference(reference)
+        except RecordError:
+            LOGGER.warning("Message item names no valid notification", extra={"reference": reference[:300]})
             return None
 
     def _apply_to_each(self, event: SmsStatusEvent, keys: list[Key], update: DeliveryUpdate) -> StatusOutcome:

@@ -450,6 +450,29 @@ def test_a_status_of_a_message_its_sender_named_meanwhile_is_applied_not_held(
     assert metric_total(emf_blobs(), "StatusHeld") == 0
 
 
+def test_a_message_its_sender_named_is_found_by_one_read_without_the_index(
+    notifications: DemandRepository, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a sent SMS whose sender named its notification on the message's item, and a message
+    # index the consumer cannot query (any Query of it fails)
+    key = triggered_notification(notifications, "fan-1")
+    message_id = message_id_of(key)
+    notifications.register_message(message_id, notification_reference(key), expires_at=2_000_000_000)
+    monkeypatch.setenv("DEMAND_TABLE_MESSAGE_INDEX", "no-such-index")
+
+    # When its statuses arrive without a reference
+    response = lambda_handler(
+        kinesis_event(
+            vendor_record(1, message_id, "QUEUED", at(1)), vendor_record(2, message_id, "DELIVERED", at(9))
+        ),
+        lambda_context,
+    )
+
+    # Then the message's item alone led to the notification: DELIVERED, no record failed
+    assert response == {"batchItemFailures": []}
+    assert current(notifications, key).status.id is NotificationStatus.DELIVERED
+
+
 def test_the_age_limit_of_unknown_messages_is_the_configured_one(
     notifications: DemandRepository, lambda_context: Any, emf_blobs: Blobs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
