@@ -164,13 +164,25 @@ class GeneratorTunables(WorkerTunables):
 
 
 class SendTunables(WorkerTunables):
-    """Attempts and backoff of the sender."""
+    """Attempts, backoff and the per-channel breaker of the sender."""
 
     max_send_attempts: int = Field(default=3, ge=1, le=10)
     retry_backoff_seconds: int = Field(default=30, ge=0, le=900)
     vendor_timeout_seconds: int = Field(default=10, ge=1, le=30)
     late_grace_minutes: LateGraceMinutes = 5
     release_after_minutes: ReleaseAfterMinutes = 5
+    breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="transient vendor failures in a row after which a channel's sends wait",
+    )
+    breaker_cooldown_seconds: int = Field(
+        default=10,
+        ge=1,
+        le=60,
+        description="first wait once a breaker opens; doubles per failed trial, up to 8x",
+    )
 
 
 class SweeperTunables(WorkerTunables):

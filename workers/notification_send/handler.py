@@ -6,6 +6,7 @@ import functools
 import time
 from typing import Any
 
+from workers.notification_send.breaker import SendBreaker
 from workers.notification_send.channels import Channel, EmailChannel, SmsChannel
 from workers.notification_send.logic import NotificationSender
 from workers.notification_send.models import SendPolicy
@@ -35,6 +36,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         budget=budget,
         late_grace=settings.late_grace,
         release_after=settings.release_after,
+        breakers=_breakers(settings),
     )
 
     def handle(change: ChangeRecord) -> None:
@@ -63,3 +65,14 @@ def _channels(settings: SendSettings) -> dict[ContactMethod, Channel]:
         from_address=settings.email_from_address, template_prefix=settings.email_template_prefix
     )
     return {ContactMethod.SMS: SmsChannel(sms, settings.sms_app_ids), ContactMethod.EMAIL: email}
+
+
+@functools.cache
+def _breakers(settings: SendSettings) -> dict[ContactMethod, SendBreaker]:
+    # Cached per process: the environment outlives its invocations, and so does what it learnt of a vendor.
+    return {
+        method: SendBreaker(
+            method.value, failures_to_open=settings.breaker_failures, cooldown=settings.breaker_cooldown
+        )
+        for method in ContactMethod
+    }

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from workers.notification_send.breaker import SendBreaker
 from workers.notification_send.channels import Channel
 from workers.notification_send.models import (
     CLAIM_LEASE_MARGIN,
@@ -65,10 +67,12 @@ class NotificationSender:
         budget: TimeBudget,
         late_grace: timedelta,
         release_after: timedelta,
+        breakers: Mapping[ContactMethod, SendBreaker] = MappingProxyType({}),
         claim_ids: Callable[[], str] = new_claim_id,
     ) -> None:
         self._repository = repository
         self._channels = channels
+        self._breakers = breakers
         self._policy = policy
         self._budget = budget
         self._late_grace = late_grace
@@ -94,7 +98,8 @@ class NotificationSender:
         if self._is_late(image):
             return self._expire(image)
         channel = self._channels[image.contact_method]
-        self._budget.start_when_due(image.next_attempt_at)
+        # Due at its backoff, and not while its channel's breaker holds sends (a vendor that is down).
+        self._budget.start_when_due(_later(image.next_attempt_at, self._breaker_holds(image.contact_method)))
         if self._is_late(image):  # the wait for the backoff crossed the sale's start
             return self._expire(image)
         # Credentials first: a broken secret or role fails this record without stranding a claim.
@@ -113,6 +118,10 @@ class NotificationSender:
             LOGGER.info("Notification already claimed or moved on; skipped (a replay)")
             return SendOutcome.ALREADY_CLAIMED
         return self._send_claimed(stored, channel, claim_id)
+
+    def _breaker_holds(self, method: ContactMethod) -> datetime | None:
+        breaker = self._breakers.get(method)
+        return breaker.not_before() if breaker is not None else None
 
     def _is_late(self, image: NotificationRecord) -> bool:
         """Whether the sale started more than the grace ago: "on sale at 10:00" must not arrive at 11:00."""
@@ -166,12 +175,19 @@ class NotificationSender:
             LOGGER.info("Notification not due yet; re-queued through the stream")
             return SendOutcome.REQUEUED
         count(SEND_ATTEMPTS)
+        breaker = self._breakers.get(stored.contact_method)
         try:
             accepted = channel.send(stored)
         except RetryableVendorError as error:
+            if breaker is not None:
+                breaker.record_transient_failure()
             return self._record_transient(stored, channel, claim_id, error)
         except (PermanentVendorError, InvalidRecipientError) as error:
+            if breaker is not None and isinstance(error, PermanentVendorError):
+                breaker.record_answer()
             return self._record_rejection(stored, channel, claim_id, error)
+        if breaker is not None:
+            breaker.record_answer()
         return self._record_accepted(stored, channel, claim_id, accepted)
 
     def _record_accepted(
@@ -287,3 +303,10 @@ class NotificationSender:
                 extra={"target_status": status.value},
             )
         return moved
+
+
+def _later(first: datetime | None, second: datetime | None) -> datetime | None:
+    """The later of two optional instants (None: no constraint)."""
+    if first is None or second is None:
+        return first or second
+    return max(first, second)

@@ -16,7 +16,7 @@ ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
 
 
 class SendSettings(TableSettings):
-    """Table, SMS service, SES sender and the send tunables (attempts, backoff, vendor timeout)."""
+    """Table, SMS service, SES sender and the send tunables (attempts, backoff, vendor timeout, breaker)."""
 
     sms_service_url: str = Field(pattern=r"^https?://[^\s/]+")
     sms_service_secret_arn: str = Field(pattern=SECRET_ARN_PATTERN)
@@ -33,11 +33,18 @@ class SendSettings(TableSettings):
     vendor_timeout_seconds: int = Field(ge=1, le=30)
     late_grace_minutes: int = Field(ge=0, le=1440)
     release_after_minutes: int = Field(ge=1, le=1440)
+    breaker_failures: int = Field(ge=1, le=100)
+    breaker_cooldown_seconds: int = Field(ge=1, le=60)
 
     @property
     def late_grace(self) -> timedelta:
         """How long after its sale's start a reminder may still leave."""
         return timedelta(minutes=self.late_grace_minutes)
+
+    @property
+    def breaker_cooldown(self) -> timedelta:
+        """How long a channel's sends first wait once its breaker opens."""
+        return timedelta(seconds=self.breaker_cooldown_seconds)
 
     @property
     def release_after(self) -> timedelta:

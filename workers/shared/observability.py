@@ -55,6 +55,7 @@ BATCH_RECORDS_FAILED = "BatchRecordsFailed"  # records reported back as batch-it
 REMINDER_URL = "ReminderUrl"  # per generation job; dimension: source (a ReminderUrlSource value)
 SALES_EXPIRED = "SalesExpired"  # a generation job that ran after its sale's start + grace (alarmed)
 NOTIFICATIONS_EXPIRED = "NotificationsExpired"  # never sent: the sale started (+ grace) first (alarmed)
+SEND_BREAKER_OPENED = "SendBreakerOpened"  # a vendor kept failing: its sends wait; dimension: channel
 # Claims are leases (docs/notification-send.md, "Leases and the sweeper").
 NOTIFICATIONS_OVERDUE = "NotificationsOverdue"  # pending-index entries a sweep found past their sweepAt
 NOTIFICATIONS_RELEASED = "NotificationsReleased"  # handed back to the sender: trigger lost (alarmed)

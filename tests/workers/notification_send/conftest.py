@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from send_builders import SMS_APP_IDS, TableStream
+from send_builders import SMS_APP_IDS, FakeClock, TableStream
+from send_harness import Harness, ScriptedChannel
 
 from infra.email_templates import TEMPLATES
 from sandbox.vendors import SMS_API_KEY as API_KEY
@@ -93,7 +94,16 @@ def send_env(
         "VENDOR_TIMEOUT_SECONDS": "2",
         "LATE_GRACE_MINUTES": "5",
         "RELEASE_AFTER_MINUTES": "5",
+        "BREAKER_FAILURES": "5",
+        "BREAKER_COOLDOWN_SECONDS": "10",
     }
     monkeypatch.delenv("SMS_SERVICE_ROLE_ARN", raising=False)
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def harness(repository: DemandRepository, stream: TableStream) -> Harness:
+    """The sender on the moto table with a scripted channel and a fake clock."""
+    clock = FakeClock()
+    return Harness(repository, stream, clock, ScriptedChannel(clock))
