@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from aws_clients import AwsClients
+from infra.naming import on_failure_queue_name
 from infra.stack_files import load_committed
 from infra.synth import ResourceGraph
 from sandbox.api_calls import KEPT_OPERATIONS, ApiCalls
@@ -200,6 +201,10 @@ class Pipeline:
     def queue_url(self, name: str) -> str:
         """A queue's URL in the emulator by name."""
         return self.sandbox.materialized.ref(Kind.QUEUE_URL, name)
+
+    def on_failure_queue(self, worker: str) -> str:
+        """The name of the on-failure destination of a worker's stream trigger."""
+        return on_failure_queue_name(self.sandbox.functions[worker].settings.function_name)
 
     def dead_letter_queues(self) -> list[str]:
         """Every queue where records end that the pipeline could not process (DLQs, on-failure)."""

@@ -1,10 +1,12 @@
-"""The demo report's arithmetic: terminal statuses, failure reasons, latency percentiles (no sandbox)."""
+"""The demo report's arithmetic: terminal statuses, failure reasons, percentiles, what counts as lost."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from sandbox.demo.report import failure_reason, is_terminal, percentiles
+from sandbox.demo.report import Invariant, failure_reason, is_terminal, nothing_lost, percentiles
 
 
 @pytest.mark.parametrize(
@@ -44,3 +46,51 @@ def test_percentiles_are_nearest_rank() -> None:
         "p99": 99.0,
         "max": 100.0,
     }
+
+
+SEND_DLQ = "prd3292-local-us-east-1-ntfcn-snd-on-failure"
+
+
+def lost(**overrides: Any) -> Invariant:
+    arguments: dict[str, Any] = {
+        "missing": 0,
+        "unexpected": 0,
+        "non_terminal": 0,
+        "dlq": {SEND_DLQ: 0, "prd3292-local-us-east-1-generation-jobs-dlq": 0},
+        "discarded": {"notification_send": 0, "sms_status_consumer": 0},
+        "send_on_failure_queue": SEND_DLQ,
+        **overrides,
+    }
+    return nothing_lost(**arguments)
+
+
+def test_send_triggers_the_stream_gave_up_on_are_not_lost_once_every_notification_is_terminal() -> None:
+    # Given a run whose stream discarded send records and reported them to the sender's on-failure queue
+    dropped = {"dlq": {SEND_DLQ: 3}, "discarded": {"notification_send": 40}}
+    # When every notification still ended terminal (the sweeper released them to the sender)
+    recovered = lost(**dropped)
+    # Then nothing was lost, and the detail says so
+    assert recovered.ok
+    assert "43 send triggers given up by the stream, every one's notification recovered" in recovered.detail
+    # But while one of them is not terminal, they count as lost
+    assert not lost(**dropped, non_terminal=1).ok
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"missing": 1},
+        {"unexpected": 1},
+        {"dlq": {SEND_DLQ: 0, "prd3292-local-us-east-1-generation-jobs-dlq": 1}},
+        {"discarded": {"notification_send": 0, "sms_status_consumer": 2}},
+    ],
+)
+def test_any_other_dead_letter_discard_or_missing_notification_is_lost(overrides: dict[str, Any]) -> None:
+    # Given every notification terminal
+    # When a generation job was dead-lettered, a status event discarded, or a notification is missing
+    # Then something was lost: nothing recovers those
+    assert not lost(**overrides).ok
+
+
+def test_a_clean_run_lost_nothing() -> None:
+    assert lost().ok
