@@ -54,6 +54,9 @@ class Channel(Protocol):
 
     accepted_metric: str
     failed_metric: str
+    # Whether repeating a send is safe when its answer was lost (the vendor de-duplicates it): then
+    # a lost answer on the last attempt earns one confirming request instead of ending FAILED.
+    confirms_lost_answers: bool
 
     def preflight(self) -> None:
         """Fail now (before any claim) if credentials or configuration are unusable."""
@@ -72,6 +75,7 @@ class SmsChannel:
 
     accepted_metric = SMS_ACCEPTED
     failed_metric = SMS_FAILED
+    confirms_lost_answers = True  # the Idempotency-Key: a repeat of a taken request sends nothing
 
     def __init__(self, client: SmsServiceClient, app_ids: SmsAppIds) -> None:
         self._client = client
@@ -109,6 +113,7 @@ class EmailChannel:
 
     accepted_metric = EMAIL_ACCEPTED
     failed_metric = EMAIL_FAILED
+    confirms_lost_answers = False  # SES has no idempotency key
 
     def __init__(self, *, from_address: str, template_prefix: str, client: SESClient | None = None) -> None:
         self.from_address = from_address

@@ -23,7 +23,7 @@ from workers.notification_send.models import (
     SendPolicy,
 )
 from workers.notification_send.pacing import TimeBudget
-from workers.shared.errors import PermanentVendorError, RetryableVendorError, VendorError
+from workers.shared.errors import AnswerLostError, PermanentVendorError, RetryableVendorError, VendorError
 from workers.shared.models import (
     ContactMethod,
     NotificationRecord,
@@ -155,7 +155,9 @@ class NotificationSender:
 
     def _send_claimed(self, stored: NotificationRecord, channel: Channel, claim_id: str) -> SendOutcome:
         now = self._budget.now()
-        if stored.send_attempts >= self._policy.max_attempts:
+        if stored.send_attempts >= self._policy.max_attempts and not _confirmation_due(
+            stored, channel, self._policy
+        ):
             error = SendError(reason=MAX_SEND_ATTEMPTS_EXCEEDED, timestamp=now)
             self._finish(stored, claim_id, NotificationStatus.FAILED, at=now, error=error, attempted=False)
             count(channel.failed_metric, reason=MAX_SEND_ATTEMPTS_EXCEEDED)
@@ -225,9 +227,16 @@ class NotificationSender:
     ) -> SendOutcome:
         now = self._budget.now()
         attempts = stored.send_attempts + 1
-        failure = SendError(status_code=error.status_code, reason=error.reason, timestamp=now)
+        lost = isinstance(error, AnswerLostError)
+        failure = SendError(
+            status_code=error.status_code, reason=error.reason, timestamp=now, answer_lost=lost or None
+        )
         details = {"status_code": error.status_code, "reason": error.reason, "attempts": attempts}
-        if attempts >= self._policy.max_attempts:
+        # The last attempt's answer was lost: the vendor may have sent it. One more request with the
+        # same idempotency key finds out (2xx with the message's id, sent once), where FAILED would
+        # leave a sent message untracked.
+        confirm = lost and channel.confirms_lost_answers and attempts == self._policy.max_attempts
+        if attempts >= self._policy.max_attempts and not confirm:
             self._finish(stored, claim_id, NotificationStatus.FAILED, at=now, error=failure)
             count(channel.failed_metric, reason=MAX_SEND_ATTEMPTS_EXCEEDED)
             LOGGER.warning("Notification failed: send attempts exhausted", extra=details)
@@ -244,7 +253,9 @@ class NotificationSender:
             due=next_attempt,
         )
         LOGGER.warning(
-            "Send failed transiently; retry scheduled",
+            "Last attempt's answer lost; one confirming request scheduled"
+            if confirm
+            else "Send failed transiently; retry scheduled",
             extra={**details, "next_attempt_at": format_timestamp(next_attempt)},
         )
         return SendOutcome.RETRY
@@ -310,3 +321,14 @@ def _later(first: datetime | None, second: datetime | None) -> datetime | None:
     if first is None or second is None:
         return first or second
     return max(first, second)
+
+
+def _confirmation_due(stored: NotificationRecord, channel: Channel, policy: SendPolicy) -> bool:
+    """Whether the attempts are spent but the last one's answer was lost: one confirming request is due."""
+    last = stored.errors[-1] if stored.errors else None
+    return (
+        channel.confirms_lost_answers
+        and stored.send_attempts == policy.max_attempts
+        and last is not None
+        and bool(last.answer_lost)
+    )

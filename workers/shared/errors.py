@@ -45,5 +45,9 @@ class RetryableVendorError(VendorError, RetryableError):
     """The vendor failed transiently (5xx, 429, timeout, connection) and attempts ran out."""
 
 
+class AnswerLostError(RetryableVendorError):
+    """The request left but no answer arrived (read timeout, dropped connection): it may have been taken."""
+
+
 class PermanentVendorError(VendorError, PermanentError):
     """The vendor rejected the request (4xx other than 408/429): retrying cannot help."""

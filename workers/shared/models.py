@@ -343,6 +343,8 @@ class SendError(_Model):
     status_code: int | None = None
     reason: str
     timestamp: Timestamp
+    # The request left but no answer came back (the vendor may have taken it); None otherwise.
+    answer_lost: bool | None = None
 
 
 class NotificationRecord(DemandTableRecord):

@@ -17,7 +17,7 @@ from urllib3.exceptions import ConnectTimeoutError, HTTPError
 from urllib3.exceptions import TimeoutError as UrllibTimeoutError
 
 from workers.shared.clients import http_pool, secrets_provider, sts
-from workers.shared.errors import PermanentVendorError, RetryableVendorError, SecretError
+from workers.shared.errors import AnswerLostError, PermanentVendorError, RetryableVendorError, SecretError
 from workers.shared.observability import LOGGER, span
 
 if TYPE_CHECKING:
@@ -190,11 +190,9 @@ class VendorClient:
         except ConnectTimeoutError as error:  # also refused / unresolvable: the request never left
             return RetryableVendorError(self.name, f"connection failed ({type(error).__name__})"), True
         except UrllibTimeoutError:
-            return RetryableVendorError(
-                self.name, f"no response within {self.timeout_seconds:g} s"
-            ), repeatable
+            return AnswerLostError(self.name, f"no response within {self.timeout_seconds:g} s"), repeatable
         except HTTPError as error:
-            return RetryableVendorError(self.name, f"connection error ({type(error).__name__})"), repeatable
+            return AnswerLostError(self.name, f"connection error ({type(error).__name__})"), repeatable
         status = response.status
         if 200 <= status < 300:
             return VendorResponse(status=status, headers=dict(response.headers), body=response.data), False

@@ -34,6 +34,7 @@ class ScriptedChannel:
     on_send: Callable[[NotificationRecord], None] | None = None
     accepted_metric: str = "SmsAccepted"
     failed_metric: str = "SmsFailed"
+    confirms_lost_answers: bool = True
 
     def preflight(self) -> None:
         if self.preflight_error is not None:

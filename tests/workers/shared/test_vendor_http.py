@@ -13,7 +13,7 @@ import pytest
 from runtime_fakes import Scripted, ScriptedServer
 
 from workers.shared.clients import reset_clients
-from workers.shared.errors import PermanentVendorError, RetryableVendorError, SecretError
+from workers.shared.errors import AnswerLostError, PermanentVendorError, RetryableVendorError, SecretError
 from workers.shared.vendor_http import SigV4Signer, VendorClient, secret_value, vendor_reason
 
 
@@ -197,6 +197,8 @@ def test_read_timeout_is_not_repeated_for_a_post_the_vendor_may_have_processed(
         vendor.request("POST", "/messages", json={"to": "+15555550123"})
     assert raised.value.status_code is None
     assert sleep.delays == []
+    # And it says the answer was lost: the vendor may have taken the request
+    assert isinstance(raised.value, AnswerLostError)
 
     # And a POST vouched idempotent (the vendor deduplicates a reference) is repeated
     vendor_server.respond(Scripted(delay_seconds=1.0), Scripted(body=json_body({"id": "m-1"})))
@@ -215,6 +217,7 @@ def test_connection_refused_is_retried_then_retryable(sleep: RecordedSleep) -> N
         vendor.request("POST", "/x", json={})
     assert raised.value.status_code is None
     assert len(sleep.delays) == 2
+    assert not isinstance(raised.value, AnswerLostError)  # the request never left
 
 
 def test_per_attempt_timeout_is_capped_at_30_seconds() -> None:
