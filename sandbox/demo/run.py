@@ -31,6 +31,7 @@ from sandbox.vendors import NO_FAULTS
 from sandbox.worker_log import worker_output
 
 DEMO_SEND_BACKOFF_SECONDS: Final = 2
+DEMO_BREAKER_COOLDOWN_SECONDS: Final = 2  # scaled down with the backoff (stack: 10)
 DEMO_VENDOR_TIMEOUT_SECONDS: Final = 2  # only when SMS timeouts are injected
 SEED_LEAD: Final = timedelta(hours=1)  # the sandbox clock starts this long before the tick
 _REFRESH_SECONDS: Final = 0.5
@@ -46,6 +47,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
     tick = next_tick(datetime.now(UTC))
     overrides = {
         "RETRY_BACKOFF_SECONDS": str(DEMO_SEND_BACKOFF_SECONDS),
+        "BREAKER_COOLDOWN_SECONDS": str(DEMO_BREAKER_COOLDOWN_SECONDS),
         "SUPPRESSED_ARTIST_IDS": SUPPRESSED_EVENT.artist_id,
     }
     if options.faults.rates.get("sms-timeout"):
@@ -58,6 +60,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
     screen.print(
         "[dim]sandbox overrides: vendor URLs → fakes on free ports; "
         f"RETRY_BACKOFF_SECONDS={DEMO_SEND_BACKOFF_SECONDS} (stack: 30); "
+        f"BREAKER_COOLDOWN_SECONDS={DEMO_BREAKER_COOLDOWN_SECONDS} (stack: 10); "
         f"SUPPRESSED_ARTIST_IDS={SUPPRESSED_EVENT.artist_id} ({SUPPRESSED_EVENT.artist})"
         + (
             f"; VENDOR_TIMEOUT_SECONDS={DEMO_VENDOR_TIMEOUT_SECONDS}"

@@ -134,6 +134,12 @@ class SmsService(VendorServer):
             return self.failure(400, "INVALID_REQUEST", "to, body and reference are required"), None
         self._latency()
         fault = self.faults.decide(key)
+        if fault in (Effect.SERVER_ERROR, Effect.THROTTLED) and self._taken(
+            request.headers.get(IDEMPOTENCY_KEY_HEADER)
+        ):
+            # The contract (docs/contracts/sms.md, Idempotency): a key the service has taken a message
+            # for is answered with that message, whatever the earlier answers were.
+            fault = None
         if fault is Effect.SERVER_ERROR:
             return self.failure(503, "SERVICE_UNAVAILABLE", "Service Unavailable"), fault
         if fault is Effect.THROTTLED:
@@ -146,6 +152,17 @@ class SmsService(VendorServer):
         if fault is Effect.LOST_ANSWER:  # taken and sent, but the answer never reaches the client
             return Reply(504, {"message": "Gateway Timeout"}, hold_seconds=self.hang_seconds), fault
         return Reply(202, {"messageId": message_id}), fault
+
+    def _taken(self, idempotency_key: str | None) -> bool:
+        """Whether a message was taken under this key within the de-duplication window."""
+        if not idempotency_key or not self.deduplicate:
+            return False
+        with self._state:
+            remembered = self._by_key.get(idempotency_key)
+        return (
+            remembered is not None
+            and self._clock.now() - remembered.accepted_at <= DEDUPLICATION_WINDOW_SECONDS
+        )
 
     def _accept(
         self, reference: str, idempotency_key: str | None, body: Mapping[str, Any], fault: Effect | None

@@ -154,6 +154,20 @@ def test_a_lost_answer_takes_and_sends_the_message_then_answers_too_late(
     assert fakes.counters()["sms"]["faultsInjected"] == {"lost-answer": 1}
 
 
+def test_a_key_the_service_took_is_answered_with_its_message_whatever_errors_are_drawn(
+    fakes: VendorFakes,
+) -> None:
+    # Given a message taken under its key whose answer was lost, and 503 and 429 drawn for the repeats
+    fakes.faults["sms"].script(REFERENCE, Effect.LOST_ANSWER, Effect.SERVER_ERROR, Effect.THROTTLED)
+    assert send_sms(fakes)[0] == 504
+    # When the same key is posted again twice
+    repeats = [send_sms(fakes), send_sms(fakes)]
+    # Then both get the message (the contract's idempotency guarantee): one SMS, no error injected
+    assert repeats == [(202, {"messageId": "SM0000000001"})] * 2
+    assert fakes.sms.sends_for(REFERENCE) == 1
+    assert fakes.counters()["sms"]["faultsInjected"] == {"lost-answer": 1}
+
+
 def test_the_sms_service_refuses_bad_keys_numbers_and_requests(fakes: VendorFakes) -> None:
     fakes.sms.unassigned_numbers.add("+13125550199")
     assert call("POST", f"{fakes.sms.url}/v1/messages", {}, {"x-api-key": "wrong"})[0] == 403

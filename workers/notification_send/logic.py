@@ -155,9 +155,7 @@ class NotificationSender:
 
     def _send_claimed(self, stored: NotificationRecord, channel: Channel, claim_id: str) -> SendOutcome:
         now = self._budget.now()
-        if stored.send_attempts >= self._policy.max_attempts and not _confirmation_due(
-            stored, channel, self._policy
-        ):
+        if _spent_attempts(stored, channel) >= self._policy.max_attempts:
             error = SendError(reason=MAX_SEND_ATTEMPTS_EXCEEDED, timestamp=now)
             self._finish(stored, claim_id, NotificationStatus.FAILED, at=now, error=error, attempted=False)
             count(channel.failed_metric, reason=MAX_SEND_ATTEMPTS_EXCEEDED)
@@ -232,11 +230,11 @@ class NotificationSender:
             status_code=error.status_code, reason=error.reason, timestamp=now, answer_lost=lost or None
         )
         details = {"status_code": error.status_code, "reason": error.reason, "attempts": attempts}
-        # The last attempt's answer was lost: the vendor may have sent it. One more request with the
-        # same idempotency key finds out (2xx with the message's id, sent once), where FAILED would
-        # leave a sent message untracked.
-        confirm = lost and channel.confirms_lost_answers and attempts == self._policy.max_attempts
-        if attempts >= self._policy.max_attempts and not confirm:
+        # A lost answer does not spend an SMS attempt: the service may have taken the message, and
+        # the next request with the same Idempotency-Key finds out (2xx with its id, sent once).
+        # Failing it would leave a sent message untracked; the never-late rule bounds the repeats.
+        unknown = lost and channel.confirms_lost_answers
+        if _spent_attempts(stored, channel) + (0 if unknown else 1) >= self._policy.max_attempts:
             self._finish(stored, claim_id, NotificationStatus.FAILED, at=now, error=failure)
             count(channel.failed_metric, reason=MAX_SEND_ATTEMPTS_EXCEEDED)
             LOGGER.warning("Notification failed: send attempts exhausted", extra=details)
@@ -253,8 +251,8 @@ class NotificationSender:
             due=next_attempt,
         )
         LOGGER.warning(
-            "Last attempt's answer lost; one confirming request scheduled"
-            if confirm
+            "Send answer lost; the same request is repeated (attempt not spent)"
+            if unknown
             else "Send failed transiently; retry scheduled",
             extra={**details, "next_attempt_at": format_timestamp(next_attempt)},
         )
@@ -323,12 +321,8 @@ def _later(first: datetime | None, second: datetime | None) -> datetime | None:
     return max(first, second)
 
 
-def _confirmation_due(stored: NotificationRecord, channel: Channel, policy: SendPolicy) -> bool:
-    """Whether the attempts are spent but the last one's answer was lost: one confirming request is due."""
-    last = stored.errors[-1] if stored.errors else None
-    return (
-        channel.confirms_lost_answers
-        and stored.send_attempts == policy.max_attempts
-        and last is not None
-        and bool(last.answer_lost)
-    )
+def _spent_attempts(stored: NotificationRecord, channel: Channel) -> int:
+    """Attempts that count towards the limit: all, less the lost answers of a de-duplicating channel."""
+    if not channel.confirms_lost_answers:
+        return stored.send_attempts
+    return stored.send_attempts - sum(1 for error in stored.errors if error.answer_lost)

@@ -15,7 +15,11 @@ from workers.shared.keys import Key, notification_reference
 from workers.shared.models import DemandRecord, notification_key
 
 SUPPRESSED_ARTIST = "K8vZ917e2eSup"
-E2E_OVERRIDES = {"RETRY_BACKOFF_SECONDS": "1", "SUPPRESSED_ARTIST_IDS": SUPPRESSED_ARTIST}
+E2E_OVERRIDES = {
+    "RETRY_BACKOFF_SECONDS": "1",
+    "BREAKER_COOLDOWN_SECONDS": "1",
+    "SUPPRESSED_ARTIST_IDS": SUPPRESSED_ARTIST,
+}
 FAST_STATUSES = SmsStatusDelays(queued=1.0, sent=2.0, delivered=3.0)
 TERMINAL = {"DELIVERED", "FAILED", "EXPIRED"}
 _slots = itertools.count(1)

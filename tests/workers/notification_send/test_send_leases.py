@@ -39,6 +39,7 @@ class Channel:
     in_flight: list[dict[str, Any]] = field(default_factory=list)
     accepted_metric: str = "SmsAccepted"
     failed_metric: str = "SmsFailed"
+    confirms_lost_answers: bool = True
 
     def preflight(self) -> None:
         """Nothing to resolve."""
