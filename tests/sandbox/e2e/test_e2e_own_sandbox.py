@@ -59,6 +59,33 @@ def test_the_demo_sends_every_reminder_once_under_sms_faults_and_reports_it(tmp_
     assert (tmp_path / "workers.log").stat().st_size > 0
 
 
+def test_under_every_sms_fault_at_once_every_reminder_ends_terminal_once_and_tracked(tmp_path: Path) -> None:
+    # Given a demo whose SMS service fails 40 % of requests in every way it can at once (5xx, 429,
+    # timeouts, answers lost after sending) and is down for two minutes of sandbox time
+    options = DemoOptions(
+        fans=120,
+        sales=2,
+        faults=parse_faults("sms=0.15,sms-429=0.15,sms-timeout=0.05,sms-lost-answer=0.05,sms-outage=20-140"),
+        speed=10.0,
+        seed=5,
+        deadline_seconds=240.0,
+        report_path=tmp_path / "report.json",
+        worker_log=tmp_path / "workers.log",
+    )
+    # When it runs
+    report = run_demo(options, Console(file=io.StringIO(), width=120))
+    # Then every invariant held: every notification terminal, none sent twice, nothing lost, and
+    # every SMS the service sent is tracked on its notification (a lost answer spent no attempt)
+    assert report.ok, [invariant for invariant in report.invariants if not invariant.ok]
+    document = json.loads((tmp_path / "report.json").read_text())
+    assert document["notifications"]["nonTerminal"] == 0
+    assert document["duplicatesSent"]["total"] == 0
+    injected = document["vendors"]["sms"]["faultsInjected"]
+    assert {"5xx", "429", "timeout", "lost-answer"} <= set(injected), injected
+    # And the breaker held the sends while the service was down
+    assert '"Send breaker open' in (tmp_path / "workers.log").read_text()
+
+
 def test_workers_invoke_runs_one_send_in_a_fresh_sandbox() -> None:
     # Given a CREATED SMS notification as the table stream would carry it
     item = {
