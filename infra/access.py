@@ -61,6 +61,17 @@ def grant(access: Access, stack: StackConfig, refs: PlatformRefs) -> Grant:
                 ),
                 environment=table_env,
             )
+        case Access.TABLE_UPDATE:
+            return Grant(
+                statements=(
+                    Statement(
+                        sid="UpdateDemandTableItems",
+                        actions=("dynamodb:UpdateItem",),
+                        resources=(refs.table_arn,),
+                    ),
+                ),
+                environment=table_env,
+            )
         case Access.SHORT_URL_QUEUE_SEND | Access.GENERATION_QUEUE_SEND:
             queue = refs.queues["short_url" if access is Access.SHORT_URL_QUEUE_SEND else "generation"]
             variable = (

@@ -89,7 +89,8 @@ class Access(enum.Enum):
     """What a worker may touch; each member becomes IAM statements and environment variables."""
 
     TABLE_READ = "table-read"
-    TABLE_WRITE = "table-write"
+    TABLE_WRITE = "table-write"  # create and replace items (PutItem, BatchWriteItem) and update them
+    TABLE_UPDATE = "table-update"  # update existing items only (UpdateItem): workers that create nothing
     SHORT_URL_QUEUE_SEND = "short-url-queue-send"
     GENERATION_QUEUE_SEND = "generation-queue-send"
     SMS_SERVICE = "sms-service"
@@ -338,7 +339,7 @@ CATALOG: tuple[WorkerSpec, ...] = (
         inventory_code="ntfcn-snd",
         description="Sends CREATED/RETRY notifications by SMS or SES email",
         source=StreamSource(stream="table", filter_patterns=NOTIFICATION_SEND_FILTERS),
-        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.SMS_SERVICE, Access.EMAIL}),
+        access=frozenset({Access.TABLE_READ, Access.TABLE_UPDATE, Access.SMS_SERVICE, Access.EMAIL}),
         tunables=SendTunables,
         metric_alarms=(NOTIFICATIONS_EXPIRED_ALARM,),
     ),
@@ -362,7 +363,7 @@ CATALOG: tuple[WorkerSpec, ...] = (
         inventory_code="sms-status",
         description="Applies SMS delivery status events to notifications",
         source=StreamSource(stream="sms_status"),
-        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE}),
+        access=frozenset({Access.TABLE_READ, Access.TABLE_UPDATE}),
         tunables=StatusTunables,
         metric_alarms=(UNKNOWN_MESSAGE_ID_ALARM, MALFORMED_STATUS_EVENTS_ALARM),
     ),
@@ -391,7 +392,7 @@ CATALOG: tuple[WorkerSpec, ...] = (
         description="Hands waiting notifications whose trigger was lost back to the sender",
         source=ScheduleSource(),
         # READ: the pending index; WRITE: the conditional release (nothing else).
-        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE}),
+        access=frozenset({Access.TABLE_READ, Access.TABLE_UPDATE}),
         tunables=SweeperTunables,
         metric_alarms=(NOTIFICATIONS_RELEASED_ALARM,),
     ),

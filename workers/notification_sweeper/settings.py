@@ -10,7 +10,7 @@ from workers.shared.settings import TableSettings
 
 
 class SweeperSettings(TableSettings):
-    """TABLE_READ/TABLE_WRITE variables (the pending index among them) plus SweeperTunables."""
+    """TABLE_READ/TABLE_UPDATE variables (the pending index among them) plus SweeperTunables."""
 
     # No defaults: infra renders every tunable. Bounds mirror infra/catalog.py SweeperTunables.
     release_after_minutes: int = Field(ge=1, le=1440)

@@ -66,7 +66,7 @@ class WorkerSettings(BaseSettings):
 
 
 class TableSettings(WorkerSettings):
-    """A worker of the demand table: the variables infra's TABLE_READ/TABLE_WRITE accesses render."""
+    """A worker of the demand table: the variables its TABLE_READ/TABLE_WRITE/TABLE_UPDATE accesses render."""
 
     # DynamoDB table names are 3 to 255 characters.
     demand_table_name: str = Field(min_length=3)

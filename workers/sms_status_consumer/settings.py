@@ -8,7 +8,7 @@ from workers.shared.settings import TableSettings
 
 
 class StatusConsumerSettings(TableSettings):
-    """TABLE_READ/TABLE_WRITE variables and how long an unknown message's status is worth holding."""
+    """TABLE_READ/TABLE_UPDATE variables and how long an unknown message's status is worth holding."""
 
     # No default: infra renders every tunable, so a missing one is a deployment defect to report.
     unknown_message_max_age_seconds: int = Field(ge=60, le=86_400)

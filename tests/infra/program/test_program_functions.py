@@ -13,7 +13,7 @@ from tests.infra.program.resource_types import FUNCTION, LAYER, LOG_GROUP, WORKE
 from tests.infra.program.stack_under_test import SPECS, VENDOR_ACCESS, Stack, fleet, up_stack
 
 OTEL_SERVICE_NAME = "vf.dmnd.workers"
-TABLE_ACCESS = frozenset({Access.TABLE_READ, Access.TABLE_WRITE})
+TABLE_ACCESS = frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.TABLE_UPDATE})
 
 
 def test_the_fleet_is_one_worker_component_per_catalog_entry(stack: Stack) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from infra.catalog import CATALOG, Access, QueueSource, StreamSource, WorkerSpec
 from tests.infra.graphs import document
 from tests.infra.program.resource_types import ROLE_POLICY
@@ -35,6 +37,7 @@ QUEUE_CONSUME_ACTIONS = (
 )
 TABLE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
 TABLE_WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem")
+TABLE_UPDATE_ACTIONS = ("dynamodb:UpdateItem",)
 ENI_MANAGE_ACTIONS = (
     "ec2:DeleteNetworkInterface",
     "ec2:AssignPrivateIpAddresses",
@@ -87,6 +90,8 @@ def _expected_worker_grants(stack: Stack, spec: WorkerSpec) -> set[tuple[str, st
             grants |= {(action, resource) for action in TABLE_READ_ACTIONS for resource in table_resources}
         elif access is Access.TABLE_WRITE:
             grants |= {(action, stack.table_arn()) for action in TABLE_WRITE_ACTIONS}
+        elif access is Access.TABLE_UPDATE:
+            grants |= {(action, stack.table_arn()) for action in TABLE_UPDATE_ACTIONS}
         elif access is Access.SHORT_URL_QUEUE_SEND:
             grants.add(("sqs:SendMessage", stack.queue_arn(stack.work_queue_name("short_url"))))
         elif access is Access.GENERATION_QUEUE_SEND:
@@ -120,22 +125,27 @@ def _expected_worker_grants(stack: Stack, spec: WorkerSpec) -> set[tuple[str, st
     return grants
 
 
-def test_the_sweeper_may_only_query_the_table_and_update_its_items(stack: Stack) -> None:
-    # Given notification_sweeper's catalog entry: TABLE_READ and TABLE_WRITE, a schedule, nothing else
-    spec = SPECS["notification_sweeper"]
+@pytest.mark.parametrize("worker", ["notification_sweeper", "notification_send", "sms_status_consumer"])
+def test_workers_that_create_nothing_may_only_update_the_tables_items(stack: Stack, worker: str) -> None:
+    # Given a worker that only moves existing items on (TABLE_READ and TABLE_UPDATE)
+    spec = SPECS[worker]
 
     # When its role policy is parsed
     granted = grants_of(document(stack.child(spec, "policy"), "policy"))
 
-    # Then it reads the table and its indexes (the pending one among them), writes only the table,
-    # writes its own logs, and reaches no queue, stream, secret or vendor
-    pending_index = f"{stack.table_arn()}/index/pending-notifications"
-    assert ("dynamodb:Query", pending_index) in granted
+    # Then it reads the table and its indexes, and of the writes it may only update the table's items
+    assert ("dynamodb:Query", f"{stack.table_arn()}/index/pending-notifications") in granted
     assert {action for action, _ in granted if action.startswith("dynamodb:")} == {
         *TABLE_READ_ACTIONS,
-        *TABLE_WRITE_ACTIONS,
+        *TABLE_UPDATE_ACTIONS,
     }
-    assert {resource for action, resource in granted if action in TABLE_WRITE_ACTIONS} == {stack.table_arn()}
+    assert {resource for action, resource in granted if action in TABLE_UPDATE_ACTIONS} == {stack.table_arn()}
+
+
+def test_the_sweeper_reaches_nothing_but_the_table_and_its_logs(stack: Stack) -> None:
+    # Given notification_sweeper's catalog entry: a schedule, the table, nothing else
+    granted = grants_of(document(stack.child(SPECS["notification_sweeper"], "policy"), "policy"))
+    # Then it reaches no queue, stream, secret or vendor
     services = {action.split(":")[0] for action, _ in granted}
     assert services - {"dynamodb", "logs", "ec2"} == set()
 
