@@ -18,7 +18,7 @@ from workers.shared.models import ContactMethod, NotificationRecord
 from workers.shared.records import ChangeRecord, parse_change_record
 from workers.shared.repository import DemandRepository
 
-Outcome = Accepted | Exception
+Outcome = Accepted | BaseException  # BaseException: a test may kill the invocation mid-call
 LATE_GRACE = timedelta(minutes=5)
 RELEASE_AFTER = timedelta(minutes=5)
 
@@ -45,7 +45,7 @@ class ScriptedChannel:
         if self.on_send is not None:
             self.on_send(notification)
         outcome = self.script.pop(0) if self.script else Accepted(f"SM{len(self.calls)}")
-        if isinstance(outcome, Exception):
+        if isinstance(outcome, BaseException):
             raise outcome
         return outcome
 

@@ -8,19 +8,17 @@ from typing import Any
 
 import pytest
 from send_builders import FakeClock, TableStream, sms_notification
+from send_harness import RELEASE_AFTER, Harness, ScriptedChannel
 
-from workers.notification_send.logic import NotificationSender
-from workers.notification_send.models import Accepted, SendOutcome, SendPolicy
-from workers.notification_send.pacing import TimeBudget
+from workers.notification_send.models import SendOutcome
 from workers.notification_sweeper.logic import sweep
 from workers.shared.errors import PermanentVendorError, RetryableVendorError
-from workers.shared.models import ContactMethod, NotificationRecord, format_timestamp
-from workers.shared.records import ChangeRecord, parse_change_record
+from workers.shared.models import NotificationRecord, format_timestamp
 from workers.shared.repository import DemandRepository
 from workers.shared.statuses import NotificationStatus
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
-BOUND = timedelta(minutes=5)
+BOUND = RELEASE_AFTER  # the harness's sender lists waiting notifications with this bound
 INVOCATION_SECONDS = 60.0
 PENDING_ATTRIBUTES = {"sweepShard", "sweepAt", "claimExpiresAt", "claimId"}
 
@@ -30,56 +28,10 @@ class InvocationDied(BaseException):
 
 
 @dataclass
-class Channel:
-    """A channel answering from a script; sees the stored item while its call is in flight."""
+class LeaseHarness(Harness):
+    """The logic tests' harness, seeing the stored item while a send is in flight, with the sweeper."""
 
-    clock: FakeClock
-    stream: TableStream
-    script: list[Accepted | BaseException] = field(default_factory=list)
     in_flight: list[dict[str, Any]] = field(default_factory=list)
-    accepted_metric: str = "SmsAccepted"
-    failed_metric: str = "SmsFailed"
-    confirms_lost_answers: bool = True
-
-    def preflight(self) -> None:
-        """Nothing to resolve."""
-
-    def send(self, notification: NotificationRecord) -> Accepted:
-        self.in_flight.append(self.stream.item(notification.key))
-        outcome = self.script.pop(0) if self.script else Accepted(f"SM{len(self.in_flight)}")
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
-
-    def reason_code(self, error: Any) -> str:
-        return str(error.reason)
-
-
-@dataclass
-class Harness:
-    repository: DemandRepository
-    stream: TableStream
-    clock: FakeClock
-    channel: Channel
-
-    def sender(self) -> NotificationSender:
-        budget = TimeBudget(
-            deadline=self.clock.now + INVOCATION_SECONDS,
-            reserve_seconds=15.0,
-            clock=self.clock,
-            sleep=self.clock.sleep,
-        )
-        return NotificationSender(
-            self.repository,
-            {ContactMethod.SMS: self.channel, ContactMethod.EMAIL: self.channel},
-            policy=SendPolicy(max_attempts=3, backoff_base_seconds=30),
-            budget=budget,
-            late_grace=timedelta(minutes=5),
-            release_after=BOUND,
-        )
-
-    def change(self, notification: NotificationRecord, *, event_name: str = "MODIFY") -> ChangeRecord:
-        return parse_change_record(self.stream.record(notification.key, event_name=event_name))
 
     def item(self, notification: NotificationRecord) -> dict[str, Any]:
         return self.stream.item(notification.key)
@@ -92,12 +44,16 @@ class Harness:
 
 
 @pytest.fixture
-def harness(repository: DemandRepository, stream: TableStream) -> Harness:
+def harness(repository: DemandRepository, stream: TableStream) -> LeaseHarness:
     clock = FakeClock()
-    return Harness(repository, stream, clock, Channel(clock, stream))
+    lease_harness = LeaseHarness(repository, stream, clock, ScriptedChannel(clock))
+    lease_harness.channel.on_send = lambda notification: lease_harness.in_flight.append(
+        stream.item(notification.key)
+    )
+    return lease_harness
 
 
-def created(harness: Harness) -> NotificationRecord:
+def created(harness: LeaseHarness) -> NotificationRecord:
     notification = sms_notification()
     harness.repository.create_notification(notification)
     return notification
@@ -107,7 +63,7 @@ def ts(moment: datetime) -> str:
     return format_timestamp(moment)
 
 
-def test_the_claim_is_a_lease_to_the_invocations_deadline_plus_the_margin(harness: Harness) -> None:
+def test_the_claim_is_a_lease_to_the_invocations_deadline_plus_the_margin(harness: LeaseHarness) -> None:
     # Given a CREATED notification and an invocation with 60 s left
     notification = created(harness)
     deadline = datetime.fromtimestamp(harness.clock.now + INVOCATION_SECONDS, UTC)
@@ -116,12 +72,12 @@ def test_the_claim_is_a_lease_to_the_invocations_deadline_plus_the_margin(harnes
     harness.sender().handle(harness.change(notification, event_name="INSERT"))
 
     # Then, during the call, the claim carries its lease and the index lists it from the lease's end
-    (during,) = harness.channel.in_flight
+    (during,) = harness.in_flight
     lease = ts(deadline + timedelta(seconds=30))
     assert (during["claimExpiresAt"], during["sweepAt"]) == (lease, lease)
 
 
-def test_an_accepted_send_leaves_nothing_for_the_sweeper(harness: Harness) -> None:
+def test_an_accepted_send_leaves_nothing_for_the_sweeper(harness: LeaseHarness) -> None:
     # Given a CREATED notification
     notification = created(harness)
 
@@ -133,7 +89,7 @@ def test_an_accepted_send_leaves_nothing_for_the_sweeper(harness: Harness) -> No
     assert PENDING_ATTRIBUTES & set(harness.item(notification)) == set()
 
 
-def test_a_rejected_send_leaves_nothing_for_the_sweeper(harness: Harness) -> None:
+def test_a_rejected_send_leaves_nothing_for_the_sweeper(harness: LeaseHarness) -> None:
     notification = created(harness)
     harness.channel.script = [PermanentVendorError("sms-service", "INVALID_NUMBER", status_code=400)]
 
@@ -141,7 +97,7 @@ def test_a_rejected_send_leaves_nothing_for_the_sweeper(harness: Harness) -> Non
     assert PENDING_ATTRIBUTES & set(harness.item(notification)) == set()
 
 
-def test_an_expired_reminder_leaves_nothing_for_the_sweeper(harness: Harness) -> None:
+def test_an_expired_reminder_leaves_nothing_for_the_sweeper(harness: LeaseHarness) -> None:
     # Given a notification whose sale started long ago
     notification = sms_notification(sale_start_date_time=datetime(2024, 1, 15, 13, 0, tzinfo=UTC))
     harness.repository.create_notification(notification)
@@ -151,7 +107,7 @@ def test_an_expired_reminder_leaves_nothing_for_the_sweeper(harness: Harness) ->
     assert PENDING_ATTRIBUTES & set(harness.item(notification)) == set()
 
 
-def test_a_retry_is_listed_from_its_backoff_plus_the_bound_without_a_lease(harness: Harness) -> None:
+def test_a_retry_is_listed_from_its_backoff_plus_the_bound_without_a_lease(harness: LeaseHarness) -> None:
     # Given a CREATED notification and a vendor that is down
     notification = created(harness)
     harness.channel.script = [RetryableVendorError("sms-service", "Service Unavailable", status_code=503)]
@@ -165,7 +121,7 @@ def test_a_retry_is_listed_from_its_backoff_plus_the_bound_without_a_lease(harne
     assert {"claimId", "claimExpiresAt"} & set(item) == set()
 
 
-def test_an_early_image_handed_back_keeps_its_backoff_plus_the_bound(harness: Harness) -> None:
+def test_an_early_image_handed_back_keeps_its_backoff_plus_the_bound(harness: LeaseHarness) -> None:
     # Given a RETRY notification due in two minutes, and a replayed older image that reaches the
     # sender before that (so it claims, sees the stored backoff, and hands it back)
     notification = created(harness)
@@ -188,7 +144,7 @@ def test_an_early_image_handed_back_keeps_its_backoff_plus_the_bound(harness: Ha
     assert {"claimId", "claimExpiresAt"} & set(item) == set()
 
 
-def test_a_send_abandoned_mid_call_is_released_after_its_lease_and_sent_once(harness: Harness) -> None:
+def test_a_send_abandoned_mid_call_is_released_after_its_lease_and_sent_once(harness: LeaseHarness) -> None:
     # Given an invocation that claimed a notification and died during the vendor call
     notification = created(harness)
     insert = harness.change(notification, event_name="INSERT")
@@ -203,7 +159,7 @@ def test_a_send_abandoned_mid_call_is_released_after_its_lease_and_sent_once(har
     after = harness.sweep_at(lease_end + timedelta(seconds=1))
 
     # Then the claim held while it could still be in use (no second call, no release) ...
-    assert (redelivered, before, len(harness.channel.in_flight)) == (SendOutcome.ALREADY_CLAIMED, 0, 1)
+    assert (redelivered, before, len(harness.in_flight)) == (SendOutcome.ALREADY_CLAIMED, 0, 1)
     # ... and once the lease ended it was released, the release's record sent it, exactly once
     assert after == 1
     released = harness.change(notification)
@@ -211,7 +167,7 @@ def test_a_send_abandoned_mid_call_is_released_after_its_lease_and_sent_once(har
     assert harness.sender().handle(released) is SendOutcome.TRIGGERED
     assert harness.sender().handle(released) is SendOutcome.ALREADY_CLAIMED  # a replay of the release
     stored = NotificationRecord.from_item(harness.item(notification))
-    assert (stored.status.id, stored.send_attempts, len(harness.channel.in_flight)) == (
+    assert (stored.status.id, stored.send_attempts, len(harness.in_flight)) == (
         NotificationStatus.TRIGGERED,
         1,
         2,
