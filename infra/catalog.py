@@ -182,7 +182,7 @@ class SendTunables(WorkerTunables):
         default=10,
         ge=1,
         le=60,
-        description="first wait once a breaker opens; doubles per failed trial, up to 8x",
+        description="first wait once a breaker opens; doubles per failed trial, up to 4x",
     )
 
 

@@ -18,7 +18,9 @@ from typing import Final
 
 from workers.shared.observability import LOGGER, SEND_BREAKER_OPENED, count
 
-MAX_COOLDOWN_FACTOR: Final = 8
+# At most 4x the first cooldown (40 s by default): below an invocation's spare time (timeout 60 s
+# less a send's reserve), so a record held by the breaker can still go in the same invocation.
+MAX_COOLDOWN_FACTOR: Final = 4
 
 
 class SendBreaker:

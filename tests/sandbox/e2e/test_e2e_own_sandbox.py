@@ -60,12 +60,12 @@ def test_the_demo_sends_every_reminder_once_under_sms_faults_and_reports_it(tmp_
 
 
 def test_under_every_sms_fault_at_once_every_reminder_ends_terminal_once_and_tracked(tmp_path: Path) -> None:
-    # Given a demo whose SMS service fails 40 % of requests in every way it can at once (5xx, 429,
+    # Given a demo whose SMS service fails 30 % of requests in every way it can at once (5xx, 429,
     # timeouts, answers lost after sending) and is down for two minutes of sandbox time
     options = DemoOptions(
-        fans=120,
+        fans=80,
         sales=2,
-        faults=parse_faults("sms=0.15,sms-429=0.15,sms-timeout=0.05,sms-lost-answer=0.05,sms-outage=20-140"),
+        faults=parse_faults("sms=0.1,sms-429=0.1,sms-timeout=0.05,sms-lost-answer=0.05,sms-outage=20-140"),
         speed=10.0,
         seed=5,
         deadline_seconds=240.0,

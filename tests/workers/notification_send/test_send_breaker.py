@@ -78,7 +78,7 @@ def test_the_cooldown_stops_doubling_at_its_cap() -> None:
         clock.sleep(waits[-1])
         subject.record_transient_failure()
     # Then the waits double up to the cap and stay there
-    assert waits == [10, 20, 40, 80, 80, 80, 80, 80]
+    assert waits == [10, 20, 40, 40, 40, 40, 40, 40]
     assert max(waits) == COOLDOWN.total_seconds() * MAX_COOLDOWN_FACTOR
 
 
