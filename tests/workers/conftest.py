@@ -7,9 +7,12 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from sandbox.vendors import Bitly
 
 # Powertools reads these when workers.shared.observability is imported (collection time), so
 # they are set before any test module imports the runtime; values are test-only.
@@ -157,3 +160,25 @@ def _json_or_none(line: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return loaded if isinstance(loaded, dict) else None
+
+
+@pytest.fixture
+def bitly() -> Iterator[Bitly]:
+    """A behavioural Bitly v4 on 127.0.0.1 (the sandbox's fake)."""
+    from sandbox.vendors import Bitly
+
+    server = Bitly()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bitly_secret(aws: None) -> str:
+    """The Bitly secret in (moto) Secrets Manager; returns its ARN."""
+    from sandbox.vendors import BITLY_TOKEN
+    from workers.shared import clients
+
+    return clients.secretsmanager().create_secret(
+        Name="prd3292-test-us-east-1/bitly", SecretString=json.dumps({"token": BITLY_TOKEN})
+    )["ARN"]

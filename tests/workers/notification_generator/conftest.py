@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-
 import pytest
 from generator_builders import (
     PUBLIC_SALE_ID,
@@ -14,8 +11,7 @@ from generator_builders import (
     sale_record,
 )
 
-from sandbox.vendors import BITLY_TOKEN, Bitly
-from workers.shared import clients
+from sandbox.vendors import Bitly
 from workers.shared.repository import DemandRepository
 
 GENERATION_QUEUE = "prd3292-test-us-east-1-generation-jobs"
@@ -43,23 +39,6 @@ def seeded(repository: DemandRepository, demand_table: str) -> DemandRepository:
         repository.put_demand(record)
     put_demand_without_locale(demand_table, demand_record("fan-4", "sms"))
     return repository
-
-
-@pytest.fixture
-def bitly() -> Iterator[Bitly]:
-    """A behavioural Bitly v4 on 127.0.0.1 (the generator asks it when an event has no short URL)."""
-    server = Bitly()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def bitly_secret(aws: None) -> str:
-    """The Bitly secret in (moto) Secrets Manager; returns its ARN."""
-    return clients.secretsmanager().create_secret(
-        Name="prd3292-test-us-east-1/bitly", SecretString=json.dumps({"token": BITLY_TOKEN})
-    )["ARN"]
 
 
 @pytest.fixture

@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-
 import pytest
 
-from sandbox.vendors import BITLY_TOKEN as TOKEN
 from sandbox.vendors import Bitly
-from workers.shared import clients
 from workers.shared.repository import DemandRepository
 
 # The indexes of the `demand_table` fixture (tests/workers/conftest.py).
 SALES_INDEX = "sales"
 DEMAND_INDEX = "demand-by-sale"
-
-
-@pytest.fixture
-def bitly() -> Iterator[Bitly]:
-    """A behavioural Bitly v4 on 127.0.0.1."""
-    server = Bitly()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def bitly_secret(aws: None) -> str:
-    """The Bitly secret in (moto) Secrets Manager; returns its ARN."""
-    return clients.secretsmanager().create_secret(
-        Name="prd3292-test-us-east-1/bitly", SecretString=json.dumps({"token": TOKEN})
-    )["ARN"]
 
 
 @pytest.fixture
