@@ -1,4 +1,4 @@
-"""Fixtures of the generator tests: the moto table's repository, a seeded presale, a fake Bitly, the env."""
+"""Fixtures of the generator tests: the moto table's repository, a seeded presale, the env."""
 
 from __future__ import annotations
 

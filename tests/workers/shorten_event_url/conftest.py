@@ -1,4 +1,4 @@
-"""Fixtures of the shortener's tests: a fake Bitly, its secret, the table and the worker's environment."""
+"""Fixtures of the shortener's tests: the table and the worker's environment."""
 
 from __future__ import annotations
 
