@@ -200,12 +200,20 @@ DYNAMODB_ITEM_OPERATIONS: Final = (
 )
 
 
+_ITEM_OPERATIONS: Final = threading.Lock()
+
+
 def _as_json(operation: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """A moto handler method whose ActionResult is written as JSON directly."""
 
     @functools.wraps(operation)
     def operation_as_json(self: Any) -> Any:
-        answer = operation(self)
+        # moto applies an update's actions one by one to the live item: without the lock, a read in
+        # another server thread can see half of one write (a status set, its error not yet
+        # appended), which DynamoDB never shows. One item operation at a time, as DynamoDB's
+        # per-item atomicity promises (the GIL serializes them anyway).
+        with _ITEM_OPERATIONS:
+            answer = operation(self)
         if not isinstance(answer, ActionResult):
             return answer
         return json.dumps(_without_none(answer.result), default=_json_value, separators=(",", ":"))
