@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from sandbox.demo.catalogue import CHICAGO
 from sandbox.pipeline import Pipeline, PipelineMode
 from sandbox.vendors import DiscoverySale, DiscoveryVenue, SmsStatusDelays, discovery_event
@@ -23,6 +25,19 @@ E2E_OVERRIDES = {
 FAST_STATUSES = SmsStatusDelays(queued=1.0, sent=2.0, delivered=3.0)
 TERMINAL = {"DELIVERED", "FAILED", "EXPIRED"}
 _slots = itertools.count(1)
+
+
+def e2e_marks(group: str) -> list[pytest.MarkDecorator]:
+    """`pytestmark` of an end-to-end module: slow, and its tests on one xdist worker (one pipeline)."""
+    return [
+        pytest.mark.e2e,
+        pytest.mark.slow,
+        pytest.mark.xdist_group(group),
+        # Powertools warns when a worker run emitted no metric (a scheduler run with nothing to do).
+        pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
+        # Every worker shares one Powertools Metrics object in the sandbox's process (one per Lambda).
+        pytest.mark.filterwarnings("ignore:Dimension 'environment' has already been added"),
+    ]
 
 
 def e2e_pipeline(*, speed: float = 20.0) -> Pipeline:

@@ -10,20 +10,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from sandbox.pipeline import Pipeline
-from tests.sandbox.e2e.flows import Fan, far_sale_time, notification, run_window, seed_event, wait_done
+from tests.sandbox.e2e.flows import (
+    Fan,
+    e2e_marks,
+    far_sale_time,
+    notification,
+    run_window,
+    seed_event,
+    wait_done,
+)
 from workers.shared.models import serialize_item
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.slow,
-    pytest.mark.xdist_group("e2e-demand-contract"),
-    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
-    # Every worker shares one Powertools Metrics object in the sandbox's process (one per Lambda in AWS).
-    pytest.mark.filterwarnings("ignore:Dimension 'environment' has already been added"),
-]
+pytestmark = e2e_marks("e2e-demand-contract")
 
 EVENT_ID = "E2eWriterDemand"
 PRESALE = "Verified Fan Presale"

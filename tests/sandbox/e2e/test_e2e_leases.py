@@ -19,19 +19,12 @@ import urllib3
 from infra.naming import schedule_rule_name
 from sandbox.pipeline import Pipeline
 from sandbox.vendors import SMS_API_KEY
-from tests.sandbox.e2e.flows import e2e_pipeline, now_utc, wait_done
+from tests.sandbox.e2e.flows import e2e_marks, e2e_pipeline, now_utc, wait_done
 from workers.shared.models import NotificationRecord, format_timestamp
 from workers.shared.sms_service import IDEMPOTENCY_KEY_HEADER, idempotency_key
 from workers.shared.statuses import NotificationStatus
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.slow,
-    pytest.mark.xdist_group("e2e-leases"),
-    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
-    # Every worker shares one Powertools Metrics object in the sandbox's process (one per Lambda in AWS).
-    pytest.mark.filterwarnings("ignore:Dimension 'environment' has already been added"),
-]
+pytestmark = e2e_marks("e2e-leases")
 
 SEND_WORKER = "notification_send"
 SWEEPER = "notification_sweeper"

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from sandbox.pipeline import Pipeline
 from tests.sandbox.e2e.flows import (
     Fan,
+    e2e_marks,
     notification,
     now_utc,
     opt_in,
@@ -24,15 +23,7 @@ from tests.sandbox.e2e.flows import (
 )
 from workers.shared.models import NotificationRecord
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.slow,
-    pytest.mark.xdist_group("e2e-never-late"),
-    # Powertools warns when a worker run emitted no metric (a scheduler run with nothing to do).
-    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
-    # Every worker shares one Powertools Metrics object in the sandbox's process (one per Lambda in AWS).
-    pytest.mark.filterwarnings("ignore:Dimension 'environment' has already been added"),
-]
+pytestmark = e2e_marks("e2e-never-late")
 
 # Far enough ahead for the pipeline to finish on a busy machine (45 real seconds at the e2e speed of
 # 20), well before the generation queue would hand a failed job back (its 30-minute visibility).

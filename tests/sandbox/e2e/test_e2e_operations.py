@@ -14,16 +14,9 @@ from typer.testing import CliRunner
 from ops.cli import app
 from sandbox.pipeline import Pipeline
 from sandbox.vendors import Effect
-from tests.sandbox.e2e.flows import e2e_pipeline, far_sale_time, seed_event, short_url
+from tests.sandbox.e2e.flows import e2e_marks, e2e_pipeline, far_sale_time, seed_event, short_url
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.slow,
-    pytest.mark.xdist_group("e2e-operations"),
-    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
-    # Every worker shares one Powertools Metrics object in the sandbox's process (one per Lambda in AWS).
-    pytest.mark.filterwarnings("ignore:Dimension 'environment' has already been added"),
-]
+pytestmark = e2e_marks("e2e-operations")
 
 SHORT_URL_QUEUE = "prd3292-local-us-east-1-event-short-url"
 SHORT_URL_DLQ = "prd3292-local-us-east-1-event-short-url-dlq"

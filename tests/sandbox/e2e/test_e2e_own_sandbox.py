@@ -9,22 +9,15 @@ import io
 import json
 from pathlib import Path
 
-import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
 from ops.cli import app
 from sandbox.demo import DemoOptions, run_demo
 from sandbox.vendors import parse_faults
+from tests.sandbox.e2e.flows import e2e_marks
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.slow,
-    pytest.mark.xdist_group("e2e-own-sandbox"),
-    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
-    # Every worker shares one Powertools Metrics object in the sandbox's process (one per Lambda in AWS).
-    pytest.mark.filterwarnings("ignore:Dimension 'environment' has already been added"),
-]
+pytestmark = e2e_marks("e2e-own-sandbox")
 
 
 def test_the_demo_sends_every_reminder_once_under_sms_faults_and_reports_it(tmp_path: Path) -> None:

@@ -10,8 +10,6 @@ import json
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from sandbox.api_calls import email_sends
 from sandbox.demo.catalogue import MONTREAL, TORONTO
 from sandbox.demo.plan import next_tick
@@ -20,6 +18,7 @@ from sandbox.vendors import Effect, discovery_event, status_event
 from tests.sandbox.e2e.flows import (
     SUPPRESSED_ARTIST,
     Fan,
+    e2e_marks,
     far_sale_time,
     notification,
     now_utc,
@@ -33,15 +32,7 @@ from workers.shared.keys import notification_reference
 from workers.shared.models import NotificationRecord, StatusDates, StatusStamp, notification_key
 from workers.shared.statuses import NotificationStatus
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.slow,
-    pytest.mark.xdist_group("e2e-reminders"),
-    # Powertools warns when a worker run emitted no metric (a scheduler run with nothing to do).
-    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
-    # Every worker shares one Powertools Metrics object in the sandbox's process (one per Lambda in AWS).
-    pytest.mark.filterwarnings("ignore:Dimension 'environment' has already been added"),
-]
+pytestmark = e2e_marks("e2e-reminders")
 
 SEND_ON_FAILURE = "prd3292-local-us-east-1-ntfcn-snd-on-failure"
 STATUS_ON_FAILURE = "prd3292-local-us-east-1-sms-status-on-failure"

@@ -18,6 +18,7 @@ from tests.sandbox.e2e.flows import (
     E2E_OVERRIDES,
     FAST_STATUSES,
     Fan,
+    e2e_marks,
     far_sale_time,
     opt_in,
     run_window,
@@ -25,14 +26,7 @@ from tests.sandbox.e2e.flows import (
     wait_done,
 )
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.slow,
-    pytest.mark.xdist_group("e2e-sms-contract"),
-    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
-    # Every worker shares one Powertools Metrics object in the sandbox's process (one per Lambda in AWS).
-    pytest.mark.filterwarnings("ignore:Dimension 'environment' has already been added"),
-]
+pytestmark = e2e_marks("e2e-sms-contract")
 
 STATUS_ON_FAILURE = "prd3292-local-us-east-1-sms-status-on-failure"
 
