@@ -223,16 +223,30 @@ class StatusTunables(WorkerTunables):
 
 @dataclass(frozen=True, kw_only=True)
 class MetricAlarm:
-    """An alarm on one of the worker's own (EMF) metrics: its sum in a period above a threshold."""
+    """An alarm on the worker's own (EMF) metrics: their sum in a period above a threshold."""
 
     # The CloudWatch name the worker emits: a constant of workers/shared/observability.py (infra
     # cannot import it; tests/infra/test_worker_alarms.py ties the two). The threshold is
     # `alarms.metricThresholds.<metric>` of the worker's stack config, 0 (any) by default.
+    # With `sum_of`, the alarm watches the sum of those emitted metrics (metric math) and `metric`
+    # only names that sum (the threshold key), e.g. SendFailures = SmsFailed + EmailFailed.
     metric: str
     suffix: str
     summary: str
     runbook: str
     period_seconds: int = 300
+    sum_of: tuple[str, ...] = ()
+
+    @property
+    def watched_metrics(self) -> tuple[str, ...]:
+        """The emitted metrics the alarm reads."""
+        return self.sum_of or (self.metric,)
+
+
+# Every stream and queue worker counts the records its batch reported back as failed, once per
+# invocation that had any (workers/shared/records.py; the batch helper never raises, so Lambda's
+# Errors stays 0 while records fail): the error-rate alarm of those workers reads it.
+BATCH_RECORDS_FAILED_METRIC = "BatchRecordsFailed"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -273,6 +287,16 @@ SALES_EXPIRED_ALARM = MetricAlarm(
     suffix="sales-expired",
     summary="a sale's generation job ran after the sale started (its remaining reminders were not created)",
     runbook="late-reminders",
+)
+# Notification not sent (docs/runbooks.md): a reminder ended FAILED, by vendor rejection (invalid
+# number, blocked, SES MessageRejected) or out of attempts. Each channel counts its failures once
+# without dimensions besides service/environment (and again per `reason`, for diagnosis).
+SEND_FAILURES_ALARM = MetricAlarm(
+    metric="SendFailures",
+    sum_of=("SmsFailed", "EmailFailed"),
+    suffix="send-failures",
+    summary="notifications ended FAILED unsent (rejected by the SMS service or SES, or out of attempts)",
+    runbook="notification-not-sent",
 )
 NOTIFICATIONS_EXPIRED_ALARM = MetricAlarm(
     metric="NotificationsExpired",
@@ -341,7 +365,7 @@ CATALOG: tuple[WorkerSpec, ...] = (
         source=StreamSource(stream="table", filter_patterns=NOTIFICATION_SEND_FILTERS),
         access=frozenset({Access.TABLE_READ, Access.TABLE_UPDATE, Access.SMS_SERVICE, Access.EMAIL}),
         tunables=SendTunables,
-        metric_alarms=(NOTIFICATIONS_EXPIRED_ALARM,),
+        metric_alarms=(NOTIFICATIONS_EXPIRED_ALARM, SEND_FAILURES_ALARM),
     ),
     WorkerSpec(
         name="demand_stream_to_sqs",

@@ -55,7 +55,8 @@ camelCase as written in YAML. Cross-field rules checked besides the ranges below
 - SQS `maximumConcurrency` (2–1000) must not exceed the worker's reserved concurrency;
 - `logStreaming: true` needs `platform.centralLogStreamArn`;
 - each `alarms.metricThresholds` key must be a metric the worker has an alarm on (its catalog
-  entry's `metric_alarms`, e.g. `SalesWithoutDemand` on notification_generator);
+  entry's `metric_alarms`, e.g. `SalesWithoutDemand` on notification_generator, or `SendFailures`,
+  the sum of `SmsFailed` and `EmailFailed`, on notification_send);
 - every worker's `settings.lateGraceMinutes` (generator and sender) must be the same;
 - every worker's `settings.releaseAfterMinutes` (generator, sender and sweeper) must be the same;
 - unknown keys and unknown worker names are errors (typos never pass silently).

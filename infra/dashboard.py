@@ -1,4 +1,4 @@
-"""One CloudWatch dashboard for the whole fleet."""
+"""The fleet in the CloudWatch console: one dashboard, and the runbook's saved Logs Insights queries."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pulumi_aws as aws
 
 from infra.catalog import StreamSource, WorkerSpec
 from infra.config import StackConfig
-from infra.naming import Naming
+from infra.log_queries import LOG_QUERIES, log_groups_for
+from infra.naming import Naming, log_group_name
 from infra.platform import PlatformRefs
 
 COMPONENT_TYPE = "dmd:platform:FleetDashboard"
@@ -19,10 +20,11 @@ COMPONENT_TYPE = "dmd:platform:FleetDashboard"
 
 @dataclass(frozen=True, kw_only=True)
 class DashboardArgs:
-    """Which functions, queues and table the dashboard shows."""
+    """Which functions, queues and table the dashboard shows, and the log groups the saved queries read."""
 
     naming: Naming
     function_names: Sequence[str]
+    log_groups: Sequence[tuple[str, str]]  # (worker, its log group), in catalog order
     stream_function_names: Sequence[str]
     queue_names: Sequence[str]
     dead_letter_queue_names: Sequence[str]
@@ -80,9 +82,10 @@ def dashboard_body(args: DashboardArgs) -> str:
 
 
 class FleetDashboard(pulumi.ComponentResource):
-    """The fleet at a glance."""
+    """The fleet at a glance: the dashboard, and one saved query per runbook preset (`dmd logs query`)."""
 
     dashboard: aws.cloudwatch.Dashboard
+    queries: list[aws.cloudwatch.QueryDefinition]
 
     def __init__(self, name: str, args: DashboardArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
@@ -92,6 +95,17 @@ class FleetDashboard(pulumi.ComponentResource):
             dashboard_body=dashboard_body(args),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # Named `dmd-workers/<env>/<preset>`: the console files them in a folder per stack.
+        self.queries = [
+            aws.cloudwatch.QueryDefinition(
+                f"{name}-query-{query.preset}",
+                name=query.saved_name(args.naming.environment),
+                query_string=query.console_text,
+                log_group_names=log_groups_for(query, args.log_groups),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for query in LOG_QUERIES
+        ]
         self.register_outputs({"dashboard_name": self.dashboard.dashboard_name})
 
 
@@ -104,6 +118,9 @@ def fleet_dashboard_args(
     return DashboardArgs(
         naming=naming,
         function_names=[naming.function_name(spec.inventory_code) for spec in catalog],
+        log_groups=[
+            (spec.name, log_group_name(naming.function_name(spec.inventory_code))) for spec in catalog
+        ],
         stream_function_names=[
             naming.function_name(spec.inventory_code)
             for spec in catalog

@@ -34,6 +34,7 @@ SECRETS = {
     "bitly": "Bitly v4 access token",
     "discovery": "Ticketmaster Discovery API key",
     "accounts": "TM Accounts API client credentials",
+    "publish": "TM Publish API key (dmd suppression publish)",
 }
 
 
@@ -154,7 +155,7 @@ class Platform(pulumi.ComponentResource):
                 dead_letter_queue_name=queue.dead_letter_queue_name,
                 retention_seconds=queue_settings.message_retention_seconds,
             )
-        # Values are set outside the program (`dmd secrets set` or the console), never in config.
+        # Values are set outside the program (`dmd secrets set --stack <stack> <name>`), never in config.
         secrets = {
             key: aws.secretsmanager.Secret(
                 f"{name}-secret-{key.replace('_', '-')}",

@@ -130,7 +130,10 @@ class Worker(pulumi.ComponentResource):
                 log_format="JSON",
                 log_group=log_group,
                 application_log_level=config.log_level.replace("WARNING", "WARN"),
-                system_log_level="WARN",
+                # INFO: the platform's start and report records (duration, memory, init duration on a
+                # cold start) reach the log group, which the `cold-starts` and `errors` queries read;
+                # WARN would drop them (infra/log_queries.py).
+                system_log_level="INFO",
             ),
             vpc_config=aws.lambda_.FunctionVpcConfigArgs(
                 subnet_ids=list(vpc.subnet_ids), security_group_ids=list(vpc.security_group_ids)

@@ -9,7 +9,7 @@ from typing import assert_never
 import pulumi
 
 from infra.alarms import AlarmSpec, Metric, dlq_not_empty, lambda_metric, queue_alarms
-from infra.catalog import WorkerSpec
+from infra.catalog import BATCH_RECORDS_FAILED_METRIC, MetricAlarm, WorkerSpec
 from infra.config import (
     QueueTrigger,
     ResolverTrigger,
@@ -41,6 +41,17 @@ class MetricScope:
     namespace: str
     environment: str
 
+    def metric(self, name: str, worker: str, *, period: int, statistic: str = "Sum") -> Metric:
+        """One of the worker's EMF metrics as Powertools emits it: dimensions `service` and `environment`."""
+        # An alarm matches a metric only with exactly the dimensions it was emitted with.
+        return Metric(
+            namespace=self.namespace,
+            name=name,
+            dimensions={"service": worker, "environment": self.environment},
+            period=period,
+            statistic=statistic,
+        )
+
 
 def worker_alarm_specs(
     spec: WorkerSpec,
@@ -49,7 +60,7 @@ def worker_alarm_specs(
     refs: PlatformRefs,
     account_concurrency_limit: int,
     *,
-    metrics: MetricScope | None = None,
+    metrics: MetricScope,
 ) -> list[AlarmSpec]:
     """Every alarm of the worker; thresholds are ratios of its own timeout, reservation, retention."""
     alarms = config.alarms
@@ -59,18 +70,7 @@ def worker_alarm_specs(
     periods = alarms.evaluation_periods
     period = alarms.period_seconds
     specs = [
-        AlarmSpec(
-            suffix="error-rate",
-            summary=f"{spec.name}: more than {alarms.error_rate_percent:g}% of invocations fail",
-            runbook="high-error-rate",
-            threshold=alarms.error_rate_percent,
-            evaluation_periods=periods,
-            math_metrics={
-                "errors": lambda_metric("Errors", function, period=period),
-                "invocations": lambda_metric("Invocations", function, period=period),
-            },
-            expression="IF(invocations > 0, 100 * errors / invocations, 0)",
-        ),
+        _error_rate_alarm(spec, config, function, metrics),
         AlarmSpec(
             suffix="throttles",
             summary=f"{spec.name}: invocations are throttled",
@@ -107,37 +107,83 @@ def worker_alarm_specs(
     specs += _source_alarms(spec, config, names, refs)
     if names.subscription_filter_name is not None:
         specs += _log_delivery_alarms(spec, names)
-    if metrics is not None:
-        specs += _own_metric_alarms(spec, config, metrics)
+    specs += [_own_metric_alarm(spec, config, alarm, metrics) for alarm in spec.metric_alarms]
     return specs
 
 
-def _own_metric_alarms(spec: WorkerSpec, config: WorkerConfig, metrics: MetricScope) -> list[AlarmSpec]:
-    # Powertools emits every metric with the dimensions `service` (the worker's name) and
-    # `environment`; an alarm matches a metric only with exactly the dimensions it was emitted with.
-    dimensions = {"service": spec.name, "environment": metrics.environment}
-    specs = []
-    for alarm in spec.metric_alarms:
-        threshold = config.alarms.metric_thresholds.get(alarm.metric, 0)
-        specs.append(
-            AlarmSpec(
-                suffix=alarm.suffix,
-                summary=f"{spec.name}: {alarm.summary} ({alarm.metric} above {threshold:g} "
-                f"in {alarm.period_seconds // 60} minutes)",
-                runbook=alarm.runbook,
-                threshold=threshold,
-                evaluation_periods=1,
-                # No data is the healthy case: the metric is emitted only when something happened.
-                treat_missing_data="notBreaching",
-                metric=Metric(
-                    namespace=metrics.namespace,
-                    name=alarm.metric,
-                    dimensions=dimensions,
-                    period=alarm.period_seconds,
-                ),
-            )
+def _error_rate_alarm(
+    spec: WorkerSpec, config: WorkerConfig, function_name: str, metrics: MetricScope
+) -> AlarmSpec:
+    """The share of invocations that failed; for stream and queue workers, failed batches count too.
+
+    A stream or queue worker's batch helper never raises (workers/shared/records.py): failed
+    records go back to Lambda as batch-item failures while `Errors` stays 0. The worker then emits
+    `BatchRecordsFailed` (the number of failed records) once in that invocation, so its
+    SampleCount is the number of invocations whose batch had a failed record. Those and `Errors`
+    (invocations that raised, timed out or crashed, and so emitted no count) are disjoint sets of
+    invocations, so `100 * (errors + failed batches) / invocations` is a share of invocations,
+    0 to 100, and `alarms.errorRatePercent` keeps its meaning for every worker. Failed records over
+    invocations would not be: one batch of 100 with 10 failures would read 1000 %.
+    """
+    alarms = config.alarms
+    period = alarms.period_seconds
+    errors = lambda_metric("Errors", function_name, period=period)
+    invocations = lambda_metric("Invocations", function_name, period=period)
+    percent = f"{alarms.error_rate_percent:g}%"
+    if not isinstance(config.resolved_trigger, StreamTrigger | QueueTrigger):
+        return AlarmSpec(
+            suffix="error-rate",
+            summary=f"{spec.name}: more than {percent} of invocations fail",
+            runbook="high-error-rate",
+            threshold=alarms.error_rate_percent,
+            evaluation_periods=alarms.evaluation_periods,
+            math_metrics={"errors": errors, "invocations": invocations},
+            expression="IF(invocations > 0, 100 * errors / invocations, 0)",
         )
-    return specs
+    return AlarmSpec(
+        suffix="error-rate",
+        summary=f"{spec.name}: more than {percent} of invocations fail or report failed records "
+        f"({BATCH_RECORDS_FAILED_METRIC})",
+        runbook="high-error-rate",
+        threshold=alarms.error_rate_percent,
+        evaluation_periods=alarms.evaluation_periods,
+        math_metrics={
+            "errors": errors,
+            "failedbatches": metrics.metric(
+                BATCH_RECORDS_FAILED_METRIC, spec.name, period=period, statistic="SampleCount"
+            ),
+            "invocations": invocations,
+        },
+        # FILL: no datapoint is the healthy case (the metric is emitted only when records failed).
+        expression="IF(invocations > 0, 100 * (errors + FILL(failedbatches, 0)) / invocations, 0)",
+    )
+
+
+def _own_metric_alarm(
+    spec: WorkerSpec, config: WorkerConfig, alarm: MetricAlarm, metrics: MetricScope
+) -> AlarmSpec:
+    threshold = config.alarms.metric_thresholds.get(alarm.metric, 0)
+    period = alarm.period_seconds
+    single: Metric | None = None
+    parts: dict[str, Metric] = {}
+    if alarm.sum_of:
+        # Query ids must start with a lowercase letter; a channel without failures has no datapoint.
+        parts = {name.lower(): metrics.metric(name, spec.name, period=period) for name in alarm.sum_of}
+    else:
+        single = metrics.metric(alarm.metric, spec.name, period=period)
+    return AlarmSpec(
+        suffix=alarm.suffix,
+        summary=f"{spec.name}: {alarm.summary} ({' + '.join(alarm.watched_metrics)} above {threshold:g} "
+        f"in {period // 60} minutes)",
+        runbook=alarm.runbook,
+        threshold=threshold,
+        evaluation_periods=1,
+        # No data is the healthy case: the metric is emitted only when something happened.
+        treat_missing_data="notBreaching",
+        metric=single,
+        math_metrics=parts,
+        expression=" + ".join(f"FILL({query}, 0)" for query in parts) if parts else None,
+    )
 
 
 def _source_alarms(

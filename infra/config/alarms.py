@@ -15,7 +15,7 @@ class AlarmSettings(StackModel):
     enabled: bool = True
     """Declare this worker's alarms at all."""
     error_rate_percent: float = Field(default=5.0, gt=0, le=100)
-    """Alarm when more than this % of invocations fail."""
+    """Alarm when more than this % of invocations fail (stream/queue workers: or report failed records)."""
     throttles: int = Field(default=0, ge=0)
     """Alarm when throttled invocations exceed this per period."""
     duration_ratio: float = Field(default=0.8, gt=0, le=1, description="p90 duration vs timeout")
@@ -30,4 +30,4 @@ class AlarmSettings(StackModel):
     period_seconds: Literal[10, 30, 60, 300, 900, 3600] = 60
     """Metric period of the Lambda alarms."""
     metric_thresholds: dict[str, Annotated[float, Field(ge=0)]] = Field(default={})
-    """Per metric the worker alarms on (e.g. SalesWithoutDemand): alarm above this sum in 5 min (0)."""
+    """Per alarmed metric (e.g. SalesWithoutDemand, SendFailures): alarm above this sum in 5 min (0)."""

@@ -44,6 +44,8 @@ class VendorSettings(StackModel):
     """TM Accounts API base URL."""
     accounts_role_arn: str | None = None
     """Role assumed to SigV4-sign Accounts API calls."""
+    publish_url: str = "https://publish.example.invalid"
+    """TM Publish API base URL (called by `dmd suppression publish`, not by a worker)."""
 
     @field_validator("sms_service_role_arn", "accounts_role_arn")
     @classmethod
@@ -52,7 +54,7 @@ class VendorSettings(StackModel):
             raise ValueError(f"{value!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
         return value
 
-    @field_validator("sms_service_url", "bitly_url", "discovery_url", "accounts_url")
+    @field_validator("sms_service_url", "bitly_url", "discovery_url", "accounts_url", "publish_url")
     @classmethod
     def _url(cls, value: str) -> str:
         if not re.match(r"^https?://[^\s/]+", value):

@@ -187,6 +187,14 @@ def _log_subscription_filter(ctx: CloudContext) -> CloudOutputs:
     return CloudOutputs(id="cwlsf-" + ctx.fake_id(10, "0123456789"))
 
 
+def _query_definition(ctx: CloudContext) -> CloudOutputs:
+    query_id = ctx.fake_uuid()
+    return CloudOutputs(
+        id=query_id,
+        outputs={"arn": ctx.arn("logs", f"query-definition:{query_id}"), "queryDefinitionId": query_id},
+    )
+
+
 def _event_rule(ctx: CloudContext) -> CloudOutputs:
     name = ctx.physical_name()
     bus = ctx.text("eventBusName") or "default"
@@ -285,6 +293,7 @@ OUTPUT_TEMPLATES: Final[Mapping[str, OutputTemplate]] = {
     "aws:iam/rolePolicy:RolePolicy": _iam_role_policy,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": _log_subscription_filter,
+    "aws:cloudwatch/queryDefinition:QueryDefinition": _query_definition,
     "aws:cloudwatch/eventRule:EventRule": _event_rule,
     "aws:cloudwatch/eventTarget:EventTarget": _event_target,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,

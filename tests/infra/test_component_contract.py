@@ -52,6 +52,7 @@ NOTIFICATION_SEND_CHILDREN = [
     ("notification_send-alarm-log-delivery-throttling", "aws:cloudwatch/metricAlarm:MetricAlarm"),
     ("notification_send-alarm-notifications-expired", "aws:cloudwatch/metricAlarm:MetricAlarm"),
     ("notification_send-alarm-on-failure-not-empty", "aws:cloudwatch/metricAlarm:MetricAlarm"),
+    ("notification_send-alarm-send-failures", "aws:cloudwatch/metricAlarm:MetricAlarm"),
     ("notification_send-alarm-throttles", "aws:cloudwatch/metricAlarm:MetricAlarm"),
     ("notification_send-alias", "aws:lambda/alias:Alias"),
     ("notification_send-function", "aws:lambda/function:Function"),
@@ -100,6 +101,7 @@ PROD1_PLATFORM_DESCENDANTS = [
     ("platform-secret-accounts", "aws:secretsmanager/secret:Secret"),
     ("platform-secret-bitly", "aws:secretsmanager/secret:Secret"),
     ("platform-secret-discovery", "aws:secretsmanager/secret:Secret"),
+    ("platform-secret-publish", "aws:secretsmanager/secret:Secret"),
     ("platform-secret-sms-service", "aws:secretsmanager/secret:Secret"),
 ]
 

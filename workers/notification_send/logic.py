@@ -158,7 +158,7 @@ class NotificationSender:
         if _spent_attempts(stored, channel) >= self._policy.max_attempts:
             error = SendError(reason=MAX_SEND_ATTEMPTS_EXCEEDED, timestamp=now)
             self._finish(stored, claim_id, NotificationStatus.FAILED, at=now, error=error, attempted=False)
-            count(channel.failed_metric, reason=MAX_SEND_ATTEMPTS_EXCEEDED)
+            _count_failure(channel, MAX_SEND_ATTEMPTS_EXCEEDED)
             return SendOutcome.FAILED
         if stored.next_attempt_at is not None and stored.next_attempt_at > now:
             # A replayed older image got here ahead of the backoff: hand the record back to the
@@ -205,8 +205,13 @@ class NotificationSender:
             self._claim_held_statuses(stored, accepted.message_id, now)
         count(channel.accepted_metric)
         # Notifications are created when their sale's send window opens (the generator's run).
-        observe_seconds(SALE_TO_SEND_LATENCY_SECONDS, (now - stored.date.created).total_seconds())
-        LOGGER.info("Notification sent", extra={"message_id": accepted.message_id})
+        latency = (now - stored.date.created).total_seconds()
+        observe_seconds(SALE_TO_SEND_LATENCY_SECONDS, latency)
+        # The latency on the line too: the `send-latency` Logs Insights query reads it (infra/log_queries.py).
+        LOGGER.info(
+            "Notification sent",
+            extra={"message_id": accepted.message_id, "sale_to_send_seconds": round(latency, 3)},
+        )
         return SendOutcome.TRIGGERED
 
     def _claim_held_statuses(self, stored: NotificationRecord, message_id: str, now: datetime) -> None:
@@ -236,7 +241,7 @@ class NotificationSender:
         unknown = lost and channel.confirms_lost_answers
         if _spent_attempts(stored, channel) + (0 if unknown else 1) >= self._policy.max_attempts:
             self._finish(stored, claim_id, NotificationStatus.FAILED, at=now, error=failure)
-            count(channel.failed_metric, reason=MAX_SEND_ATTEMPTS_EXCEEDED)
+            _count_failure(channel, MAX_SEND_ATTEMPTS_EXCEEDED)
             LOGGER.warning("Notification failed: send attempts exhausted", extra=details)
             return SendOutcome.FAILED
         next_attempt = now + self._policy.backoff(attempts)
@@ -270,7 +275,7 @@ class NotificationSender:
         failure = SendError(status_code=status_code, reason=error.reason, timestamp=now)
         self._finish(stored, claim_id, NotificationStatus.FAILED, at=now, error=failure)
         reason = channel.reason_code(error)
-        count(channel.failed_metric, reason=reason)
+        _count_failure(channel, reason)
         LOGGER.warning(
             "Notification failed: rejected",
             extra={"status_code": status_code, "reason": error.reason, "reason_code": reason},
@@ -312,6 +317,14 @@ class NotificationSender:
                 extra={"target_status": status.value},
             )
         return moved
+
+
+def _count_failure(channel: Channel, reason: str) -> None:
+    """A notification ended FAILED: the channel's total (alarmed) and its count by reason."""
+    # An alarm matches a metric only with its exact dimensions: the total carries service and
+    # environment alone (the send-failures alarm), the per-reason count is there for diagnosis.
+    count(channel.failed_metric)
+    count(channel.failed_metric, reason=reason)
 
 
 def _later(first: datetime | None, second: datetime | None) -> datetime | None:

@@ -14,6 +14,8 @@ from workers.shared.vendor_http import VendorClient, secret_value
 VENDOR = "tm-publish"
 # The extension the demand-capture product owns on an event; replaced whole on every publish.
 EXTENSION = "demand-capture-suppression"
+API_KEY_FIELD = "apiKey"  # the key's field in the TM Publish secret
+API_KEY_HEADER = "x-api-key"  # how the key is sent (the API Gateway usage-plan key, as for Accounts)
 
 
 class SuppressionExtension(BaseModel):
@@ -51,7 +53,7 @@ class PublishClient:
 
 def publish_api_key(secret_arn: str) -> str:
     """The API key in the TM Publish secret (`{"apiKey": "..."}`)."""
-    value = secret_value(secret_arn).get("apiKey")
+    value = secret_value(secret_arn).get(API_KEY_FIELD)
     if not isinstance(value, str) or not value:
         raise SecretError(f"secret {secret_arn} has no apiKey")
     return value

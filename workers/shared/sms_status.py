@@ -99,13 +99,28 @@ def apply_update(notifications: DemandRepository, key: Key, update: DeliveryUpda
         error=update.error,
     )
     if moved:
-        LOGGER.info("Notification status updated", extra={"status": target, "message_id": update.message_id})
+        # The notification's key too: `dmd logs query --preset notification --id <key>` finds this line.
+        LOGGER.info(
+            "Notification status updated",
+            extra={
+                "status": target,
+                "message_id": update.message_id,
+                "notification_key": notification_reference(key),
+            },
+        )
         return Applied.APPLIED
     current = notifications.get_notification(key)
     if current is None:
         return Applied.NO_NOTIFICATION
     if current.status.id is target:
-        LOGGER.info("Status already applied", extra={"status": target, "message_id": update.message_id})
+        LOGGER.info(
+            "Status already applied",
+            extra={
+                "status": target,
+                "message_id": update.message_id,
+                "notification_key": notification_reference(key),
+            },
+        )
         return Applied.ALREADY_APPLIED
     # An older status arriving late (SENT after DELIVERED): its date is history, the status stays.
     notifications.record_timestamp(key, target, update.at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -72,19 +73,29 @@ def test_concurrency_alarm_threshold_is_a_ratio_of_the_reservation_or_the_accoun
     assert declared == fleet(expected)
 
 
-def test_error_rate_alarm_divides_errors_by_invocations(stack: Stack) -> None:
-    # Given each worker's error-rate objective
+BATCH_WORKERS = {spec.name for spec in (*STREAM_WORKERS, *QUEUE_WORKERS)}
+
+
+def test_error_rate_alarm_divides_failed_invocations_by_invocations(stack: Stack) -> None:
+    # Given each worker's error-rate objective; stream and queue workers report failed records
+    # themselves (BatchRecordsFailed, once per invocation that had any) since their batch never raises
     def expected(spec: WorkerSpec) -> dict[str, Any]:
         dimensions = {"FunctionName": stack.function_name(spec)}
+        own = {"service": spec.name, "environment": stack.environment}
+        queries = [("errors", "Errors", dimensions, "Sum", False)]
+        if spec.name in BATCH_WORKERS:
+            queries.append(("failedbatches", "BatchRecordsFailed", own, "SampleCount", False))
         return {
             "threshold": stack.worker(spec).alarms.error_rate_percent,
             "single metric": None,
             "queries": [
-                ("errors", "Errors", dimensions, False),
-                ("invocations", "Invocations", dimensions, False),
-                ("result", None, None, True),
+                *queries,
+                ("invocations", "Invocations", dimensions, "Sum", False),
+                ("result", None, None, None, True),
             ],
-            "divides errors by invocations": True,
+            "expression": "IF(invocations > 0, 100 * (errors + FILL(failedbatches, 0)) / invocations, 0)"
+            if spec.name in BATCH_WORKERS
+            else "IF(invocations > 0, 100 * errors / invocations, 0)",
         }
 
     # When the error-rate alarms are declared
@@ -99,16 +110,24 @@ def test_error_rate_alarm_divides_errors_by_invocations(stack: Stack) -> None:
                     query["id"],
                     query.get("metric", {}).get("metricName"),
                     query.get("metric", {}).get("dimensions"),
+                    query.get("metric", {}).get("stat"),
                     query["returnData"],
                 )
                 for query in queries
             ],
-            "divides errors by invocations": "100 * errors / invocations"
-            in queries[-1].get("expression", ""),
+            "expression": queries[-1].get("expression"),
         }
 
-    # Then metric math compares 100 × errors / invocations with the configured percentage
+    # Then metric math compares 100 × failed invocations / invocations with the configured percentage
     assert fleet(declared) == fleet(expected)
+    # And those are the workers with an event-source mapping
+    assert {
+        "notification_generator",
+        "notification_send",
+        "demand_stream_to_sqs",
+        "shorten_event_url",
+        "sms_status_consumer",
+    } == BATCH_WORKERS
 
 
 def test_throttle_alarm_threshold_is_from_config(stack: Stack) -> None:
@@ -327,6 +346,25 @@ def test_every_alarm_notifies_the_stack_alarm_topic(stack: Stack) -> None:
     assert {alarm.name for alarm in alarms if alarm.inputs["okActions"] != [topic_arn]} == set()
 
 
+def _watched_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """Namespace, name, dimensions, statistic and period of each metric an alarm reads."""
+    if "metricQueries" not in alarm:
+        return [
+            {key: alarm.get(key) for key in ("namespace", "metricName", "dimensions", "statistic", "period")}
+        ]
+    return [
+        {
+            "namespace": query["metric"]["namespace"],
+            "metricName": query["metric"]["metricName"],
+            "dimensions": query["metric"]["dimensions"],
+            "statistic": query["metric"]["stat"],
+            "period": query["metric"]["period"],
+        }
+        for query in alarm["metricQueries"]
+        if "metric" in query
+    ]
+
+
 def test_alarms_on_worker_metrics_watch_the_stack_namespace_with_the_workers_dimensions(stack: Stack) -> None:
     # Given the catalog's alarms on the workers' own (EMF) metrics, e.g. SalesWithoutDemand
     namespace = stack.config.observability.metrics_namespace
@@ -335,12 +373,17 @@ def test_alarms_on_worker_metrics_watch_the_stack_namespace_with_the_workers_dim
         thresholds = stack.worker(spec).alarms.metric_thresholds
         return {
             alarm.suffix: {
-                "namespace": namespace,
-                "metricName": alarm.metric,
-                "dimensions": {"service": spec.name, "environment": stack.config.environment},
                 "threshold": thresholds.get(alarm.metric, 0),
-                "statistic": "Sum",
-                "period": alarm.period_seconds,
+                "metrics": [
+                    {
+                        "namespace": namespace,
+                        "metricName": metric,
+                        "dimensions": {"service": spec.name, "environment": stack.config.environment},
+                        "statistic": "Sum",
+                        "period": alarm.period_seconds,
+                    }
+                    for metric in alarm.watched_metrics
+                ],
             }
             for alarm in spec.metric_alarms
         }
@@ -348,12 +391,59 @@ def test_alarms_on_worker_metrics_watch_the_stack_namespace_with_the_workers_dim
     # When they are declared
     declared = fleet(
         lambda spec: {
-            suffix: _pick(stack.alarm(spec, suffix), like) for suffix, like in expected(spec).items()
+            alarm.suffix: {
+                "threshold": stack.alarm(spec, alarm.suffix)["threshold"],
+                "metrics": _watched_metrics(stack.alarm(spec, alarm.suffix)),
+            }
+            for alarm in spec.metric_alarms
         }
     )
 
     # Then each watches the metric as Powertools emits it: the stack's namespace, service and environment
     assert declared == fleet(expected)
-    assert {"SalesWithoutDemand", "OrphanedDemand"} <= {
-        alarm["metricName"] for alarms in declared.values() for alarm in alarms.values()
+    assert {"SalesWithoutDemand", "OrphanedDemand", "SmsFailed", "EmailFailed"} <= {
+        metric["metricName"]
+        for alarms in declared.values()
+        for alarm in alarms.values()
+        for metric in alarm["metrics"]
+    }
+
+
+@pytest.mark.parametrize("stack_name", ["prod1", "qa1", "local"])
+def test_send_failures_alarm_sums_both_channels_and_links_notification_not_sent(stack_name: str) -> None:
+    # Given the sender's SmsFailed and EmailFailed totals (notifications that ended FAILED)
+    stack = up_stack(stack_name)
+
+    # When the send-failures alarm is declared
+    alarm = stack.alarm(SPECS["notification_send"], "send-failures")
+
+    # Then it is named after the sender, sums both channels and links the runbook section
+    assert alarm["name"] == f"{stack.prefix}-ntfcn-snd-send-failures"
+    assert alarm["metricQueries"][-1]["expression"] == "FILL(smsfailed, 0) + FILL(emailfailed, 0)"
+    assert alarm["treatMissingData"] == "notBreaching"
+    assert alarm["alarmDescription"].endswith("docs/runbooks.md#notification-not-sent")
+
+
+CLOUDWATCH_QUERY_ID = re.compile(r"^[a-z][A-Za-z0-9_]*$")
+
+
+def test_metric_math_alarms_return_only_their_expression_under_valid_ids(stack: Stack) -> None:
+    # Given every metric-math alarm of the stack
+    alarms = [alarm for alarm in stack.graph.of_type(ALARM) if alarm.inputs.get("metricQueries")]
+    assert alarms
+
+    # When their queries are read
+    def problems(queries: list[dict[str, Any]]) -> list[str]:
+        found = [f"bad id {query['id']!r}" for query in queries if not CLOUDWATCH_QUERY_ID.match(query["id"])]
+        returned = [query for query in queries if query.get("returnData")]
+        if len(returned) != 1 or "expression" not in returned[0]:
+            found.append(f"returns {[query['id'] for query in returned]}")
+        ids = [query["id"] for query in queries]
+        if len(set(ids)) != len(ids):
+            found.append("duplicate ids")
+        return found
+
+    # Then CloudWatch would accept each: ids start lowercase, only the expression returns data
+    assert {alarm.name: problems(alarm.inputs["metricQueries"]) for alarm in alarms} == {
+        alarm.name: [] for alarm in alarms
     }

@@ -25,7 +25,7 @@ def test_the_fleet_is_one_worker_component_per_catalog_entry(stack: Stack) -> No
     # Then there is exactly one Worker per entry, named after it, each holding exactly one function
     assert sorted(worker.name for worker in workers) == sorted(SPECS)
     assert all(worker.parent is None and not worker.custom for worker in workers)
-    assert len(functions) == 9
+    assert len(functions) == len(CATALOG)
     assert sorted((function.parent, function.name) for function in functions) == sorted(
         (name, f"{name}-function") for name in SPECS
     )
@@ -151,7 +151,7 @@ def test_function_logs_json_to_its_own_log_group_with_retention(stack: Stack) ->
                 "logFormat": "JSON",
                 "logGroup": stack.log_group_name(spec),
                 "applicationLogLevel": {"WARNING": "WARN"}.get(config.log_level, config.log_level),
-                "systemLogLevel": "WARN",
+                "systemLogLevel": "INFO",
             },
             "logGroup": {
                 "name": f"/aws/lambda/{stack.function_name(spec)}",
@@ -178,7 +178,7 @@ def test_log_retention_spot_checks_against_the_stack_file(stack_name: str, reten
     log_groups = up_stack(stack_name).graph.of_type(LOG_GROUP)
 
     # Then every worker's log group keeps logs that long
-    assert [group.inputs["retentionInDays"] for group in log_groups] == [retention] * 9
+    assert [group.inputs["retentionInDays"] for group in log_groups] == [retention] * len(CATALOG)
 
 
 def test_function_environment_carries_identity_telemetry_access_and_tunables(stack: Stack) -> None:

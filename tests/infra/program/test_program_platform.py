@@ -8,10 +8,12 @@ import re
 import pytest
 
 from infra.catalog import CATALOG
+from infra.log_queries import ID_PLACEHOLDER
 from tests.infra.graphs import document, of_type, only
 from tests.infra.program.resource_types import (
     DASHBOARD,
     KMS_KEY,
+    QUERY_DEFINITION,
     SECRET,
     SECRET_VERSION,
     SES_TEMPLATE,
@@ -281,9 +283,10 @@ def test_secrets_are_declared_without_values(stack: Stack) -> None:
     # When the platform is declared
     secrets = stack.graph.of_type(SECRET)
 
-    # Then four secrets exist, none carries a value, and no secret version is declared anywhere
+    # Then five secrets exist (four vendors of the workers, TM Publish of `dmd suppression publish`),
+    # none carries a value, and no secret version is declared anywhere
     assert sorted(secret.inputs["name"] for secret in secrets) == sorted(
-        f"{stack.prefix}/{name}" for name in ("sms-service", "bitly", "discovery", "accounts")
+        f"{stack.prefix}/{name}" for name in ("sms-service", "bitly", "discovery", "accounts", "publish")
     )
     assert all("secretString" not in s.inputs and "secretBinary" not in s.inputs for s in secrets)
     assert stack.graph.of_type(SECRET_VERSION) == []
@@ -320,3 +323,29 @@ def test_fleet_dashboard_shows_every_function(stack: Stack) -> None:
     # Then it is named for the stack and charts the invocations of all nine functions
     assert dashboard.inputs["dashboardName"] == f"{stack.prefix}-fleet"
     assert shown == {stack.function_name(spec) for spec in CATALOG}
+
+
+def test_the_runbooks_logs_insights_queries_are_saved_per_stack(stack: Stack) -> None:
+    # Given the fleet's log groups
+    every_group = sorted(stack.log_group_name(spec) for spec in CATALOG)
+    sender = next(spec for spec in CATALOG if spec.name == "notification_send")
+
+    # When the saved queries are declared
+    queries = {
+        query.inputs["name"]: query.inputs
+        for query in of_type(stack.graph.children_of("fleet"), QUERY_DEFINITION)
+    }
+
+    # Then the four presets are saved in the stack's folder, each on the log groups it reads
+    folder = f"dmd-workers/{stack.environment}"
+    assert {name: sorted(inputs["logGroupNames"]) for name, inputs in queries.items()} == {
+        f"{folder}/errors": every_group,
+        f"{folder}/send-latency": [stack.log_group_name(sender)],
+        f"{folder}/cold-starts": every_group,
+        f"{folder}/notification": every_group,
+    }
+    # And they read the workers' real fields; the notification query carries the placeholder to edit
+    assert 'filter level in ["ERROR", "CRITICAL"]' in queries[f"{folder}/errors"]["queryString"]
+    assert 'filter message = "Notification sent"' in queries[f"{folder}/send-latency"]["queryString"]
+    assert 'filter type = "platform.report"' in queries[f"{folder}/cold-starts"]["queryString"]
+    assert f'correlation_id = "{ID_PLACEHOLDER}"' in queries[f"{folder}/notification"]["queryString"]

@@ -157,7 +157,8 @@ def test_an_invalid_number_fails_at_once_with_one_request_and_no_retry(
     assert [(error.status_code, error.reason) for error in record.errors] == [(400, "INVALID_NUMBER")]
     assert record.send_attempts == 1
     assert not stream.triggers_sender(stream.record(notification.key))
-    assert metrics(emf_blobs())["SmsFailed"] == [(1.0, {"reason": "INVALID_NUMBER"})]
+    # And counted by reason, and once more with no dimension but service/environment (the alarmed total)
+    assert metrics(emf_blobs())["SmsFailed"] == [(1.0, {"reason": "INVALID_NUMBER"}), (1.0, {})]
 
 
 def test_a_503_is_retried_on_the_next_delivery_and_accepted_exactly_once(
@@ -219,7 +220,7 @@ def test_an_outage_fails_the_notification_after_three_attempts_with_three_errors
     assert final.status.id is NotificationStatus.FAILED
     assert final.send_attempts == 3
     assert [error.status_code for error in final.errors] == [503, 503, 503]
-    assert metrics(emf_blobs())["SmsFailed"] == [(1.0, {"reason": "MAX_SEND_ATTEMPTS_EXCEEDED"})]
+    assert metrics(emf_blobs())["SmsFailed"] == [(1.0, {"reason": "MAX_SEND_ATTEMPTS_EXCEEDED"}), (1.0, {})]
 
 
 def test_a_replayed_record_is_not_sent_again(
@@ -306,7 +307,7 @@ def test_an_email_without_its_locale_template_fails_as_rejected(
     record = stored(stream, notification.key)
     assert record.status.id is NotificationStatus.FAILED
     assert [(error.status_code, error.reason) for error in record.errors] == [(400, "TemplateDoesNotExist")]
-    assert metrics(emf_blobs())["EmailFailed"] == [(1.0, {"reason": "TemplateDoesNotExist"})]
+    assert metrics(emf_blobs())["EmailFailed"] == [(1.0, {"reason": "TemplateDoesNotExist"}), (1.0, {})]
 
 
 def test_a_mixed_batch_reports_exactly_the_failing_records(

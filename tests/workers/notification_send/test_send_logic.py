@@ -412,3 +412,19 @@ def test_a_late_reminder_claimed_by_another_invocation_is_left_to_its_holder(har
     assert outcome is SendOutcome.ALREADY_CLAIMED
     assert (record.status.id, record.claim_id) == (NotificationStatus.CREATED, "in-flight")
     assert harness.channel.calls == []
+
+
+def test_a_sent_reminder_logs_its_sale_to_send_latency_for_the_send_latency_query(
+    harness: Harness, log_lines: Any
+) -> None:
+    # Given a reminder created when its sale's send window opened
+    notification = sms_notification()
+    harness.repository.create_notification(notification)
+
+    # When it is sent
+    assert harness.sender().handle(harness.change(notification, event_name="INSERT")) is SendOutcome.TRIGGERED
+
+    # Then its "Notification sent" line carries the seconds since then (the send-latency query reads it)
+    sent = [line for line in log_lines() if line["message"] == "Notification sent"]
+    expected = (harness.clock.datetime() - notification.date.created).total_seconds()
+    assert [line["sale_to_send_seconds"] for line in sent] == [round(expected, 3)]
