@@ -66,3 +66,16 @@ class AwsClients:
                 config=self._config,
             )
         return self._clients[service]
+
+    def unretried_client(self, service: str, *, read_timeout_seconds: float) -> Any:
+        """A fresh client whose calls wait this long for an answer and are never repeated."""
+        # For calls that may run long and are not safe to send twice, such as a synchronous Lambda
+        # invoke: a read timeout retried by botocore would invoke the function a second time.
+        config = self._config.merge(
+            Config(read_timeout=read_timeout_seconds, retries={"mode": "standard", "total_max_attempts": 1})
+        )
+        return self._session.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.endpoint_url,
+            config=config,
+        )

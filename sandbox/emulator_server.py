@@ -16,7 +16,13 @@
   directly: moto's generic, model-driven serializer walks every attribute of every item and image
   (about 1 ms per change record, a third of the server's time under the pipeline's load), while
   moto already holds them in the wire format; the documents are the same (absent members are
-  left out, as the serializer does).
+  left out, as the serializer does);
+- registering Lambda event-source mappings as API objects only: moto attaches a created mapping
+  to its Kinesis stream, SQS queue or DynamoDB table and, from then on, invokes the function
+  through Docker on every PutRecord (failing without Docker) and receives the queue's messages
+  itself. Detached, a mapping is created, read, listed, updated (enabled or disabled) and deleted
+  as in AWS, and the sandbox's own pollers consume the sources, reading the mapping's state to
+  pause while it is disabled (`dmd maintenance start`).
 
 It also puts `CallCounter` in front of moto's application: `POST /_dmd/calls` starts counting the
 AWS requests the server receives by service, operation and caller (the `app/…` id of the user
@@ -44,13 +50,18 @@ from urllib.parse import parse_qs
 from moto import backends, server
 from moto.core.responses import ActionResult
 from moto.core.serialize import TimestampSerializer
+from moto.dynamodb.models.table import Table as DynamoDbTable
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.kinesis import models as kinesis_models
 from moto.moto_server import werkzeug_app
+from moto.sqs.models import Queue as SqsQueue
 
 _MOTO_SHARD_GET_RECORDS = kinesis_models.Shard.get_records
 CALLS_PATH: Final = "/_dmd/calls"
+# moto's event sources that hold the mappings it invokes from (`lambda_event_source_mappings`).
+MAPPING_SOURCES: Final = (kinesis_models.Stream, SqsQueue, DynamoDbTable)
+MAPPING_HOOK: Final = "lambda_event_source_mappings"
 _counting_installed = False
 
 StartResponse = Callable[..., Any]
@@ -240,6 +251,27 @@ def _json_value(value: Any) -> int | float | str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+class _DetachedMappings:
+    """Stands in for a source's `lambda_event_source_mappings`: always empty, attaching is a no-op."""
+
+    # A data descriptor on the class wins over the attribute moto's constructors assign, so every
+    # source (existing or new) reads an empty dict: no invocation on PutRecord/SendMessage, and
+    # CreateEventSourceMapping's attachment lands in a throwaway dict.
+
+    def __get__(self, instance: object, owner: type | None = None) -> dict[str, Any]:
+        return {}
+
+    def __set__(self, instance: object, value: object) -> None:
+        """moto's constructors assign a fresh dict: ignored."""
+
+
+def detach_event_source_mappings() -> None:
+    """Keep moto's event-source mappings as API objects only: it never invokes from them (idempotent)."""
+    for source in MAPPING_SOURCES:
+        if not isinstance(source.__dict__.get(MAPPING_HOOK), _DetachedMappings):
+            setattr(source, MAPPING_HOOK, _DetachedMappings())
+
+
 def tune() -> None:
     """Apply the changes to the imported moto modules (idempotent)."""
     modules: tuple[str, ...] = tuple(backends.list_of_moto_modules())
@@ -258,6 +290,7 @@ def tune() -> None:
         method = getattr(DynamoHandler, name)
         if not getattr(method, "__wrapped_as_json__", False):
             setattr(DynamoHandler, name, _as_json(method))
+    detach_event_source_mappings()
     global _counting_installed  # noqa: PLW0603 - once per process
     if not _counting_installed:
         dispatcher = werkzeug_app.DomainDispatcherApplication

@@ -6,14 +6,17 @@ import dataclasses
 import importlib
 import logging
 import threading
+import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from infra.naming import log_group_name
 from sandbox.clock import SandboxClock
 from sandbox.environment import EnvironmentGate
+from sandbox.log_shipper import InvocationLog, InvocationLogSink, LogDestination, environment_stream_name
 
 Handler = Callable[[Any, Any], Any]
 LOGGER: Final = logging.getLogger("sandbox.function")
@@ -102,6 +105,8 @@ class FunctionSettings:
     invoked_arn: str = ""
     role_arn: str = ""
     region: str = "us-east-1"
+    log_format: str = "Text"  # the function's LoggingConfig: how its platform records are written
+    system_log_level: str = "INFO"
 
 
 class LambdaFunction:
@@ -111,9 +116,17 @@ class LambdaFunction:
     # variables the Lambda runtime sets, and a `LambdaContext` whose remaining time counts down in
     # real time (the sandbox's speed scales the triggers' waits, not the handlers' work). The
     # timeout is reported (a warning and the `timeouts` counter), not enforced: a thread cannot be
-    # killed.
+    # killed. With a `log_sink`, each invocation's output and the platform's records around it go
+    # there (the emulator's log group, see `sandbox.log_shipper`).
 
-    def __init__(self, settings: FunctionSettings, *, clock: SandboxClock, gate: EnvironmentGate) -> None:
+    def __init__(
+        self,
+        settings: FunctionSettings,
+        *,
+        clock: SandboxClock,
+        gate: EnvironmentGate,
+        log_sink: InvocationLogSink | None = None,
+    ) -> None:
         self.settings = settings
         self.counters = FunctionCounters()
         self._clock = clock
@@ -124,6 +137,9 @@ class LambdaFunction:
         self._environment = {**settings.environment, **_runtime_variables(settings)}
         # The gate's turns are per function instance: two sandboxes' functions of one name differ.
         self._gate_owner = f"{settings.function_name}@{id(self):x}"
+        self._log_sink = log_sink
+        # One execution environment per function instance, so one log stream, as Lambda names them.
+        self.log_stream_name = environment_stream_name(settings.version)
 
     @property
     def worker(self) -> str:
@@ -152,35 +168,69 @@ class LambdaFunction:
                 memory_limit_in_mb=settings.memory_mb,
                 aws_request_id=str(uuid.uuid4()),
                 log_group_name=log_group_name(settings.function_name),
-                log_stream_name=f"sandbox/[{settings.version}]{uuid.uuid4().hex}",
+                log_stream_name=self.log_stream_name,
                 deadline=self._clock.wall_now() + settings.timeout_seconds,
                 clock=self._clock,
                 shutdown=self._shutdown,
             )
             self.counters.add(invocations=1)
-            try:
-                return self._resolve()(event, context)
-            except Exception:
-                self.counters.add(function_errors=1)
-                raise
-            finally:
-                overrun = self._clock.wall_now() - context.deadline
-                if overrun > 0:
-                    self.counters.add(timeouts=1)
-                    LOGGER.warning(
-                        "%s: invocation %s ran %.1f s past its %d s timeout",
-                        settings.worker,
-                        context.aws_request_id,
-                        overrun,
-                        settings.timeout_seconds,
-                    )
+            with self._logged(context.aws_request_id) as log:
+                try:
+                    handler, init_ms = self._resolve()
+                    if log is not None:
+                        log.handler_started(init_ms)
+                    return handler(event, context)
+                except Exception:
+                    self.counters.add(function_errors=1)
+                    if log is not None:
+                        log.status = "error"
+                    raise
+                finally:
+                    overrun = self._clock.wall_now() - context.deadline
+                    if overrun > 0:
+                        self.counters.add(timeouts=1)
+                        if log is not None:
+                            log.status = "timeout"
+                        LOGGER.warning(
+                            "%s: invocation %s ran %.1f s past its %d s timeout",
+                            settings.worker,
+                            context.aws_request_id,
+                            overrun,
+                            settings.timeout_seconds,
+                        )
 
-    def _resolve(self) -> Handler:
+    @contextmanager
+    def _logged(self, request_id: str) -> Iterator[InvocationLog | None]:
+        """The invocation's log for the sink (None without one: nothing is captured)."""
+        if self._log_sink is None:
+            yield None
+            return
+        settings = self.settings
+        destination = LogDestination(
+            log_group=log_group_name(settings.function_name),
+            log_stream=self.log_stream_name,
+            log_format=settings.log_format,
+            system_log_level=settings.system_log_level,
+        )
+        with InvocationLog(
+            self._log_sink,
+            destination,
+            request_id=request_id,
+            function_name=settings.function_name,
+            version=settings.version,
+            memory_size_mb=settings.memory_mb,
+        ) as log:
+            yield log
+
+    def _resolve(self) -> tuple[Handler, float | None]:
+        """The handler, and how long importing it took when this call did (the cold start's init)."""
         # Imported inside the gate: modules may read their environment at import time.
         with self._import_lock:
             if self._handler is None:
+                began = time.perf_counter()
                 self._handler = import_handler(self.settings.handler)
-            return self._handler
+                return self._handler, (time.perf_counter() - began) * 1000
+            return self._handler, None
 
 
 def import_handler(path: str) -> Handler:

@@ -89,6 +89,7 @@ class Pipeline:
     """The local stack running with fake vendors; `with Pipeline(mode=PipelineMode.PRIVATE) as running: …`."""
 
     # `port` is the emulator's; by default the stack's (4566) when shared, a free one otherwise.
+    # `ship_logs`: the functions' output goes into the emulator's log groups too (`dmd logs`).
 
     def __init__(
         self,
@@ -103,6 +104,7 @@ class Pipeline:
         seed: int = 0,
         status_delays: SmsStatusDelays = DEFAULT_DELAYS,
         environment_overrides: Mapping[str, str] | None = None,
+        ship_logs: bool = False,
     ) -> None:
         self.mode = mode
         self.stack = load_committed(stack)
@@ -134,6 +136,7 @@ class Pipeline:
             background=mode.runs_in_background,
             configure_environment=mode.points_process_at_emulator,
             change_observers=(self.ledger.observe,),
+            ship_logs=ship_logs,
         )
 
     # ---------------------------------------------------------------------------------------------

@@ -1,11 +1,14 @@
 """The sandbox engine: the local stack's fleet on one machine, from its synthesized resource graph.
 
 `Sandbox.start()` starts the emulator (moto server, own process), materializes the graph into it
-with the event-source mappings kept out of moto, and wires what AWS would run around the functions:
-a CDC tailer per table → Kinesis route, one poller per mapping, the scheduled rules on the sandbox
-clock, and the AppSync resolvers. Handlers run in this process, imported lazily from the function's
-`handler` in the graph (or an override per worker), each with its own environment from the
-emulator's copy of the function (see `EnvironmentGate` for how environments take turns).
+(event-source mappings included, as API objects only: the emulator's process keeps moto from
+invoking from them), and wires what AWS would run around the functions: a CDC tailer per table →
+Kinesis route, one poller per mapping, the scheduled rules on the sandbox clock, and the AppSync
+resolvers. Pollers and schedules follow their mapping's and rule's state in the emulator: disabled
+(`dmd maintenance start`), they poll and fire nothing until enabled again. Handlers run in this
+process, imported lazily from the function's `handler` in the graph (or an override per worker),
+each with its own environment from the emulator's copy of the function (see `EnvironmentGate` for
+how environments take turns).
 
 Several sandboxes may run in one process (the tests keep one running while others come and go):
 they share the process's environment gate, and the workers' module-level caches (AWS clients,
@@ -33,9 +36,11 @@ from sandbox.emulator import DEFAULT_PORT, Emulator
 from sandbox.emulator import emulator_environment as sandbox_emulator_environment
 from sandbox.environment import PROCESS_GATE
 from sandbox.function import FunctionSettings, LambdaFunction, WorkerCounters
+from sandbox.log_shipper import LogShipper
 from sandbox.materialize import Kind, Materialized, materialize
 from sandbox.pollers import EventSourceMapping, KinesisPoller, SqsPoller
 from sandbox.schedule import Schedule
+from sandbox.trigger_state import mapping_state, rule_state
 
 FUNCTION: Final = "aws:lambda/function:Function"
 ALIAS: Final = "aws:lambda/alias:Alias"
@@ -73,7 +78,8 @@ class Sandbox:
     # `environment_overrides` replaces stack values of function variables (only where a function
     # declares the variable, as `pulumi config set` of that tunable would): the vendor URLs of fakes
     # on free ports, a shorter send backoff for demos. `clock` shares a clock with other components.
-    # `change_observers` see every table change the CDC tailers copy (see `CdcTailer`).
+    # `change_observers` see every table change the CDC tailers copy (see `CdcTailer`). `ship_logs`
+    # puts each invocation's output into the emulator's log group of its function (`LogShipper`).
 
     def __init__(
         self,
@@ -89,8 +95,11 @@ class Sandbox:
         clock: SandboxClock | None = None,
         environment_overrides: Mapping[str, str] | None = None,
         change_observers: Sequence[ChangeObserver] = (),
+        ship_logs: bool = False,
     ) -> None:
         self._graph = graph
+        self._ship_logs = ship_logs
+        self.log_shipper: LogShipper | None = None
         self._change_observers = tuple(change_observers)
         self._environment_overrides = dict(environment_overrides or {})
         self._configure_environment = configure_environment
@@ -149,8 +158,9 @@ class Sandbox:
                 self._clients,
                 graph_account_id=self._account_id,
                 graph_region=self._region,
-                register_event_source_mappings=False,
             )
+            if self._ship_logs:
+                self.log_shipper = LogShipper(self._clients).start()
             self.functions = self._functions(graph)
             self.tailers = self._tailers(graph)
             self.pollers = self._pollers(graph)
@@ -192,6 +202,9 @@ class Sandbox:
         for component in components:
             component.stop()
         self.schedules, self.pollers, self.tailers = [], {}, []
+        if self.log_shipper is not None:  # the last invocations' lines, before the emulator goes
+            self.log_shipper.stop()
+            self.log_shipper = None
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
@@ -334,8 +347,13 @@ class Sandbox:
                 invoked_arn=invoked_arn,
                 role_arn=deployed.get("Role", ""),
                 region=self._region,
+                # moto keeps no LoggingConfig: the program's says how the platform's records look.
+                log_format=(resource.inputs.get("loggingConfig") or {}).get("logFormat", "Text"),
+                system_log_level=(resource.inputs.get("loggingConfig") or {}).get("systemLogLevel", "INFO"),
             )
-            functions[worker] = LambdaFunction(settings, clock=self.clock, gate=self._gate)
+            functions[worker] = LambdaFunction(
+                settings, clock=self.clock, gate=self._gate, log_sink=self.log_shipper
+            )
         unknown = set(self._handler_overrides) - set(functions)
         if unknown:
             raise SandboxError(f"handler overrides for unknown workers: {', '.join(sorted(unknown))}")
@@ -375,6 +393,9 @@ class Sandbox:
                 )
             mapping = EventSourceMapping.from_request(request)
             service = mapping.event_source_arn.split(":")[2]
+            state = mapping_state(
+                self.clients.client("lambda"), self.materialized.ref(Kind.EVENT_SOURCE_MAPPING, logical_name)
+            )
             if service == "kinesis":
                 pollers[function.worker] = KinesisPoller(
                     mapping,
@@ -382,9 +403,10 @@ class Sandbox:
                     self.clients,
                     self.clock,
                     min_read_interval=STREAM_READ_INTERVAL_SECONDS if self._background else 0.0,
+                    state=state,
                 )
             elif service == "sqs":
-                pollers[function.worker] = SqsPoller(mapping, function, self.clients, self.clock)
+                pollers[function.worker] = SqsPoller(mapping, function, self.clients, self.clock, state=state)
             else:
                 raise SandboxError(f"{logical_name}: the sandbox has no poller for {service} sources")
         return pollers
@@ -407,6 +429,7 @@ class Sandbox:
                         clock=self.clock,
                         account_id=self._account_id,
                         region=self._region,
+                        state=rule_state(self.clients.client("events"), name),
                     )
                 )
         return schedules

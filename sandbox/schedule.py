@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from sandbox.clock import SandboxClock
 from sandbox.polling import PolledInBackground, PollingThread
+from sandbox.trigger_state import TriggerState
 
 LOGGER: Final = logging.getLogger("sandbox.schedule")
 ASYNC_RETRY_ATTEMPTS: Final = 2  # Lambda's default for asynchronous invocations
@@ -144,7 +145,10 @@ class Schedule(PolledInBackground):
     # When the clock jumps over several times, each one fires, in order, with its own scheduled
     # `time`. AWS invokes the target asynchronously: a function error is retried
     # `ASYNC_RETRY_ATTEMPTS` times, 1 and 2 minutes later on the sandbox clock, then dropped
-    # (counted in `dropped`), as Lambda does without an on-failure destination.
+    # (counted in `dropped`), as Lambda does without an on-failure destination. While the rule is
+    # disabled in the emulator (`state`), the times the clock passes fire nothing (counted in
+    # `skipped`) and are not made up later, as in EventBridge; retries of earlier firings still run
+    # (they are Lambda's, not the rule's).
 
     def __init__(
         self,
@@ -157,6 +161,7 @@ class Schedule(PolledInBackground):
         account_id: str,
         region: str,
         retry_attempts: int = ASYNC_RETRY_ATTEMPTS,
+        state: TriggerState | None = None,
     ) -> None:
         self.rule_name = rule_name
         self.rule_arn = rule_arn
@@ -165,6 +170,7 @@ class Schedule(PolledInBackground):
         self._account_id = account_id
         self._region = region
         self._retry_attempts = retry_attempts
+        self._state = state
         created = clock.now_datetime()
         self.expression = ScheduleExpression(expression, rate_anchor=created)
         self.next_fire = self.expression.next_after(created)
@@ -176,6 +182,7 @@ class Schedule(PolledInBackground):
         self.fired = 0
         self.failed = 0
         self.dropped = 0
+        self.skipped = 0
 
     def idle(self) -> bool:
         """Whether nothing is due or running: no firing the clock has passed, no retry waiting."""
@@ -188,12 +195,16 @@ class Schedule(PolledInBackground):
         # The state is read and advanced under the lock, the target runs outside it (a scheduled run
         # can take minutes; `idle()` must answer meanwhile).
         with self._delivering:
+            now = self._clock.now()
+            enabled = self._rule_enabled(now)
             with self._lock:
-                now = self._clock.now()
                 due: list[tuple[dict[str, Any], int]] = []
                 while self.next_fire.timestamp() <= now:
-                    due.append((self.event(self.next_fire), 0))
-                    self.fired += 1
+                    if enabled:
+                        due.append((self.event(self.next_fire), 0))
+                        self.fired += 1
+                    else:
+                        self.skipped += 1
                     self.next_fire = self.expression.next_after(self.next_fire)
                 for retry in sorted(self._retries, key=lambda item: item.due):
                     if retry.due <= now:
@@ -213,6 +224,17 @@ class Schedule(PolledInBackground):
                 with self._lock:
                     self._in_flight = 0
             return len(due)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the rule fires: always, unless its live state is known and disabled."""
+        return self._state is None or self._state.enabled()
+
+    def _rule_enabled(self, now: float) -> bool:
+        # Read from the emulator only when a firing is due (a round runs every 50 ms when idle).
+        with self._lock:
+            due = self.next_fire.timestamp() <= now
+        return not due or self.enabled
 
     def event(self, when: datetime) -> dict[str, Any]:
         """The EventBridge "Scheduled Event" for a firing at `when`."""

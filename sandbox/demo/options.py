@@ -31,6 +31,7 @@ class DemoOptions:
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
     report_path: Path | None = DEFAULT_REPORT
     worker_log: Path = DEFAULT_WORKER_LOG
+    ship_logs: bool = False  # the workers' lines into the emulator's log groups too (`dmd logs`)
 
     def __post_init__(self) -> None:
         if not 1 <= self.fans <= MAX_FANS:

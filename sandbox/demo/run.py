@@ -77,6 +77,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
         faults=NO_FAULTS,  # faults start at the tick (seeding looks events up without them)
         seed=options.seed,
         environment_overrides=overrides,
+        ship_logs=options.ship_logs,
     )
     with worker_output(options.worker_log), pipeline:
         snapshot = _run(pipeline, options, tick, screen, started)

@@ -21,11 +21,12 @@ CDC: DynamoDB → Kinesis streaming destinations are not implemented by moto. Ev
 destination is reported skipped with a `CdcRoute` (table stream → Kinesis stream) for a tailer that
 copies the stream's records into the Kinesis stream, as AWS would.
 
-Event source mappings: moto stores them (with filters), but runs the registered ones itself: without
-Docker every PutRecord to a stream with a mapping fails, and a queue's messages are consumed by moto.
-A sandbox that runs the workers through its own pollers materializes with
-`register_event_source_mappings=False` and reads the resolved requests from
-`Materialized.event_source_mappings`.
+Event source mappings: moto stores them (with filters), but stock moto runs the registered ones
+itself: without Docker every PutRecord to a stream with a mapping fails, and a queue's messages are
+consumed by moto. The sandbox's emulator process detaches them (`sandbox.emulator_server`), so it
+registers them (their state is what `dmd maintenance` pauses) and runs the workers through its own
+pollers from the resolved requests in `Materialized.event_source_mappings`. Against a stock moto
+whose sources must accept writes, materialize with `register_event_source_mappings=False`.
 """
 
 from sandbox.materialize.dynamodb import CDC_STREAM_VIEW

@@ -36,6 +36,7 @@ CREATORS: Final[Mapping[str, Creator]] = {
     "aws:secretsmanager/secret:Secret": secrets.create_secret,
     "aws:cloudwatch/logGroup:LogGroup": logs.create_log_group,
     "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": logs.create_subscription_filter,
+    "aws:cloudwatch/queryDefinition:QueryDefinition": logs.create_query_definition,
     "aws:iam/role:Role": iam.create_role,
     "aws:iam/rolePolicy:RolePolicy": iam.create_role_policy,
     "aws:lambda/layerVersion:LayerVersion": lambda_.create_layer,

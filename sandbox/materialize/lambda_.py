@@ -13,9 +13,10 @@ from sandbox.materialize.results import Kind
 from sandbox.materialize.step import EmulatorUnsupportedError, Step
 
 UNREGISTERED_MAPPING: Final = (
-    "left to the sandbox's pollers (Materialized.event_source_mappings): with a mapping registered, moto "
-    "invokes the function through Docker on every PutRecord to the stream (failing without Docker) and "
-    "consumes the queue's messages itself"
+    "left to the sandbox's pollers (Materialized.event_source_mappings): with a mapping registered, a stock "
+    "moto invokes the function through Docker on every PutRecord to the stream (failing without Docker) and "
+    "consumes the queue's messages itself (the sandbox's emulator process does not: see "
+    "sandbox.emulator_server)"
 )
 _ZIP_EPOCH: Final = (1980, 1, 1, 0, 0, 0)
 

@@ -24,6 +24,7 @@ class Kind(StrEnum):
     SECRET = "secret"  # noqa: S105 - a resource kind
     LOG_GROUP = "log-group"
     LOG_SUBSCRIPTION = "log-subscription"
+    QUERY_DEFINITION = "query-definition"
     ROLE = "role"
     ROLE_POLICY = "role-policy"
     LAYER = "layer"

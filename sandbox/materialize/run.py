@@ -38,8 +38,8 @@ def materialize(
 
     `graph_account_id`/`graph_region` are the ones the graph was synthesized with (its mock ARNs).
     `register_event_source_mappings=False` keeps mappings out of moto (they are reported skipped, with
-    their resolved requests in `event_source_mappings`): a sandbox that runs the workers with its own
-    pollers needs that, because moto runs registered mappings itself (see `UNREGISTERED_MAPPING`).
+    their resolved requests in `event_source_mappings`): a stock moto runs registered mappings itself
+    (see `UNREGISTERED_MAPPING`); the sandbox's emulator process does not, so the sandbox registers them.
     The emulator is expected to be empty: names are the program's, so a second run collides.
     """
     if graph.preview:

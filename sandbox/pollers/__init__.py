@@ -21,6 +21,9 @@ by the clock's speed), deletes the messages the filter rejects (as Lambda does),
 SQS event, deletes what succeeded and leaves failures to reappear after the visibility timeout; the
 queue's redrive policy (moto's ReceiveMessage) moves a message to its DLQ after maxReceiveCount
 receives. `MaximumConcurrency` background threads poll and invoke concurrently (Lambda's default: 5).
+
+Both poll only while their mapping is enabled: the request's `Enabled`, and (given a `state`, as the
+sandbox does) the mapping's live state in the emulator, so `dmd maintenance start` pauses them.
 """
 
 from sandbox.pollers.batch import UNHANDLED, BatchResult, invoke_batch, reported_failures

@@ -19,6 +19,7 @@ from sandbox.pollers.kinesis_shards import ShardReader
 from sandbox.pollers.mapping import EventSourceMapping
 from sandbox.pollers.on_failure import OnFailureDestination
 from sandbox.polling import PollingThread
+from sandbox.trigger_state import TriggerState
 
 LOGGER: Final = logging.getLogger("sandbox.pollers")
 _LANE_WAIT_SECONDS: Final = 0.05
@@ -35,9 +36,13 @@ class KinesisPoller:
         clock: SandboxClock,
         *,
         min_read_interval: float = 0.0,
+        state: TriggerState | None = None,
     ) -> None:
         self.mapping = EventSourceMapping.of(mapping)
         self.function = function
+        # The mapping's live state in the emulator: while it is disabled, nothing is read or invoked
+        # (batches already buffered wait, and go on from their checkpoint once it is enabled again).
+        self._state = state
         # Real seconds between two GetRecords on a shard (Kinesis allows 5 a second per shard, and
         # Lambda's poller reads each shard about once a second when idle); 0 reads on every round.
         self.min_read_interval = min_read_interval
@@ -90,16 +95,21 @@ class KinesisPoller:
         """Failed background rounds and lane runs (emulator errors, not function errors)."""
         return self._thread.errors + self._lane_errors
 
+    @property
+    def enabled(self) -> bool:
+        """Whether the mapping polls: enabled when created and (when its live state is known) now."""
+        return self.mapping.enabled and (self._state is None or self._state.enabled())
+
     def idle(self) -> bool:
         """Whether every shard was read to its tip and nothing is buffered or waiting for a retry."""
-        if not self.mapping.enabled:
+        if not self.enabled:
             return True
         with self._lock:
             return all(cursor.drained for cursor in self._reader.cursors)
 
     def poll_once(self) -> int:
         """One round over the readable shards: read, and at most one batch per lane; work done."""
-        if not self.mapping.enabled:
+        if not self.enabled:
             return 0
         with self._lock:
             if self._reader.listing_due():

@@ -16,6 +16,7 @@ from sandbox.pollers.batch import invoke_batch
 from sandbox.pollers.mapping import EventSourceMapping, arn_parts
 from sandbox.pollers.record_filter import json_or_text
 from sandbox.polling import PollingThread
+from sandbox.trigger_state import TriggerState
 
 LOGGER: Final = logging.getLogger("sandbox.pollers")
 SQS_DEFAULT_CONCURRENCY: Final = 5  # Lambda starts with five concurrent SQS pollers
@@ -34,9 +35,13 @@ class SqsPoller:
         function: LambdaFunction,
         clients: AwsClients,
         clock: SandboxClock,
+        *,
+        state: TriggerState | None = None,
     ) -> None:
         self.mapping = EventSourceMapping.of(mapping)
         self.function = function
+        # The mapping's live state in the emulator: while it is disabled, nothing is received.
+        self._state = state
         self._clock = clock
         self._sqs = clients.client("sqs")
         self._region = clients.region
@@ -76,6 +81,11 @@ class SqsPoller:
         """Failed background rounds (emulator errors, not function errors)."""
         return sum(thread.errors for thread in self._threads)
 
+    @property
+    def enabled(self) -> bool:
+        """Whether the mapping polls: enabled when created and (when its live state is known) now."""
+        return self.mapping.enabled and (self._state is None or self._state.enabled())
+
     def idle(self) -> bool:
         """Whether the queue holds no message, visible, in flight or delayed."""
         attributes = self._sqs.get_queue_attributes(
@@ -90,7 +100,7 @@ class SqsPoller:
 
     def poll_once(self, wait_seconds: int = 0) -> int:
         """Receive a batch (long-polling `wait_seconds` for the first message), invoke; how many received."""
-        if not self.mapping.enabled:
+        if not self.enabled:
             return 0
         messages = self._receive(wait_seconds)
         if not messages:

@@ -84,6 +84,8 @@ def test_tune_replaces_the_costly_paths_and_keeps_the_service_list(monkeypatch: 
     monkeypatch.setattr(
         werkzeug_app.MotoRequestHandler, "log_request", werkzeug_app.MotoRequestHandler.log_request
     )
+    for source in emulator_server.MAPPING_SOURCES:  # absent on the classes: removed again on undo
+        monkeypatch.setattr(source, emulator_server.MAPPING_HOOK, None, raising=False)
     before = list(backends.list_of_moto_modules())
     # When the server's process tunes them (twice: idempotent)
     emulator_server.tune()
@@ -93,6 +95,11 @@ def test_tune_replaces_the_costly_paths_and_keeps_the_service_list(monkeypatch: 
     assert "dynamodb" in before and "kinesis" in before
     assert Shard.get_records is emulator_server._get_records
     assert Shard.get_max_sequence_number is emulator_server._last_sequence_number
+    # And every event source reads no mapping to invoke from, whatever is attached to it
+    for source in emulator_server.MAPPING_SOURCES:
+        instance = source.__new__(source)
+        setattr(instance, emulator_server.MAPPING_HOOK, {"arn": "mapping"})
+        assert getattr(instance, emulator_server.MAPPING_HOOK) == {}
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from aws_clients import AwsClients
 from infra.synth import ResourceGraph
 from sandbox.clock import SandboxClock
 from sandbox.pollers import KinesisPoller
+from sandbox.trigger_state import TriggerState
 from tests.sandbox.conftest import ACCOUNT, REGION, FunctionFactory
 
 pytestmark = pytest.mark.slow
@@ -296,3 +297,28 @@ def test_a_parallelization_factor_runs_that_many_batches_at_once_keeping_each_ke
     # And each partition key's records arrived in the order they were written
     for key, sequences in written.items():
         assert [sequence for seen, sequence in delivered if seen == key] == sequences
+
+
+def test_while_its_mapping_is_disabled_the_poller_reads_nothing_and_resumes_where_it_was(
+    aws: AwsClients, stream: str, clock: SandboxClock, make_function: FunctionFactory, handlers: Any
+) -> None:
+    # Given a poller that delivered a first record, then its mapping disabled
+    mapping_enabled = [True]
+    function = make_function("succeed")
+    poller = KinesisPoller(
+        _mapping(), function, aws, clock, state=TriggerState(lambda: mapping_enabled[0], max_age=0)
+    )
+    first = _put(aws, {"n": 1})
+    poller.poll_once()
+    mapping_enabled[0] = False
+    # When records arrive while it is disabled
+    later = _put(aws, {"n": 2}, {"n": 3})
+    # Then it reads and invokes nothing (and counts as idle: nothing is in flight)
+    assert poller.poll_once() == 0
+    assert [call.identifiers for call in handlers.invocations("succeed")] == [first]
+    assert poller.idle()
+    # And once enabled again, it delivers exactly the records that arrived meanwhile
+    mapping_enabled[0] = True
+    poller.poll_once()
+    poller.poll_once()
+    assert [call.identifiers for call in handlers.invocations("succeed")] == [first, later]

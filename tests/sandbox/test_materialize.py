@@ -96,7 +96,8 @@ def test_every_custom_resource_is_created_or_skipped_with_a_reason(
 
 def test_only_what_moto_cannot_hold_is_skipped(materialized: Materialized) -> None:
     # Given the local stack materialized into moto 5.2
-    # Then exactly the Kinesis streaming destination and AppSync data sources/resolvers are skipped
+    # Then exactly the Kinesis streaming destination, AppSync data sources/resolvers and saved Logs
+    # Insights queries are skipped
     reasons = {item.name: item.reason for item in materialized.skipped}
     assert set(reasons) == {
         "platform-demand-cdc",
@@ -104,9 +105,14 @@ def test_only_what_moto_cannot_hold_is_skipped(materialized: Materialized) -> No
         "event_details-resolver",
         "proxy_tm_account_service-data-source",
         "proxy_tm_account_service-resolver",
+        "fleet-query-errors",
+        "fleet-query-send-latency",
+        "fleet-query-cold-starts",
+        "fleet-query-notification",
     }
     assert reasons["event_details-data-source"] == "the emulator does not implement create_data_source"
     assert reasons["event_details-resolver"] == "the emulator does not implement create_resolver"
+    assert reasons["fleet-query-errors"] == "the emulator does not implement put_query_definition"
     assert reasons["platform-demand-cdc"].startswith(
         "the emulator does not implement enable_kinesis_streaming_destination; the table's DynamoDB stream"
     )
@@ -305,7 +311,7 @@ def test_streams_alarms_log_groups_and_templates_exist_as_declared(
 def test_secrets_hold_the_sandbox_placeholder(materialized: Materialized, emulator: AwsClients) -> None:
     # Given the secrets the program declares (without values)
     secrets = materialized.of(Kind.SECRET)
-    assert len(secrets) == 4
+    assert len(secrets) == 5  # four vendors of the workers, TM Publish of `dmd suppression publish`
     # Then each holds the recognisable placeholder
     for arn in secrets.values():
         value = emulator.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]

@@ -1,4 +1,5 @@
-"""Materializing for the sandbox's own pollers: mappings stay out of moto, so their sources accept writes."""
+"""Materializing for the sandbox's own pollers: sources must accept writes, with the mappings kept out of
+a stock moto, or registered in the sandbox's emulator, which detaches them from their sources."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from moto import mock_aws
 from aws_clients import AwsClients
 from infra.offline import synthesize_stack
 from infra.synth import ResourceGraph
+from sandbox import emulator_server
 from sandbox.materialize import UNREGISTERED_MAPPING, Kind, materialize
 
 # Each test starts its own emulator and materializes the whole stack.
@@ -67,3 +69,30 @@ def test_with_a_registered_stream_mapping_moto_refuses_records_without_docker(
     # write fails: why the sandbox's pollers need `register_event_source_mappings=False`
     with pytest.raises((AttributeError, ClientError)):
         emulator.client("kinesis").put_record(StreamName=TABLE_STREAM, Data=b"{}", PartitionKey="pk")
+
+
+def test_with_the_mappings_detached_as_in_the_sandboxs_emulator_they_are_registered_and_sources_accept_writes(
+    local_graph: ResourceGraph, emulator: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given moto with its event sources detached from their mappings, as the emulator process runs it
+    # (restored after the test: this process's moto stays stock)
+    for source in emulator_server.MAPPING_SOURCES:
+        monkeypatch.setattr(source, emulator_server.MAPPING_HOOK, None, raising=False)
+    emulator_server.detach_event_source_mappings()
+    # When the stack is materialized with its mappings registered
+    result = materialize(local_graph, emulator)
+    # Then every mapping exists in the emulator, enabled, with its resolved request kept for the pollers
+    lambda_ = emulator.client("lambda")
+    mappings = {resource.name for resource in local_graph.of_type(ESM)}
+    assert set(result.event_source_mappings) == mappings
+    for name in mappings:
+        mapping = lambda_.get_event_source_mapping(UUID=result.ref(Kind.EVENT_SOURCE_MAPPING, name))
+        assert mapping["State"] == "Enabled"
+        assert mapping["EventSourceArn"] == result.event_source_mappings[name]["EventSourceArn"]
+    assert not [item for item in result.skipped if item.type_ == ESM]
+    # And the sources accept writes, which stay there for the pollers (moto invokes nothing)
+    emulator.client("kinesis").put_record(StreamName=TABLE_STREAM, Data=b"{}", PartitionKey="pk")
+    url = result.ref(Kind.QUEUE_URL, "prd3292-local-us-east-1-event-short-url")
+    sqs = emulator.client("sqs")
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+    assert len(sqs.receive_message(QueueUrl=url)["Messages"]) == 1

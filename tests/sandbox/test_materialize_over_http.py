@@ -70,4 +70,8 @@ def test_materializing_over_http_rewrites_queue_urls_to_the_servers(
         "event_details-resolver",
         "proxy_tm_account_service-data-source",
         "proxy_tm_account_service-resolver",
+        "fleet-query-errors",
+        "fleet-query-send-latency",
+        "fleet-query-cold-starts",
+        "fleet-query-notification",
     }

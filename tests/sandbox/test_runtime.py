@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 
 from infra.synth import ResourceGraph
 from sandbox.materialize import Kind
+from sandbox.pollers.sqs import LONG_POLL_SECONDS
 from sandbox.runtime import Sandbox
 from tests.sandbox import handlers as doubles
 
@@ -151,3 +153,54 @@ def test_queries_and_direct_invocations_reach_the_resolver_and_the_worker(
     with pytest.raises(KeyError, match="no worker 'nope'"):
         sandbox.invoke("nope", {})
     assert set(sandbox.counters()) == set(DOUBLES)
+
+
+def test_the_mappings_are_registered_in_the_emulator_and_disabling_one_pauses_its_poller(
+    sandbox: Sandbox, handlers: Any
+) -> None:
+    # Given the running sandbox: every poller's mapping exists in the emulator, enabled
+    lambda_ = sandbox.clients.client("lambda")
+    mappings = {
+        mapping["UUID"]: mapping for mapping in lambda_.list_event_source_mappings()["EventSourceMappings"]
+    }
+    assert set(mappings) == set(sandbox.materialized.of(Kind.EVENT_SOURCE_MAPPING).values())
+    assert len(mappings) == len(sandbox.pollers)
+    assert {mapping["State"] for mapping in mappings.values()} == {"Enabled"}
+    generator = sandbox.materialized.ref(Kind.EVENT_SOURCE_MAPPING, "notification_generator-trigger")
+    poller = sandbox.pollers["notification_generator"]
+    url = sandbox.materialized.ref(Kind.QUEUE_URL, GENERATION_QUEUE)
+    # When the generator's mapping is disabled in the emulator, and a job is queued
+    lambda_.update_event_source_mapping(UUID=generator, Enabled=False)
+    try:
+        assert sandbox.run_until(lambda: not poller.enabled, deadline=5)
+        time.sleep(LONG_POLL_SECONDS + 0.2)  # receives already waiting when it was disabled end (drain)
+        sandbox.clients.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps({"saleId": "paused"}))
+        # Then the job waits in the queue, undelivered
+        assert not sandbox.run_until(lambda: bool(_calls("notification_generator")), deadline=1.5)
+    finally:
+        # And once enabled again, it is delivered
+        lambda_.update_event_source_mapping(UUID=generator, Enabled=True)
+    assert sandbox.run_until(lambda: bool(_calls("notification_generator")), deadline=10)
+    [call] = _calls("notification_generator")
+    assert json.loads(call.event["Records"][0]["body"]) == {"saleId": "paused"}
+
+
+def test_a_disabled_schedule_rule_fires_nothing_until_enabled_again(sandbox: Sandbox, handlers: Any) -> None:
+    # Given the scheduler's rule disabled in the emulator
+    events = sandbox.clients.client("events")
+    rule = "prd3292-local-us-east-1-ntfcn-schdlr-schedule"
+    [schedule] = [item for item in sandbox.schedules if item.rule_name == rule]
+    events.disable_rule(Name=rule)
+    try:
+        assert sandbox.run_until(lambda: not schedule.enabled, deadline=5)
+        # When the clock passes two half hours
+        sandbox.clock.advance(3600)
+        # Then the scheduler is not invoked
+        assert not sandbox.run_until(lambda: bool(_calls("notification_scheduler")), deadline=1.0)
+        assert schedule.skipped >= 2
+    finally:
+        events.enable_rule(Name=rule)
+    # And enabled again, it fires at its next time
+    assert sandbox.run_until(lambda: schedule.enabled, deadline=5)
+    sandbox.clock.advance(1800)
+    assert sandbox.run_until(lambda: len(_calls("notification_scheduler")) == 1, deadline=10)

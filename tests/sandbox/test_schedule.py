@@ -10,6 +10,7 @@ import pytest
 
 from sandbox.clock import SandboxClock
 from sandbox.schedule import Schedule, ScheduleError, ScheduleExpression
+from sandbox.trigger_state import TriggerState
 from workers.shared.records import parse_scheduled_event
 
 START = datetime(2024, 1, 15, 14, 10, tzinfo=UTC)
@@ -97,6 +98,45 @@ def test_a_failing_target_is_retried_twice_on_the_clock_then_dropped() -> None:
     # Then the same event was attempted 3 times (Lambda's async retries) and then dropped
     assert len(calls) == 3 and len(set(calls)) == 1
     assert (schedule.failed, schedule.dropped) == (3, 1)
+
+
+def test_a_disabled_rule_fires_nothing_and_does_not_make_up_its_firings_when_enabled_again() -> None:
+    # Given a half-hourly rule at 14:10 whose live state says disabled, and a failed firing's retry due
+    clock = SandboxClock(start=START, wall_time=FakeWallClock())
+    rule_enabled = [True]
+    attempts: list[str] = []
+
+    def target(event: dict[str, Any]) -> None:
+        attempts.append(event["time"][11:16])
+        if len(attempts) == 1:
+            raise RuntimeError("first firing fails")
+
+    schedule = Schedule(
+        rule_name=RULE,
+        rule_arn=RULE_ARN,
+        expression="cron(0/30 * * * ? *)",
+        target=target,
+        clock=clock,
+        account_id="123456789012",
+        region="us-east-1",
+        state=TriggerState(lambda: rule_enabled[0], max_age=0),
+    )
+    clock.advance(20 * 60)
+    schedule.poll_once()  # 14:30 fires and fails: its retry is due a minute later
+    rule_enabled[0] = False
+    # When the clock passes 15:00, 15:30 and 16:00 while the rule is disabled
+    clock.advance(90 * 60)
+    schedule.poll_once()
+    # Then no firing was delivered, only the earlier firing's retry (Lambda's, not the rule's)
+    assert attempts == ["14:30", "14:30"]
+    assert (schedule.fired, schedule.skipped, schedule.enabled) == (1, 3, False)
+    assert schedule.idle()
+    # And enabled again, the rule fires from its next time on, without the firings it skipped
+    rule_enabled[0] = True
+    clock.advance(30 * 60)
+    schedule.poll_once()
+    assert attempts == ["14:30", "14:30", "16:30"]
+    assert (schedule.fired, schedule.skipped) == (2, 3)
 
 
 @pytest.mark.parametrize(

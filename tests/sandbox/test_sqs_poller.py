@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from aws_clients import AwsClients
 from sandbox.clock import SandboxClock
 from sandbox.pollers import SqsPoller
+from sandbox.trigger_state import TriggerState
 from tests.sandbox.conftest import ACCOUNT, REGION, FunctionFactory
 from workers.shared.records import queue_message, queue_message_attributes
 
@@ -193,4 +194,28 @@ def test_maximum_concurrency_runs_that_many_invocations_at_once(
     # Then both invocations overlapped and succeeded
     counters = function.counters.snapshot()
     assert (counters.invocations, counters.function_errors, counters.records_processed) == (2, 0, 2)
+    assert _depth(aws, url) == 0
+
+
+def test_while_its_mapping_is_disabled_the_poller_receives_nothing_and_resumes_when_enabled(
+    aws: AwsClients, clock: SandboxClock, make_function: FunctionFactory, handlers: Any
+) -> None:
+    # Given a poller whose mapping's live state says disabled, and two messages in its queue
+    url, _ = _queue(aws)
+    mapping_enabled = [False]
+    function = make_function("succeed")
+    poller = SqsPoller(
+        _mapping(), function, aws, clock, state=TriggerState(lambda: mapping_enabled[0], max_age=0)
+    )
+    sent = _send(aws, url, {"n": 1}, {"n": 2})
+    # When the poller runs
+    # Then it receives nothing, and both messages wait in the queue, visible
+    assert poller.poll_once() == 0
+    assert not poller.enabled and not handlers.invocations("succeed")
+    assert _depth(aws, url) == 2
+    assert not poller.idle()
+    # And once the mapping is enabled again, both are delivered and deleted
+    mapping_enabled[0] = True
+    assert poller.poll_once() == 2
+    assert [call.identifiers for call in handlers.invocations("succeed")] == [sent]
     assert _depth(aws, url) == 0
