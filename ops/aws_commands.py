@@ -6,13 +6,13 @@ from collections import Counter
 from typing import Annotated
 
 import typer
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from aws_clients import AwsClients
-from infra.config import ConfigError
+from infra.config import ConfigError, StackConfig
 from infra.offline import synthesize_stack
 from infra.stack_files import load_committed
 from infra.synth import StackFileError
@@ -25,6 +25,8 @@ from ops.aws_check import (
     checked_resources,
     unchecked_types,
 )
+from ops.operations_records import MaintenanceRecord, active_maintenance
+from ops.target import Target
 
 app = typer.Typer(help="Check deployed AWS resources against the stack's program.", no_args_is_help=True)
 
@@ -50,6 +52,15 @@ def _findings_table(stack: str, findings: list[Finding], *, problems_only: bool)
     return table
 
 
+def _maintenance(stack: str, config: StackConfig, clients: AwsClients) -> MaintenanceRecord | None:
+    """The stack's active maintenance window: the triggers it paused are SKIPPED, not DRIFT."""
+    try:
+        return active_maintenance(Target(stack=stack, config=config, clients=clients))
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        raise AwsReadError(f"ssm get_parameter (the maintenance record): {code}: {error}") from error
+
+
 @app.command()
 def check(
     stack: Annotated[str, typer.Option(help="Stack to check (Pulumi.<stack>.yaml).")],
@@ -59,9 +70,15 @@ def check(
     region: Annotated[str | None, typer.Option(help="Region (default: the stack's aws:region).")] = None,
     problems_only: Annotated[bool, typer.Option(help="List only MISSING, DRIFT and SKIPPED checks.")] = False,
 ) -> None:
-    """Post-deploy check: functions, aliases, triggers, log groups, alarms, queues, table, streams.
+    """Post-deploy check: what is deployed in the stack's account against what its program declares.
 
+    Functions, aliases, event-source mappings, schedule rules (state), log groups and their
+    subscription filters (destination), alarms, queues, the table (indexes, TTL, deletion protection,
+    point-in-time recovery) and streams. A rule or mapping that an active maintenance window paused
+    (`dmd maintenance start`) is SKIPPED ("paused by maintenance since …"), not DRIFT.
     Exit 0 when all checks pass, 1 on any MISSING/DRIFT, 2 when the stack or AWS access is misconfigured.
+
+    Example: dmd aws check --stack prod1 --problems-only
     """
     errors = Console(stderr=True)
     try:
@@ -86,6 +103,7 @@ def check(
                 markup=False,
             )
             raise typer.Exit(2)
+        maintenance = _maintenance(stack, config, clients)
         with Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
@@ -101,6 +119,7 @@ def check(
                 on_progress=lambda resource: progress.update(
                     task, advance=1, description=f"checking {resource.name}"
                 ),
+                maintenance=maintenance,
             )
     except (AwsReadError, BotoCoreError) as error:
         errors.print(f"cannot read AWS: {error}", markup=False, highlight=False)

@@ -6,11 +6,21 @@ import typer
 
 from ops import (
     aws_commands,
+    backup_commands,
     config_commands,
+    data_commands,
     dlq_commands,
+    logs_commands,
+    maintenance_commands,
+    notifications_commands,
     packaging_commands,
+    replay_commands,
     sandbox_commands,
+    secrets_commands,
+    status_commands,
+    suppression_commands,
     synth_commands,
+    worker_scaffold_commands,
     workers_commands,
 )
 
@@ -22,11 +32,22 @@ app = typer.Typer(
 )
 app.command("synth")(synth_commands.synth)
 app.command("package")(packaging_commands.package)
+app.command("status")(status_commands.status)
+app.command("replay")(replay_commands.replay)
+workers_commands.app.command("create")(worker_scaffold_commands.create)
+workers_commands.app.command("remove")(worker_scaffold_commands.remove)
 app.add_typer(workers_commands.app, name="workers")
 app.add_typer(config_commands.app, name="config")
 app.add_typer(aws_commands.app, name="aws")
 app.add_typer(dlq_commands.app, name="dlq")
+app.add_typer(logs_commands.app, name="logs")
+app.add_typer(backup_commands.app, name="backup")
 app.add_typer(sandbox_commands.app, name="sandbox")
+app.add_typer(data_commands.app, name="data")
+app.add_typer(notifications_commands.app, name="notifications")
+app.add_typer(maintenance_commands.app, name="maintenance")
+app.add_typer(secrets_commands.app, name="secrets")
+app.add_typer(suppression_commands.app, name="suppression")
 
 
 def main() -> None:

@@ -18,7 +18,9 @@ from typing import Annotated, Any, NoReturn
 import click
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
-from rich.console import Console
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -77,6 +79,14 @@ def aws_errors(action: str) -> Iterator[None]:
         fail(str(error), code=EXIT_BAD_INPUT)
 
 
+class JsonModel(BaseModel):
+    """A command's result: frozen, built by field name, dumped with camelCase keys (`--json`)."""
+
+    model_config = ConfigDict(
+        frozen=True, alias_generator=to_camel, validate_by_name=True, serialize_by_alias=True
+    )
+
+
 def print_json(document: Any) -> None:
     """Write one JSON document to stdout (datetimes as ISO-8601 UTC)."""
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=_jsonable) + "\n")
@@ -102,8 +112,8 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     return rendered
 
 
-def show(rendered: Table | str) -> None:
-    """Print a table or text for people to stdout."""
+def show(rendered: RenderableType) -> None:
+    """Print a table, text or any Rich renderable for people to stdout."""
     Console().print(rendered)
 
 
@@ -116,7 +126,7 @@ def confirm(plan: Sequence[str], *, yes: bool, question: str = "Go ahead?") -> N
         return
     try:
         agreed = typer.confirm(question, default=False, err=True)
-    except click.exceptions.Abort:  # no answer (stdin closed): never a yes
+    except (click.exceptions.Abort, typer.Abort):  # no answer (stdin closed): never a yes
         agreed = False
     if not agreed:
         fail("aborted: nothing changed (pass --yes to skip the question)")

@@ -66,6 +66,9 @@ def demo(
     ] = DEFAULT_DEADLINE_SECONDS,
     report: Annotated[Path, typer.Option(help="Where to write the JSON report.")] = DEFAULT_REPORT,
     worker_log: Annotated[Path, typer.Option(help="Where the workers' logs go.")] = DEFAULT_WORKER_LOG,
+    ship_logs: Annotated[
+        bool, typer.Option(help="Also put the workers' lines into the emulator's log groups, as Lambda does.")
+    ] = False,
 ) -> None:
     """Seed events, sales and fans, open the scheduler window, run until every reminder is terminal, report.
 
@@ -84,6 +87,7 @@ def demo(
             deadline_seconds=deadline,
             report_path=report,
             worker_log=worker_log,
+            ship_logs=ship_logs,
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
@@ -119,6 +123,7 @@ def _endpoints(pipeline: Pipeline) -> Table:
     for type_name, field in sorted(sandbox.resolvers):
         table.add_row("AppSync field", f"{type_name}.{field}  (dmd sandbox query {field} …)")
     table.add_row("Discovery events served", ", ".join(sorted(pipeline.vendors.discovery.event_ids())))
+    table.add_row("logs", "dmd logs tail all --stack local --follow  (the workers' lines, as in CloudWatch)")
     table.add_row(
         "try",
         "AWS_ENDPOINT_URL=" + sandbox.endpoint_url + " aws dynamodb scan --table-name " + pipeline.table_name,
@@ -140,12 +145,16 @@ def up(
     """Run the local stack until Ctrl-C: emulator on :4566, fakes on the stack's vendor ports, real workers.
 
     The Discovery fake serves the demo's events. Other shells can use it: `dmd sandbox query
-    eventDetails --event-id …`, `aws --endpoint-url http://127.0.0.1:4566 …`, `pulumi up -s local`.
+    eventDetails --event-id …`, `aws --endpoint-url http://127.0.0.1:4566 …`, `pulumi up -s local`,
+    `dmd logs tail notification_send --stack local --follow` (the workers' lines also go into the
+    emulator's log groups, as in Lambda).
     """
     console = Console(file=sys.stdout)  # this stdout: the workers' output is redirected while running
     plan = _faults(faults)
     try:
-        pipeline = Pipeline(mode=PipelineMode.SHARED, port=port, speed=speed, faults=plan, seed=seed)
+        pipeline = Pipeline(
+            mode=PipelineMode.SHARED, port=port, speed=speed, faults=plan, seed=seed, ship_logs=True
+        )
     except OSError as error:  # a vendor port of the stack is taken
         console.print(
             f"[red]cannot listen on the stack's vendor ports (another sandbox running?): {error}[/red]"
@@ -175,9 +184,12 @@ def up(
             while not stopping.wait(_STATUS_SECONDS):
                 counters = pipeline.sandbox.counters()
                 invocations = sum(counter.invocations for counter in counters.values())
+                shipper = pipeline.sandbox.log_shipper
+                shipped = shipper.counters.shipped if shipper is not None else 0
                 status.update(
                     f"running · sandbox clock {pipeline.clock.now_datetime():%H:%M:%S} UTC · "
                     f"{invocations} invocations · SMS accepted {sum(pipeline.vendors.sms.accepted.values())}"
+                    f" · {shipped} log lines in the emulator"
                 )
     finally:
         for number, handler in previous.items():

@@ -23,6 +23,18 @@ from infra.catalog import (
     WorkerSpec,
     catalog_by_name,
 )
+from ops.deployed_workers import DeployedWorker, deployed_workers
+from ops.operator_io import (
+    EXIT_BAD_INPUT,
+    JsonOption,
+    aws_errors,
+    fail,
+    print_json,
+    progress,
+    show,
+    table,
+    target_for,
+)
 
 app = typer.Typer(help="List and inspect the workers of the catalog.", no_args_is_help=True)
 
@@ -42,21 +54,120 @@ def describe_source(spec: WorkerSpec) -> str:
     raise AssertionError(spec.source)
 
 
+DEPLOYED_COLUMNS = (
+    "worker",
+    "live version",
+    "memory MB",
+    "timeout s",
+    "reserved",
+    "last modified",
+    "state",
+    "runtime",
+    "arch",
+)
+
+
 @app.command("list")
-def list_workers() -> None:
-    """List the workers with their inventory code, trigger and access."""
-    table = Table(title="dmd-workers catalog")
+def list_workers(
+    deployed: Annotated[
+        bool,
+        typer.Option(
+            "--deployed",
+            help="Show what is deployed in --stack (Lambda), not the catalog.",
+            show_default=False,
+        ),
+    ] = False,
+    stack: Annotated[
+        str | None,
+        typer.Option(help="Stack to read with --deployed (qa1, prod1, local).", show_default=False),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List the workers of the catalog (code, trigger, access, handler), or what is deployed of them.
+
+    With --deployed --stack S: per worker the version behind `live` (and its routing weights, if
+    any), memory, timeout, reserved concurrency, last modified, state/last update status, runtime
+    and architecture, as Lambda reports them; a worker without a function reads "not deployed".
+
+    JSON keys (--deployed): a list of {worker, functionName, deployed, liveVersion, liveRouting,
+    memoryMb, timeoutSeconds, reservedConcurrency, lastModified, state, lastUpdateStatus, runtime,
+    architectures}; without --deployed: a list of {worker, code, trigger, access, handler}.
+
+    Example: dmd workers list --deployed --stack prod1
+    """
+    if deployed:
+        if stack is None:
+            fail("--deployed needs --stack (qa1, prod1 or local)", code=EXIT_BAD_INPUT)
+        _list_deployed(stack, json_output=json_output)
+        return
+    if stack is not None:
+        fail(
+            "--stack applies to --deployed only (the catalog is the same in every stack)", code=EXIT_BAD_INPUT
+        )
+    if json_output:
+        print_json(
+            [
+                {
+                    "worker": spec.name,
+                    "code": spec.inventory_code,
+                    "trigger": describe_source(spec),
+                    "access": sorted(access.value for access in spec.access),
+                    "handler": spec.handler,
+                }
+                for spec in CATALOG
+            ]
+        )
+        return
+    catalog = Table(title="dmd-workers catalog")
     for column in ("worker", "code", "trigger", "access", "handler"):
-        table.add_column(column)
+        catalog.add_column(column)
     for spec in CATALOG:
-        table.add_row(
+        catalog.add_row(
             spec.name,
             spec.inventory_code,
             describe_source(spec),
             ", ".join(sorted(access.value for access in spec.access)),
             spec.handler,
         )
-    Console().print(table)
+    Console().print(catalog)
+
+
+def _list_deployed(stack: str, *, json_output: bool) -> None:
+    target = target_for(stack)
+    with aws_errors(f"read the functions of {stack}"):
+        with progress(f"reading {stack}'s graph", total=None):
+            workers = target.fleet.workers
+        with progress("functions", total=len(workers)) as advance:
+            found = deployed_workers(target, on_worker=lambda worker: advance(description=worker.name))
+    if json_output:
+        print_json([worker.model_dump() for worker in found])
+        return
+    show(table(f"{stack}: deployed workers", DEPLOYED_COLUMNS, [_deployed_row(worker) for worker in found]))
+
+
+def _deployed_row(worker: DeployedWorker) -> tuple[str | int | None, ...]:
+    if not worker.deployed:
+        return (worker.worker, "[bold red]not deployed[/bold red]", *([None] * (len(DEPLOYED_COLUMNS) - 2)))
+    version = worker.live_version or "[bold red]no live alias[/bold red]"
+    if worker.live_routing:
+        shares = ", ".join(f"{weight:.0%} → {other}" for other, weight in sorted(worker.live_routing.items()))
+        version = f"{version} ({shares})"
+    state = worker.state or "-"
+    if worker.last_update_status and worker.last_update_status != "Successful":
+        state = f"{state}, last update {worker.last_update_status}"
+    if state not in ("Active", "-"):
+        state = f"[bold yellow]{state}[/bold yellow]"
+    return (
+        worker.worker,
+        version,
+        worker.memory_mb,
+        worker.timeout_seconds,
+        worker.reserved_concurrency if worker.reserved_concurrency is not None else "unreserved",
+        worker.last_modified,
+        state,
+        worker.runtime,
+        ", ".join(worker.architectures) or None,
+    )
 
 
 @app.command("invoke")

@@ -205,6 +205,23 @@ def test_every_deployed_stack_is_verified_by_the_aws_check_after_its_deploy() ->
         assert f".venv/bin/dmd aws check --stack {stack}" in verify["script"]
 
 
+def test_every_pulumi_up_refuses_first_while_a_maintenance_window_is_active() -> None:
+    # `pulumi up --refresh` would enable again the mappings and rules a window paused (the program
+    # declares them enabled): each deploy job checks the window before it, and stops if one is active.
+    pipeline = _pipeline()
+    deploys = [
+        name
+        for name in _jobs(pipeline)
+        if any(line.startswith("pulumi up") for line in _resolved(pipeline, name).get("script") or [])
+    ]
+    assert deploys == ["deploy:qa1", "deploy:prod1"]
+    for name in deploys:
+        script = _resolved(pipeline, name)["script"]
+        stack = name.split(":")[1]
+        check = script.index(f".venv/bin/dmd maintenance status --stack {stack} --fail-if-active")
+        assert check < next(index for index, line in enumerate(script) if line.startswith("pulumi up")), name
+
+
 def test_every_committed_stack_but_local_has_a_preview_job() -> None:
     pipeline = _pipeline()
     stacks = [stack for stack in committed_stacks(ROOT) if stack != "local"]

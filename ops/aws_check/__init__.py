@@ -12,18 +12,27 @@ from ops.aws_check.comparisons import (
     compare_function,
     compare_log_group,
     compare_queue,
+    compare_rule,
     compare_stream,
+    compare_subscription_filter,
     compare_table,
     source_name,
 )
 from ops.aws_check.deployed_state import AwsReadError, DeployedState
 from ops.aws_check.findings import NOT_REPORTED, Finding, Status
-from ops.aws_check.stack_check import LIVE_ALIAS, check_stack, checked_resources, unchecked_types
+from ops.aws_check.stack_check import (
+    LIVE_ALIAS,
+    CheckContext,
+    check_stack,
+    checked_resources,
+    unchecked_types,
+)
 
 __all__ = [
     "LIVE_ALIAS",
     "NOT_REPORTED",
     "AwsReadError",
+    "CheckContext",
     "DeployedState",
     "Finding",
     "Status",
@@ -35,7 +44,9 @@ __all__ = [
     "compare_function",
     "compare_log_group",
     "compare_queue",
+    "compare_rule",
     "compare_stream",
+    "compare_subscription_filter",
     "compare_table",
     "source_name",
     "unchecked_types",

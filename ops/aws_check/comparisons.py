@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Final
 
-from ops.aws_check.findings import Finding, ResourceFindings, Status, show
+from ops.aws_check.findings import NOT_REPORTED, Finding, ResourceFindings, Status, show
 
 _ENABLED_STATES: Final = frozenset({"Enabled", "Enabling", "Creating", "Updating"})
+
+
+def paused(actual: str, since: datetime) -> str:
+    """What a trigger's state reads as when a maintenance window disabled it."""
+    return f"{actual}: paused by maintenance since {since.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def compare_function(inputs: Mapping[str, Any], deployed: Mapping[str, Any] | None) -> list[Finding]:
@@ -90,9 +96,15 @@ def _patterns(filters: Iterable[Mapping[str, Any]], key: str) -> list[str]:
 
 
 def compare_event_source_mapping(
-    inputs: Mapping[str, Any], on_alias: Sequence[Mapping[str, Any]] | None
+    inputs: Mapping[str, Any],
+    on_alias: Sequence[Mapping[str, Any]] | None,
+    *,
+    paused_since: datetime | None = None,
 ) -> list[Finding]:
-    """The mapping on the alias from the same source; `on_alias` is None when the alias is missing."""
+    """The mapping on the alias from the same source; `on_alias` is None when the alias is missing.
+
+    `paused_since`: a maintenance window covers the worker, so a disabled mapping is SKIPPED, not DRIFT.
+    """
     function = inputs["functionName"].split(":function:", 1)[-1]
     source = source_name(inputs["eventSourceArn"])
     mapping = ResourceFindings("event source mapping", f"{source} → {function}")
@@ -104,15 +116,18 @@ def compare_event_source_mapping(
         return [mapping.absent(f"from {source}", "on alias: " + show(sources))]
     state = deployed.get("State", "")
     expected_enabled = bool(inputs.get("enabled", True))
+    enabled = mapping.finding(
+        "enabled",
+        Status.OK if (state in _ENABLED_STATES) == expected_enabled else Status.DRIFT,
+        "Enabled" if expected_enabled else "Disabled",
+        state or "none",
+    )
+    if enabled.status is Status.DRIFT and expected_enabled and paused_since is not None:
+        enabled = mapping.finding("enabled", Status.SKIPPED, "Enabled", paused(state, paused_since))
     return [
         mapping.present(),
         mapping.reported("batch size", inputs.get("batchSize"), deployed=deployed, key="BatchSize"),
-        mapping.finding(
-            "enabled",
-            Status.OK if (state in _ENABLED_STATES) == expected_enabled else Status.DRIFT,
-            "Enabled" if expected_enabled else "Disabled",
-            state or "none",
-        ),
+        enabled,
         mapping.field(
             "function response types",
             sorted(inputs.get("functionResponseTypes") or []),
@@ -173,9 +188,15 @@ def compare_queue(inputs: Mapping[str, Any], attributes: Mapping[str, Any] | Non
 
 
 def compare_table(
-    inputs: Mapping[str, Any], deployed: Mapping[str, Any] | None, time_to_live: Mapping[str, Any] | None
+    inputs: Mapping[str, Any],
+    deployed: Mapping[str, Any] | None,
+    time_to_live: Mapping[str, Any] | None,
+    continuous_backups: Mapping[str, Any] | None = None,
 ) -> list[Finding]:
-    """The table exists with its GSIs, TTL attribute and deletion protection."""
+    """The table exists with its GSIs, TTL attribute, deletion protection and point-in-time recovery.
+
+    `continuous_backups` is DescribeContinuousBackups' description (None: not read or not reported).
+    """
     table = ResourceFindings("table", inputs["name"])
     if deployed is None:
         return [table.absent()]
@@ -200,6 +221,59 @@ def compare_table(
             bool(inputs.get("deletionProtectionEnabled", False)),
             deployed=deployed,
             key="DeletionProtectionEnabled",
+        ),
+        _point_in_time_recovery(table, inputs, continuous_backups),
+    ]
+
+
+def _point_in_time_recovery(
+    table: ResourceFindings, inputs: Mapping[str, Any], continuous_backups: Mapping[str, Any] | None
+) -> Finding:
+    expected = "ENABLED" if (inputs.get("pointInTimeRecovery") or {}).get("enabled") else "DISABLED"
+    recovery = (continuous_backups or {}).get("PointInTimeRecoveryDescription") or {}
+    if "PointInTimeRecoveryStatus" not in recovery:
+        return table.finding("point-in-time recovery", Status.SKIPPED, expected, NOT_REPORTED)
+    return table.field("point-in-time recovery", expected, recovery["PointInTimeRecoveryStatus"])
+
+
+def compare_rule(
+    inputs: Mapping[str, Any], deployed: Mapping[str, Any] | None, *, paused_since: datetime | None = None
+) -> list[Finding]:
+    """The EventBridge rule exists with its schedule and state (ENABLED unless declared otherwise).
+
+    `paused_since`: a maintenance window covers the rule's worker, so DISABLED is SKIPPED, not DRIFT.
+    """
+    rule = ResourceFindings("rule", inputs["name"])
+    if deployed is None:
+        return [rule.absent()]
+    expected_state = inputs.get("state") or "ENABLED"
+    actual_state = deployed.get("State")
+    state = rule.field("state", expected_state, actual_state)
+    if state.status is Status.DRIFT and actual_state == "DISABLED" and paused_since is not None:
+        state = rule.finding("state", Status.SKIPPED, expected_state, paused(actual_state, paused_since))
+    findings = [rule.present()]
+    if "scheduleExpression" in inputs:
+        findings.append(
+            rule.field("schedule", inputs["scheduleExpression"], deployed.get("ScheduleExpression"))
+        )
+    return [*findings, state]
+
+
+def compare_subscription_filter(
+    inputs: Mapping[str, Any], on_group: Sequence[Mapping[str, Any]]
+) -> list[Finding]:
+    """The log group's subscription filter exists and sends to the declared destination."""
+    subscription = ResourceFindings("log subscription", f"{inputs['logGroup']} → {inputs['name']}")
+    deployed = next((item for item in on_group if item.get("filterName") == inputs["name"]), None)
+    if deployed is None:
+        return [subscription.absent()]
+    return [
+        subscription.present(),
+        subscription.field("destination", inputs.get("destinationArn"), deployed.get("destinationArn")),
+        subscription.field(
+            "filter pattern",
+            inputs.get("filterPattern") or "all events",
+            deployed.get("filterPattern") or "all events",
         ),
     ]
 

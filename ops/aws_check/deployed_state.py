@@ -15,6 +15,7 @@ _NOT_FOUND_CODES: Final = frozenset(
         "AWS.SimpleQueueService.NonExistentQueue",
         "QueueDoesNotExist",
         "ResourceNotFound",
+        "TableNotFoundException",
     }
 )
 _ALARM_BATCH: Final = 100
@@ -122,6 +123,25 @@ class DeployedState:
         """DescribeTimeToLive's `TimeToLiveDescription`."""
         answer = self._read("dynamodb", "describe_time_to_live", TableName=name)
         return None if answer is None else dict(answer.get("TimeToLiveDescription", {}))
+
+    def continuous_backups(self, table: str) -> dict[str, Any] | None:
+        """DescribeContinuousBackups' `ContinuousBackupsDescription` (point-in-time recovery)."""
+        answer = self._read("dynamodb", "describe_continuous_backups", TableName=table)
+        return None if answer is None else dict(answer.get("ContinuousBackupsDescription", {}))
+
+    def rule(self, name: str) -> dict[str, Any] | None:
+        """DescribeRule on the default event bus."""
+        return self._read("events", "describe_rule", Name=name)
+
+    def subscription_filters(self, log_group: str, name: str) -> list[dict[str, Any]]:
+        """The log group's subscription filters whose names start with `name` (none: no such group)."""
+        return self._pages(
+            "logs",
+            "describe_subscription_filters",
+            "subscriptionFilters",
+            logGroupName=log_group,
+            filterNamePrefix=name,
+        )
 
     def stream(self, name: str) -> dict[str, Any] | None:
         """DescribeStreamSummary's `StreamDescriptionSummary`."""

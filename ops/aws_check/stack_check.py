@@ -3,62 +3,102 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 from infra.synth import RecordedResource, ResourceGraph
 from ops.aws_check import comparisons
 from ops.aws_check.deployed_state import DeployedState
 from ops.aws_check.findings import Finding
+from ops.operations_records import MaintenanceRecord
 
 LIVE_ALIAS: Final = "live"
 ALARM_TYPE: Final = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 
-def _check_function(state: DeployedState, resource: RecordedResource) -> list[Finding]:
-    return comparisons.compare_function(resource.inputs, state.function(resource.inputs["name"]))
+@dataclass(frozen=True)
+class CheckContext:
+    """What a resource's check reads: the deployed state, and the maintenance window, if one is active."""
+
+    state: DeployedState
+    maintenance: MaintenanceRecord | None = None
+
+    def paused_since(self, resource: RecordedResource) -> datetime | None:
+        """When maintenance paused the worker owning this trigger (its parent); None if it did not."""
+        record = self.maintenance
+        if record is None:
+            return None
+        paused = {*record.workers, *(rule.worker for rule in record.rules)}
+        paused |= {mapping.worker for mapping in record.mappings}
+        return record.started_at if resource.parent in paused else None
 
 
-def _check_alias(state: DeployedState, resource: RecordedResource) -> list[Finding]:
+def _check_function(context: CheckContext, resource: RecordedResource) -> list[Finding]:
+    return comparisons.compare_function(resource.inputs, context.state.function(resource.inputs["name"]))
+
+
+def _check_alias(context: CheckContext, resource: RecordedResource) -> list[Finding]:
     function, name = resource.inputs["functionName"], resource.inputs["name"]
-    deployed = state.alias(function, name)
-    versions = state.published_versions(function) if deployed is not None else []
+    deployed = context.state.alias(function, name)
+    versions = context.state.published_versions(function) if deployed is not None else []
     return comparisons.compare_alias(function, name, deployed, versions)
 
 
-def _check_event_source_mapping(state: DeployedState, resource: RecordedResource) -> list[Finding]:
+def _check_event_source_mapping(context: CheckContext, resource: RecordedResource) -> list[Finding]:
     qualified = resource.inputs["functionName"].split(":function:", 1)[-1]
     function, _, qualifier = qualified.partition(":")
-    alias = state.alias(function, qualifier or LIVE_ALIAS)
+    alias = context.state.alias(function, qualifier or LIVE_ALIAS)
     # Listing by the alias ARN answers exactly the mappings that invoke the alias.
-    on_alias = None if alias is None else state.event_source_mappings(alias["AliasArn"])
-    return comparisons.compare_event_source_mapping(resource.inputs, on_alias)
-
-
-def _check_log_group(state: DeployedState, resource: RecordedResource) -> list[Finding]:
-    return comparisons.compare_log_group(resource.inputs, state.log_group(resource.inputs["name"]))
-
-
-def _check_alarm(state: DeployedState, resource: RecordedResource) -> list[Finding]:
-    return comparisons.compare_alarm(resource.inputs, state.alarm(resource.inputs["name"]))
-
-
-def _check_queue(state: DeployedState, resource: RecordedResource) -> list[Finding]:
-    return comparisons.compare_queue(resource.inputs, state.queue_attributes(resource.inputs["name"]))
-
-
-def _check_table(state: DeployedState, resource: RecordedResource) -> list[Finding]:
-    name = resource.inputs["name"]
-    deployed = state.table(name)
-    return comparisons.compare_table(
-        resource.inputs, deployed, state.time_to_live(name) if deployed is not None else None
+    on_alias = None if alias is None else context.state.event_source_mappings(alias["AliasArn"])
+    return comparisons.compare_event_source_mapping(
+        resource.inputs, on_alias, paused_since=context.paused_since(resource)
     )
 
 
-def _check_stream(state: DeployedState, resource: RecordedResource) -> list[Finding]:
-    return comparisons.compare_stream(resource.inputs, state.stream(resource.inputs["name"]))
+def _check_log_group(context: CheckContext, resource: RecordedResource) -> list[Finding]:
+    return comparisons.compare_log_group(resource.inputs, context.state.log_group(resource.inputs["name"]))
 
 
-Check = Callable[[DeployedState, RecordedResource], list[Finding]]
+def _check_alarm(context: CheckContext, resource: RecordedResource) -> list[Finding]:
+    return comparisons.compare_alarm(resource.inputs, context.state.alarm(resource.inputs["name"]))
+
+
+def _check_queue(context: CheckContext, resource: RecordedResource) -> list[Finding]:
+    return comparisons.compare_queue(resource.inputs, context.state.queue_attributes(resource.inputs["name"]))
+
+
+def _check_table(context: CheckContext, resource: RecordedResource) -> list[Finding]:
+    name = resource.inputs["name"]
+    deployed = context.state.table(name)
+    if deployed is None:
+        return comparisons.compare_table(resource.inputs, None, None)
+    return comparisons.compare_table(
+        resource.inputs,
+        deployed,
+        context.state.time_to_live(name),
+        context.state.continuous_backups(name),
+    )
+
+
+def _check_rule(context: CheckContext, resource: RecordedResource) -> list[Finding]:
+    return comparisons.compare_rule(
+        resource.inputs,
+        context.state.rule(resource.inputs["name"]),
+        paused_since=context.paused_since(resource),
+    )
+
+
+def _check_subscription_filter(context: CheckContext, resource: RecordedResource) -> list[Finding]:
+    filters = context.state.subscription_filters(resource.inputs["logGroup"], resource.inputs["name"])
+    return comparisons.compare_subscription_filter(resource.inputs, filters)
+
+
+def _check_stream(context: CheckContext, resource: RecordedResource) -> list[Finding]:
+    return comparisons.compare_stream(resource.inputs, context.state.stream(resource.inputs["name"]))
+
+
+Check = Callable[[CheckContext, RecordedResource], list[Finding]]
 
 CHECKS: Final[Mapping[str, Check]] = {
     "aws:dynamodb/table:Table": _check_table,
@@ -68,6 +108,8 @@ CHECKS: Final[Mapping[str, Check]] = {
     "aws:lambda/alias:Alias": _check_alias,
     "aws:lambda/eventSourceMapping:EventSourceMapping": _check_event_source_mapping,
     "aws:cloudwatch/logGroup:LogGroup": _check_log_group,
+    "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": _check_subscription_filter,
+    "aws:cloudwatch/eventRule:EventRule": _check_rule,
     ALARM_TYPE: _check_alarm,
 }
 
@@ -90,12 +132,18 @@ def check_stack(
     graph: ResourceGraph,
     state: DeployedState,
     on_progress: Callable[[RecordedResource], None] | None = None,
+    *,
+    maintenance: MaintenanceRecord | None = None,
 ) -> list[Finding]:
-    """Every finding for the graph's checked resources; `on_progress` is called after each resource."""
+    """Every finding for the graph's checked resources; `on_progress` is called after each resource.
+
+    `maintenance`: the stack's active maintenance window; the triggers it paused are SKIPPED.
+    """
     state.load_alarms([alarm.inputs["name"] for alarm in graph.of_type(ALARM_TYPE)])
+    context = CheckContext(state, maintenance)
     findings: list[Finding] = []
     for resource in checked_resources(graph):
-        findings.extend(CHECKS[resource.type_](state, resource))
+        findings.extend(CHECKS[resource.type_](context, resource))
         if on_progress is not None:
             on_progress(resource)
     return findings

@@ -7,9 +7,12 @@ from typer.testing import CliRunner, Result
 from ops.cli import app
 
 
-def run_dmd(*arguments: str) -> Result:
-    """`dmd ARGUMENTS` in process, on a terminal wide enough that Rich never folds a table cell."""
-    return CliRunner().invoke(app, list(arguments), env={"COLUMNS": "300"})
+def run_dmd(*arguments: str, input: str | None = None) -> Result:
+    """`dmd ARGUMENTS` in process, on a terminal wide enough that Rich never folds a table cell.
+
+    `input` is what the operator types (e.g. "n" and Enter at a confirmation); None: stdin is empty.
+    """
+    return CliRunner().invoke(app, list(arguments), input=input, env={"COLUMNS": "300"})
 
 
 def flat(text: str) -> str:

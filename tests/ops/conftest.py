@@ -37,3 +37,15 @@ def unreachable_endpoint() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+@pytest.fixture
+def declared_secrets(local_graph: ResourceGraph) -> Iterator[AwsClients]:
+    """Only the local stack's secrets, as the program creates them (no value), in a fresh moto."""
+    with mock_aws():
+        clients = AwsClients.for_emulator(None, region=REGION)
+        for secret in local_graph.of_type("aws:secretsmanager/secret:Secret"):
+            clients.client("secretsmanager").create_secret(
+                Name=secret.inputs["name"], Description=secret.inputs["description"]
+            )
+        yield clients

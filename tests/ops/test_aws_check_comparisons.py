@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,7 +17,9 @@ from ops.aws_check import (
     compare_function,
     compare_log_group,
     compare_queue,
+    compare_rule,
     compare_stream,
+    compare_subscription_filter,
     compare_table,
     source_name,
 )
@@ -110,28 +113,153 @@ def test_a_field_the_endpoint_does_not_report_is_skipped_not_passed() -> None:
     # Given an endpoint (an emulator) whose DescribeTable omits DeletionProtectionEnabled,
     # which AWS always reports
     inputs = {"name": "t", "deletionProtectionEnabled": True, "globalSecondaryIndexes": []}
-    findings = compare_table(inputs, {"TableName": "t"}, {"TimeToLiveStatus": "DISABLED"})
+    recovery = {"PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "DISABLED"}}
+    findings = compare_table(inputs, {"TableName": "t"}, {"TimeToLiveStatus": "DISABLED"}, recovery)
     # Then that check is SKIPPED with the reason, neither OK nor failing
     (skipped,) = [finding for finding in findings if finding.status is Status.SKIPPED]
     assert skipped == Finding("table", "t", "deletion protection", Status.SKIPPED, "true", NOT_REPORTED)
     assert not skipped.failed
 
 
-def test_table_checks_indexes_ttl_and_deletion_protection() -> None:
-    inputs = {
-        "name": "t",
-        "deletionProtectionEnabled": True,
-        "globalSecondaryIndexes": [{"name": "sales"}, {"name": "demand-by-sale"}],
-        "ttl": {"attributeName": "expiresAt", "enabled": True},
-    }
-    # Given a table that lost an index, its TTL and its deletion protection
+TABLE_INPUTS: dict[str, Any] = {
+    "name": "t",
+    "deletionProtectionEnabled": True,
+    "globalSecondaryIndexes": [{"name": "sales"}, {"name": "demand-by-sale"}],
+    "ttl": {"attributeName": "expiresAt", "enabled": True},
+    "pointInTimeRecovery": {"enabled": True},
+}
+
+
+def test_table_checks_indexes_ttl_deletion_protection_and_point_in_time_recovery() -> None:
+    # Given a table that lost an index, its TTL, its deletion protection and its point-in-time recovery
     deployed = {"GlobalSecondaryIndexes": [{"IndexName": "sales"}], "DeletionProtectionEnabled": False}
-    findings = compare_table(inputs, deployed, {"TimeToLiveStatus": "DISABLED"})
+    recovery = {"PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "DISABLED"}}
+    findings = compare_table(TABLE_INPUTS, deployed, {"TimeToLiveStatus": "DISABLED"}, recovery)
     # Then each is a drift with expected vs actual
     assert [(f.check, f.expected, f.actual) for f in findings if f.failed] == [
         ("global secondary indexes", "demand-by-sale, sales", "sales"),
         ("TTL attribute", "expiresAt", "none"),
         ("deletion protection", "true", "false"),
+        ("point-in-time recovery", "ENABLED", "DISABLED"),
+    ]
+
+
+def test_point_in_time_recovery_declared_and_enabled_passes() -> None:
+    # Given a table deployed as declared, with point-in-time recovery on
+    deployed = {
+        "GlobalSecondaryIndexes": [{"IndexName": "sales"}, {"IndexName": "demand-by-sale"}],
+        "DeletionProtectionEnabled": True,
+    }
+    ttl = {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiresAt"}
+    recovery = {"PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "ENABLED"}}
+    # When compared
+    findings = compare_table(TABLE_INPUTS, deployed, ttl, recovery)
+    # Then the recovery check is OK like every other
+    assert findings[-1] == Finding("table", "t", "point-in-time recovery", Status.OK, "ENABLED", "ENABLED")
+    assert {finding.status for finding in findings} == {Status.OK}
+
+
+def test_point_in_time_recovery_an_endpoint_does_not_report_is_skipped() -> None:
+    # Given an endpoint that answers no point-in-time recovery status
+    findings = compare_table(TABLE_INPUTS, {"DeletionProtectionEnabled": True}, {}, None)
+    # Then that check is SKIPPED, not passed
+    assert findings[-1] == Finding(
+        "table", "t", "point-in-time recovery", Status.SKIPPED, "ENABLED", NOT_REPORTED
+    )
+
+
+RULE_INPUTS: dict[str, Any] = {"name": "r", "scheduleExpression": "rate(1 minute)", "state": "ENABLED"}
+PAUSED_AT = datetime(2026, 12, 1, 8, 15, tzinfo=UTC)
+
+
+def test_a_rule_enabled_as_declared_passes_and_an_absent_one_is_missing() -> None:
+    deployed = {"Name": "r", "ScheduleExpression": "rate(1 minute)", "State": "ENABLED"}
+    assert {finding.status for finding in compare_rule(RULE_INPUTS, deployed)} == {Status.OK}
+    assert compare_rule(RULE_INPUTS, None) == [
+        Finding("rule", "r", "exists", Status.MISSING, "present", "absent")
+    ]
+
+
+def test_a_rule_left_disabled_is_drift() -> None:
+    # Given a rule someone disabled (and a schedule changed by hand), with no maintenance window
+    deployed = {"Name": "r", "ScheduleExpression": "rate(5 minutes)", "State": "DISABLED"}
+    # When compared
+    findings = compare_rule(RULE_INPUTS, deployed)
+    # Then both are drifts
+    assert [(f.check, f.status, f.expected, f.actual) for f in findings if f.check != "exists"] == [
+        ("schedule", Status.DRIFT, "rate(1 minute)", "rate(5 minutes)"),
+        ("state", Status.DRIFT, "ENABLED", "DISABLED"),
+    ]
+
+
+def test_a_rule_paused_by_maintenance_is_skipped_naming_since_when() -> None:
+    # Given a rule a maintenance window disabled
+    deployed = {"Name": "r", "ScheduleExpression": "rate(1 minute)", "State": "DISABLED"}
+    # When compared while the window is active
+    findings = compare_rule(RULE_INPUTS, deployed, paused_since=PAUSED_AT)
+    # Then the state is SKIPPED (not failing the check) and says since when
+    state = findings[-1]
+    assert state == Finding(
+        "rule",
+        "r",
+        "state",
+        Status.SKIPPED,
+        "ENABLED",
+        "DISABLED: paused by maintenance since 2026-12-01 08:15 UTC",
+    )
+    assert not state.failed
+
+
+def test_a_mapping_paused_by_maintenance_is_skipped_not_drift() -> None:
+    # Given the mapping a maintenance window disabled
+    deployed = {**ESM_DEPLOYED, "State": "Disabled"}
+    # When compared while the window is active
+    findings = compare_event_source_mapping(ESM_INPUTS, [deployed], paused_since=PAUSED_AT)
+    # Then nothing fails, and its state says why it is off
+    assert not [finding for finding in findings if finding.failed]
+    (enabled,) = [finding for finding in findings if finding.check == "enabled"]
+    assert enabled.status is Status.SKIPPED
+    assert enabled.actual == "Disabled: paused by maintenance since 2026-12-01 08:15 UTC"
+
+
+SUBSCRIPTION_INPUTS: dict[str, Any] = {
+    "name": "fn-to-central-logs",
+    "logGroup": "/aws/lambda/fn",
+    "destinationArn": "arn:aws:kinesis:us-east-1:210987654321:stream/prd3292-prod1-logs",
+    "filterPattern": "",
+}
+
+
+def test_a_subscription_filter_to_the_declared_destination_passes() -> None:
+    deployed = {
+        "filterName": "fn-to-central-logs",
+        "destinationArn": SUBSCRIPTION_INPUTS["destinationArn"],
+        "filterPattern": "",
+    }
+    findings = compare_subscription_filter(SUBSCRIPTION_INPUTS, [deployed])
+    assert [(f.check, f.status) for f in findings] == [
+        ("exists", Status.OK),
+        ("destination", Status.OK),
+        ("filter pattern", Status.OK),
+    ]
+    assert findings[0].resource == "/aws/lambda/fn → fn-to-central-logs"
+
+
+def test_a_subscription_filter_elsewhere_drifts_and_a_missing_one_is_missing() -> None:
+    # Given the filter sends to another stream, and then no filter of that name at all
+    elsewhere = {
+        "filterName": "fn-to-central-logs",
+        "destinationArn": "arn:aws:kinesis:us-east-1:210987654321:stream/other",
+        "filterPattern": "",
+    }
+    other_filter = {**elsewhere, "filterName": "fn-to-central-logs-old"}
+    # Then the destination drifts, and a group without the exact name is MISSING
+    drifts = [f for f in compare_subscription_filter(SUBSCRIPTION_INPUTS, [elsewhere]) if f.failed]
+    assert [(f.check, f.actual) for f in drifts] == [
+        ("destination", "arn:aws:kinesis:us-east-1:210987654321:stream/other")
+    ]
+    assert [f.status for f in compare_subscription_filter(SUBSCRIPTION_INPUTS, [other_filter])] == [
+        Status.MISSING
     ]
 
 

@@ -23,6 +23,8 @@ READS: dict[str, Callable[[DeployedState], Any]] = {
     "table": lambda state: state.table("demand"),
     "time to live": lambda state: state.time_to_live("demand"),
     "stream": lambda state: state.stream("changes"),
+    "continuous backups": lambda state: state.continuous_backups("demand"),
+    "rule": lambda state: state.rule("every-minute"),
 }
 
 
@@ -43,11 +45,12 @@ def test_a_resource_that_does_not_exist_reads_as_none(
     assert read(empty_account) is None
 
 
-def test_listings_of_an_absent_function_are_empty(empty_account: DeployedState) -> None:
-    # Given an account without the function
-    # When its versions and the mappings on its alias are listed
-    # Then both lists are empty
+def test_listings_of_an_absent_function_or_log_group_are_empty(empty_account: DeployedState) -> None:
+    # Given an account without the function and its log group
+    # When its versions, the mappings on its alias and the group's subscription filters are listed
+    # Then the lists are empty
     assert empty_account.published_versions("fn") == []
+    assert empty_account.subscription_filters("/aws/lambda/fn", "fn-to-central-logs") == []
     assert empty_account.event_source_mappings(f"arn:aws:lambda:{REGION}:123456789012:function:fn:live") == []
 
 
@@ -99,3 +102,25 @@ def test_a_refused_read_stops_the_check_naming_service_operation_and_code(
     # Then the check cannot conclude, and the error says which read was refused and how
     assert str(raised.value).startswith(operation)
     assert "InvalidClientTokenId" in str(raised.value)
+
+
+def test_subscription_filters_of_a_group_are_read_by_name_prefix(empty_account: DeployedState) -> None:
+    # Given a log group with a subscription filter to a stream
+    clients = AwsClients.for_emulator(None, region=REGION)
+    clients.client("logs").create_log_group(logGroupName="/aws/lambda/fn")
+    stream = clients.client("kinesis")
+    stream.create_stream(StreamName="central-logs", ShardCount=1)
+    arn = stream.describe_stream_summary(StreamName="central-logs")["StreamDescriptionSummary"]["StreamARN"]
+    clients.client("logs").put_subscription_filter(
+        logGroupName="/aws/lambda/fn",
+        filterName="fn-to-central-logs",
+        filterPattern="",
+        destinationArn=arn,
+        roleArn="arn:aws:iam::123456789012:role/fn-logs",
+    )
+
+    # When the filters are read by the declared name
+    filters = empty_account.subscription_filters("/aws/lambda/fn", "fn-to-central-logs")
+
+    # Then the one filter is there with its destination
+    assert [(item["filterName"], item["destinationArn"]) for item in filters] == [("fn-to-central-logs", arn)]

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
 
 from aws_clients import AwsClients
 from infra.synth import ResourceGraph
-from ops.aws_check import DeployedState, Status, check_stack, checked_resources
+from ops.aws_check import DeployedState, Finding, Status, check_stack, checked_resources, unchecked_types
+from ops.operations_records import MaintenanceRecord, RuleState
+
+SWEEPER_RULE = "prd3292-local-us-east-1-ntfcn-swpr-schedule"
+TABLE = "prd3292-local-us-east-1-demand-table"
 
 
 def test_a_fresh_materialization_passes_every_check(local_graph: ResourceGraph, deployed: AwsClients) -> None:
@@ -16,8 +23,64 @@ def test_a_fresh_materialization_passes_every_check(local_graph: ResourceGraph, 
     # Then every checked resource exists and every check is OK
     assert [finding for finding in findings if finding.status is not Status.OK] == []
     exists = [finding for finding in findings if finding.check == "exists"]
-    assert len(exists) == len(checked_resources(local_graph)) == 124
+    assert len(exists) == len(checked_resources(local_graph)) == 127
     # And none is SKIPPED: moto stores every field this check reads. What moto drops (Lambda
     # LoggingConfig, the mapping's alias ARN — it reads back the version —, RedriveAllowPolicy; see
     # tests/sandbox) is not read here: mappings are found by listing the alias, not by FunctionArn.
     assert Counter(finding.status for finding in findings) == {Status.OK: len(findings)}
+    # And the table's point-in-time recovery and both schedule rules' state were among them
+    checked = {(finding.resource, finding.check) for finding in findings}
+    assert (TABLE, "point-in-time recovery") in checked
+    assert (SWEEPER_RULE, "state") in checked
+
+
+def test_rules_and_subscription_filters_are_covered_types(local_graph: ResourceGraph) -> None:
+    # Given the local stack's graph
+    # When the types the check does not cover are listed
+    uncovered = unchecked_types(local_graph)
+    # Then schedule rules and log subscription filters are not among them
+    assert "aws:cloudwatch/eventRule:EventRule" not in uncovered
+    assert "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter" not in uncovered
+
+
+@pytest.mark.slow  # one materialization, three checks
+def test_a_disabled_rule_drifts_unless_a_maintenance_window_paused_it(
+    local_graph: ResourceGraph, deployed: AwsClients
+) -> None:
+    # Given the sweeper's rule disabled and point-in-time recovery turned off by hand
+    deployed.client("events").disable_rule(Name=SWEEPER_RULE)
+    deployed.client("dynamodb").update_continuous_backups(
+        TableName=TABLE, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False}
+    )
+
+    # When the check runs without a maintenance window
+    findings = check_stack(local_graph, DeployedState(deployed))
+
+    # Then both fail the check, with expected vs actual
+    assert [finding for finding in findings if finding.failed] == [
+        Finding("table", TABLE, "point-in-time recovery", Status.DRIFT, "ENABLED", "DISABLED"),
+        Finding("rule", SWEEPER_RULE, "state", Status.DRIFT, "ENABLED", "DISABLED"),
+    ]
+
+    # When it runs while a maintenance window that paused the sweeper is active
+    window = MaintenanceRecord(
+        stack="local",
+        reason="sweeper paused for a data fix",
+        started_by="arn:aws:sts::123456789012:assumed-role/oncall/jane",
+        started_at=datetime(2026, 12, 1, 8, 15, tzinfo=UTC),
+        workers=("notification_sweeper",),
+        rules=(RuleState(worker="notification_sweeper", name=SWEEPER_RULE, enabled=True),),
+    )
+    findings = check_stack(local_graph, DeployedState(deployed), maintenance=window)
+
+    # Then the rule is SKIPPED with since when, and only point-in-time recovery still fails
+    (rule_state,) = [f for f in findings if f.resource == SWEEPER_RULE and f.check == "state"]
+    assert rule_state == Finding(
+        "rule",
+        SWEEPER_RULE,
+        "state",
+        Status.SKIPPED,
+        "ENABLED",
+        "DISABLED: paused by maintenance since 2026-12-01 08:15 UTC",
+    )
+    assert [f.check for f in findings if f.failed] == ["point-in-time recovery"]

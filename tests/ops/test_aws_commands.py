@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,9 +11,12 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from aws_clients import AwsClients
+from infra.stack_files import load_committed
 from infra.synth import ResourceGraph
 from ops.aws_check import DeployedState, Finding, Status, check_stack
 from ops.cli import app
+from ops.operations_records import MAINTENANCE, MaintenanceRecord, create_record
+from ops.target import Target
 
 
 def _run_cli(*args: str) -> Any:
@@ -23,7 +27,7 @@ def _run_cli(*args: str) -> Any:
 def test_cli_exits_0_and_lists_every_check_when_nothing_drifted(deployed: AwsClients) -> None:
     result = _run_cli("--stack", "local")
     assert result.exit_code == 0, result.output
-    assert "124 resources, 332 checks: 332 OK, 0 MISSING, 0 DRIFT, 0 SKIPPED" in result.output
+    assert "127 resources, 341 checks: 341 OK, 0 MISSING, 0 DRIFT, 0 SKIPPED" in result.output
     assert "│ OK " in result.output
 
 
@@ -146,3 +150,32 @@ def test_cli_exits_2_without_aws_credentials(monkeypatch: pytest.MonkeyPatch) ->
     result = _run_cli("--stack", "qa1")
     assert result.exit_code == 2
     assert "cannot read AWS: Unable to locate credentials" in result.output
+
+
+@pytest.mark.slow  # a fresh materialization
+def test_cli_skips_a_rule_paused_by_the_active_maintenance_window(deployed: AwsClients) -> None:
+    # Given the sweeper's rule disabled by a maintenance window whose record is in SSM
+    rule = "prd3292-local-us-east-1-ntfcn-swpr-schedule"
+    deployed.client("events").disable_rule(Name=rule)
+    target = Target(stack="local", config=load_committed("local"), clients=deployed)
+    create_record(
+        target,
+        MAINTENANCE,
+        MaintenanceRecord(
+            stack="local",
+            reason="table migration",
+            started_by="arn:aws:sts::123456789012:assumed-role/oncall/jane",
+            started_at=datetime(2026, 12, 1, 8, 15, tzinfo=UTC),
+            workers=("notification_sweeper",),
+        ),
+    )
+
+    # When the check runs
+    result = _run_cli("--stack", "local", "--problems-only")
+
+    # Then the rule is SKIPPED with the window's start, and the check passes
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if rule in line)
+    assert "SKIPPED" in row
+    assert "DISABLED: paused by maintenance since 2026-12-01 08:15 UTC" in row
+    assert "0 MISSING, 0 DRIFT, 1 SKIPPED" in result.output

@@ -15,11 +15,20 @@ from ops.cli import app, main
 COMMAND_TREE = {
     "synth": None,
     "package": None,
-    "workers": {"list", "invoke"},
+    "status": None,
+    "replay": None,
+    "workers": {"list", "invoke", "create", "remove"},
     "config": {"validate", "docs"},
     "aws": {"check"},
-    "dlq": {"redrive"},
+    "dlq": {"list", "redrive"},
+    "logs": {"tail", "query"},
+    "backup": {"create", "list"},
+    "maintenance": {"start", "end", "status"},
     "sandbox": {"demo", "up", "query"},
+    "notifications": {"show", "retry"},
+    "secrets": {"set", "status"},
+    "suppression": {"publish"},
+    "data": {"clear"},
 }
 
 

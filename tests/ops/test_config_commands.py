@@ -78,9 +78,11 @@ def test_validate_marks_a_disabled_trigger(tmp_path: Path, monkeypatch: pytest.M
     # When it is validated
     rows = table_rows(run_dmd("config", "validate", "--stack", "qa1").output, COLUMNS)
 
-    # Then exactly those two triggers say so
+    # Then exactly those two triggers say so (besides any the committed file keeps disabled)
     disabled = {name for name, row in rows.items() if row["trigger"].startswith("DISABLED ")}
-    assert disabled == {"notification_send", "notification_scheduler"}
+    committed = load_committed("qa1").workers.items()
+    already = {name for name, worker in committed if not getattr(worker.trigger, "enabled", True)}
+    assert disabled == {"notification_send", "notification_scheduler"} | already
 
 
 def test_validate_of_an_invalid_stack_file_exits_2_with_the_problem(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,21 @@ from botocore.compat import HTTPHeaders
 from moto import mock_aws
 
 from aws_clients import AwsClients
-from ops.dead_letters import RedriveError, depth, queue_url, redrive, source_queues
+from infra.synth import ResourceGraph
+from ops.dead_letters import (
+    HeldQueue,
+    HeldQueueStatus,
+    QueueDepth,
+    RedriveError,
+    depth,
+    held_queue_statuses,
+    held_queues,
+    queue_depth,
+    queue_url,
+    redrive,
+    source_queues,
+)
+from ops.target import fleet_of
 
 REGION = "us-east-1"
 
@@ -173,3 +188,114 @@ def test_a_manual_redrive_of_a_dlq_shared_by_two_queues_is_refused(clients: AwsC
     with pytest.raises(RedriveError, match="shared-dlq is the DLQ of 2 queues"):
         redrive(clients, "shared-dlq", native=False)
     assert depth(clients, "shared-dlq") == 1
+
+
+def test_held_queues_name_each_dlq_and_on_failure_queue_with_its_worker_and_kind(
+    local_graph: ResourceGraph,
+) -> None:
+    # Given the local stack's fleet
+    # When its queues of given-up work are listed
+    held = held_queues(fleet_of(local_graph))
+
+    # Then each has the worker it belongs to and its kind
+    prefix = "prd3292-local-us-east-1-"
+    assert [(queue.name.removeprefix(prefix), queue.worker, queue.kind) for queue in held] == [
+        ("dmnd-stream-to-sqs-on-failure", "demand_stream_to_sqs", "on-failure"),
+        ("event-short-url-dlq", "shorten_event_url", "dlq"),
+        ("generation-jobs-dlq", "notification_generator", "dlq"),
+        ("ntfcn-schdlr-schedule-dlq", "notification_scheduler", "schedule-dlq"),
+        ("ntfcn-snd-on-failure", "notification_send", "on-failure"),
+        ("ntfcn-swpr-schedule-dlq", "notification_sweeper", "schedule-dlq"),
+        ("sms-status-on-failure", "sms_status_consumer", "on-failure"),
+    ]
+
+
+def test_queue_depth_counts_visible_in_flight_and_delayed(clients: AwsClients) -> None:
+    # Given a queue with one message received (in flight), one visible and one delayed
+    url = _queue(clients, "jobs-dlq")
+    sqs = clients.client("sqs")
+    sqs.send_message(QueueUrl=url, MessageBody="taken")
+    sqs.receive_message(QueueUrl=url, VisibilityTimeout=300)
+    sqs.send_message(QueueUrl=url, MessageBody="waiting")
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=600)
+
+    # When its depth is read
+    counts = queue_depth(clients, "jobs-dlq")
+
+    # Then each count is there and the total is all three; a queue that does not exist reads as None
+    assert counts == QueueDepth(visible=1, in_flight=1, delayed=1)
+    assert counts.total == 3
+    assert queue_depth(clients, "nope-dlq") is None
+
+
+def test_held_queue_statuses_read_every_age_in_one_request(clients: AwsClients) -> None:
+    # Given two DLQs, one holding two messages whose oldest CloudWatch reports 600 s old, one empty
+    # that CloudWatch still remembers as old, and a third that does not exist
+    full = _queue(clients, "jobs-dlq")
+    _queue(clients, "empty-dlq")
+    for body in ("first", "second"):
+        clients.client("sqs").send_message(QueueUrl=full, MessageBody=body)
+    now = datetime.now(UTC)
+    clients.client("cloudwatch").put_metric_data(
+        Namespace="AWS/SQS",
+        MetricData=[
+            {
+                "MetricName": "ApproximateAgeOfOldestMessage",
+                "Dimensions": [{"Name": "QueueName", "Value": name}],
+                "Value": age,
+                "Timestamp": now - timedelta(minutes=2),
+            }
+            for name, age in (("jobs-dlq", 600.0), ("empty-dlq", 900.0))
+        ],
+    )
+    requests: list[str] = []
+    clients.client("cloudwatch").meta.events.register(
+        "before-call.cloudwatch.GetMetricData", lambda **_: requests.append("GetMetricData")
+    )
+    queues = [
+        HeldQueue("jobs-dlq", "shorten_event_url", "dlq"),
+        HeldQueue("empty-dlq", "notification_generator", "dlq"),
+        HeldQueue("gone-on-failure", "notification_send", "on-failure"),
+    ]
+
+    # When their statuses are read
+    statuses = held_queue_statuses(clients, queues, now=now)
+
+    # Then the full one has its depth and age, the empty one no age, the missing one no numbers
+    assert statuses == [
+        HeldQueueStatus(
+            queue="jobs-dlq",
+            worker="shorten_event_url",
+            kind="dlq",
+            exists=True,
+            depth=2,
+            visible=2,
+            in_flight=0,
+            delayed=0,
+            oldest_age_seconds=600.0,
+        ),
+        HeldQueueStatus(
+            queue="empty-dlq",
+            worker="notification_generator",
+            kind="dlq",
+            exists=True,
+            depth=0,
+            visible=0,
+            in_flight=0,
+            delayed=0,
+            oldest_age_seconds=None,
+        ),
+        HeldQueueStatus(
+            queue="gone-on-failure",
+            worker="notification_send",
+            kind="on-failure",
+            exists=False,
+            depth=None,
+            visible=None,
+            in_flight=None,
+            delayed=None,
+            oldest_age_seconds=None,
+        ),
+    ]
+    # And all three ages came from one CloudWatch request
+    assert requests == ["GetMetricData"]

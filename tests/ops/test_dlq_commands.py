@@ -1,4 +1,4 @@
-"""`dmd dlq redrive`: what the operator sees and the exit codes, against moto in process or over HTTP."""
+"""`dmd dlq list` and `redrive`: what the operator sees and the exit codes (moto in process or over HTTP)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from moto import mock_aws
 
 from aws_clients import AwsClients
 from ops.dead_letters import depth
+from ops.target import Target, resolve_target
 from sandbox.emulator import Emulator
-from tests.ops.cli_output import flat, run_dmd
+from tests.ops.cli_output import flat, run_dmd, table_rows
+from tests.ops.status_scenario import SEND_ON_FAILURE, Incident, incident
 
 REGION = "us-east-1"  # the local stack's region, which the command takes from Pulumi.local.yaml
 
@@ -115,3 +117,88 @@ def test_an_unknown_stack_exits_2_naming_the_missing_stack_file() -> None:
     # Then the command stops before any AWS call, naming the file
     assert result.exit_code == 2
     assert "Pulumi.nope.yaml" in result.output
+
+
+@pytest.fixture(scope="module")
+def trouble() -> Iterator[Incident]:
+    """The status scenario: two batches in notification_send's on-failure queue, the oldest 600 s old."""
+    with incident() as staged:
+        yield staged
+
+
+@pytest.fixture
+def on_local(trouble: Incident, monkeypatch: pytest.MonkeyPatch) -> Incident:
+    """`--stack local` reaches the incident; any other stack resolves as usual."""
+
+    def resolve(stack: str, **options: str | None) -> Target:
+        return trouble.target if stack == "local" else resolve_target(stack, **options)
+
+    monkeypatch.setattr("ops.operator_io.resolve_target", resolve)
+    return trouble
+
+
+LIST_COLUMNS = ("queue", "worker", "kind", "depth", "visible", "in flight", "delayed", "oldest")
+
+
+def test_list_shows_every_dlq_and_on_failure_queue_with_worker_kind_depth_and_age(on_local: Incident) -> None:
+    # Given two batches in notification_send's on-failure queue and every other queue empty
+    # When on-call lists the stack's queues of given-up work
+    result = run_dmd("dlq", "list", "--stack", "local")
+
+    # Then each of the seven is listed with its worker and kind, the full one with its depth and age
+    assert result.exit_code == 0, result.output
+    rows = table_rows(result.stdout, LIST_COLUMNS)
+    assert rows[SEND_ON_FAILURE] == {
+        "queue": SEND_ON_FAILURE,
+        "worker": "notification_send",
+        "kind": "on-failure",
+        "depth": "2",
+        "visible": "2",
+        "in flight": "0",
+        "delayed": "0",
+        "oldest": "10m",
+    }
+    prefix = "prd3292-local-us-east-1-"
+    assert {
+        name.removeprefix(prefix): (row["kind"], row["depth"], row["oldest"]) for name, row in rows.items()
+    } == {
+        "dmnd-stream-to-sqs-on-failure": ("on-failure", "0", "-"),
+        "event-short-url-dlq": ("dlq", "0", "-"),
+        "generation-jobs-dlq": ("dlq", "0", "-"),
+        "ntfcn-schdlr-schedule-dlq": ("schedule-dlq", "0", "-"),
+        "ntfcn-snd-on-failure": ("on-failure", "2", "10m"),
+        "ntfcn-swpr-schedule-dlq": ("schedule-dlq", "0", "-"),
+        "sms-status-on-failure": ("on-failure", "0", "-"),
+    }
+
+
+def test_list_json_has_the_documented_keys_and_receives_nothing(on_local: Incident) -> None:
+    # When a script lists the queues as JSON
+    result = run_dmd("dlq", "list", "--stack", "local", "--json")
+
+    # Then each entry has exactly the documented keys
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert len(document) == 7
+    assert {key for entry in document for key in entry} == {
+        "queue",
+        "worker",
+        "kind",
+        "exists",
+        "depth",
+        "visible",
+        "inFlight",
+        "delayed",
+        "oldestAgeSeconds",
+    }
+    full = next(entry for entry in document if entry["queue"] == SEND_ON_FAILURE)
+    assert (full["depth"], full["oldestAgeSeconds"]) == (2, 600.0)
+    # And listing consumed nothing: both batches are still visible
+    assert depth(on_local.target.clients, SEND_ON_FAILURE) == 2
+    assert full["visible"] == 2
+
+
+def test_list_of_an_unknown_stack_exits_2() -> None:
+    result = run_dmd("dlq", "list", "--stack", "nope")
+    assert result.exit_code == 2
+    assert "unknown stack 'nope'" in flat(result.output)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from infra.catalog import CATALOG
 from infra.config import ConfigError
 from infra.offline import synthesize_stack
 from infra.snapshots import snapshot_path
@@ -57,14 +58,14 @@ def test_synth_writes_the_graph_of_one_stack(tmp_path: Path) -> None:
     # When prod1 is synthesized into it
     result = _run("synth", "--stack", "prod1", "--out", str(out))
 
-    # Then the command succeeds and the JSON lists nine functions, each inside a Worker with its role,
-    # log group, alias, a trigger and at least six alarms
+    # Then the command succeeds and the JSON lists one function per catalog worker, each inside a
+    # Worker with its role, log group, alias, a trigger and at least six alarms
     assert result.exit_code == 0, result.output
-    assert "prod1:" in result.output and "9 functions" in result.output
+    assert "prod1:" in result.output and f"{len(CATALOG)} functions" in result.output
     document = json.loads(out.read_text(encoding="utf-8"))
     assert (document["stack"], document["preview"]) == ("prod1", False)
     functions = [r for r in document["resources"] if r["type"] == "aws:lambda/function:Function"]
-    assert len(functions) == 9
+    assert len(functions) == len(CATALOG)
     for function in functions:
         worker = function["parent"]
         siblings = _siblings(document, worker)

@@ -1,11 +1,20 @@
-"""`dmd workers`: the catalog as the operator sees it, and what `invoke` refuses before starting a sandbox."""
+"""`dmd workers`: the catalog, what is deployed of it, and what `invoke` refuses before starting a sandbox."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from infra.catalog import CATALOG
+from ops.target import Target, resolve_target
+from ops.workers_commands import DEPLOYED_COLUMNS
 from tests.ops.cli_output import flat, run_dmd, table_rows
+from tests.ops.status_scenario import SEND_FUNCTION, Incident, incident
+
+SWEEPER_FUNCTION = "prd3292-local-us-east-1-ntfcn-swpr"
 
 COLUMNS = ("worker", "code", "trigger", "access", "handler")
 
@@ -75,3 +84,96 @@ def test_invoke_reads_the_payload_from_a_file_named_with_at(tmp_path: Path) -> N
     # Then its content is what was parsed (and refused)
     assert result.exit_code == 2
     assert "not JSON" in flat(result.output)
+
+
+@pytest.fixture(scope="module")
+def deployed_stack() -> Iterator[Incident]:
+    """The local stack in moto, where notification_send reserves 20 concurrent executions."""
+    with incident() as staged:
+        staged.target.clients.client("lambda").put_function_concurrency(
+            FunctionName=SEND_FUNCTION, ReservedConcurrentExecutions=20
+        )
+        yield staged
+
+
+@pytest.fixture
+def on_local(deployed_stack: Incident, monkeypatch: pytest.MonkeyPatch) -> Incident:
+    """`--stack local` reaches the deployed stack; any other stack resolves as usual."""
+
+    def resolve(stack: str, **options: str | None) -> Target:
+        return deployed_stack.target if stack == "local" else resolve_target(stack, **options)
+
+    monkeypatch.setattr("ops.operator_io.resolve_target", resolve)
+    return deployed_stack
+
+
+def test_list_deployed_shows_what_lambda_runs_for_each_worker(on_local: Incident) -> None:
+    # Given the local stack deployed (in moto)
+    # When on-call lists what is deployed
+    result = run_dmd("workers", "list", "--deployed", "--stack", "local")
+
+    # Then each worker has its live version and settings
+    assert result.exit_code == 0, result.output
+    rows = table_rows(result.stdout, DEPLOYED_COLUMNS)
+    assert set(rows) == {spec.name for spec in CATALOG}
+    send = rows["notification_send"]
+    assert (send["live version"], send["memory MB"], send["timeout s"], send["reserved"]) == (
+        "1",
+        "512",
+        "30",
+        "20",
+    )
+    assert (send["state"], send["runtime"], send["arch"]) == ("Active", "python3.12", "arm64")
+    assert rows["event_details"]["reserved"] == "unreserved"
+
+
+def test_list_deployed_reads_not_deployed_for_a_missing_function(on_local: Incident) -> None:
+    # Given the sweeper's function deleted by hand
+    on_local.target.clients.client("lambda").delete_function(FunctionName=SWEEPER_FUNCTION)
+
+    # When on-call lists what is deployed, for people and as JSON
+    table = run_dmd("workers", "list", "--deployed", "--stack", "local")
+    document = json.loads(run_dmd("workers", "list", "--deployed", "--stack", "local", "--json").stdout)
+
+    # Then the sweeper reads "not deployed", with nulls in JSON, and the JSON has the documented keys
+    assert (
+        table_rows(table.stdout, DEPLOYED_COLUMNS)["notification_sweeper"]["live version"] == "not deployed"
+    )
+    sweeper = next(entry for entry in document if entry["worker"] == "notification_sweeper")
+    assert (sweeper["deployed"], sweeper["liveVersion"], sweeper["memoryMb"]) == (False, None, None)
+    assert {key for entry in document for key in entry} == {
+        "worker",
+        "functionName",
+        "deployed",
+        "liveVersion",
+        "liveRouting",
+        "memoryMb",
+        "timeoutSeconds",
+        "reservedConcurrency",
+        "lastModified",
+        "state",
+        "lastUpdateStatus",
+        "runtime",
+        "architectures",
+    }
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        (["--deployed"], "--deployed needs --stack"),
+        (["--stack", "qa1"], "--stack applies to --deployed only"),
+        (["--deployed", "--stack", "nope"], "unknown stack 'nope'"),
+    ],
+    ids=["deployed without stack", "stack without deployed", "unknown stack"],
+)
+def test_list_refuses_options_that_do_not_go_together(arguments: list[str], reason: str) -> None:
+    result = run_dmd("workers", "list", *arguments)
+    assert result.exit_code == 2
+    assert reason in flat(result.output)
+
+
+def test_list_json_without_deployed_is_the_catalog() -> None:
+    document = json.loads(run_dmd("workers", "list", "--json").stdout)
+    assert [entry["worker"] for entry in document] == [spec.name for spec in CATALOG]
+    assert set(document[0]) == {"worker", "code", "trigger", "access", "handler"}

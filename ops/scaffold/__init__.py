@@ -1,0 +1,1 @@
+"""`dmd workers create|remove`: the request, its rendering, the pinned test literals, the plan, the edits."""
