@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from typer.testing import CliRunner, Result
 
 from ops.cli import app
@@ -28,3 +31,11 @@ def table_rows(output: str, columns: tuple[str, ...]) -> dict[str, dict[str, str
         if len(cells) == len(columns):
             rows[cells[0]] = dict(zip(columns, cells, strict=True))
     return rows
+
+
+def command_json(stdout: str) -> dict[str, Any]:
+    """The command's `--json` document (indented), also when workers running in this process (a
+    sandbox) printed their one-line JSON logs to the same stdout meanwhile."""
+    document, _ = json.JSONDecoder().raw_decode(stdout[stdout.index("{\n") :])
+    assert isinstance(document, dict)
+    return document

@@ -8,11 +8,9 @@ every reminder is delivered exactly once.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -24,7 +22,7 @@ from sandbox.pipeline import Pipeline
 from sandbox.pollers.sqs import LONG_POLL_SECONDS
 from sandbox.trigger_state import MAX_AGE_SECONDS
 from tests.infra.graphs import stack_graph
-from tests.ops.cli_output import run_dmd
+from tests.ops.cli_output import command_json, run_dmd
 from tests.sandbox.e2e.flows import (
     Fan,
     e2e_marks,
@@ -50,13 +48,6 @@ PAUSED = (
 # The pollers read their mapping's state at most once a second, and a receive already waiting
 # when it was disabled finishes (what `start`'s drain waits for in AWS).
 SETTLE_SECONDS = MAX_AGE_SECONDS + LONG_POLL_SECONDS + 0.5
-
-
-def command_json(stdout: str) -> dict[str, Any]:
-    """The command's JSON document (indented), among the workers' one-line JSON logs on stdout."""
-    document, _ = json.JSONDecoder().raw_decode(stdout[stdout.index("{\n") :])
-    assert isinstance(document, dict)
-    return document
 
 
 @pytest.fixture

@@ -7,13 +7,12 @@ operator runs it against `dmd sandbox up`.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
 from sandbox.pipeline import Pipeline
 from sandbox.vendors import Effect
-from tests.ops.cli_output import run_dmd
+from tests.ops.cli_output import command_json, run_dmd
 from tests.sandbox.e2e.flows import e2e_marks, notification, now_utc, wait_done
 from workers.shared.keys import Key
 from workers.shared.models import NotificationRecord
@@ -50,7 +49,7 @@ def retry(pipeline: Pipeline, record: NotificationRecord) -> tuple[int, dict[str
         "notifications", "retry", "--stack", "local", "--endpoint-url", pipeline.sandbox.endpoint_url,
         "--key", record.reference, "--yes", "--json",
     )  # fmt: skip
-    return result.exit_code, json.loads(result.stdout)
+    return result.exit_code, command_json(result.stdout)
 
 
 def test_a_reminder_failed_by_the_sms_service_is_retried_and_delivered_exactly_once(

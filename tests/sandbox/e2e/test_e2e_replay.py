@@ -18,7 +18,7 @@ import pytest
 
 from infra.naming import schedule_rule_name
 from sandbox.pipeline import Pipeline
-from tests.ops.cli_output import flat, run_dmd
+from tests.ops.cli_output import command_json, flat, run_dmd
 from tests.sandbox.e2e.flows import e2e_pipeline, now_utc, wait_done
 from workers.shared.models import NotificationRecord
 from workers.shared.statuses import NotificationStatus
@@ -98,7 +98,7 @@ def replay_failures(pipeline: Pipeline, *options: str) -> dict[str, object]:
         *("--worker", SEND_WORKER, "--from-failures", "--json", "--rate", "20", *options),
     )
     assert result.exit_code == 0, flat(result.output)
-    document: dict[str, object] = json.loads(result.stdout)
+    document: dict[str, object] = command_json(result.stdout)
     return document
 
 
