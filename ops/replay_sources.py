@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sandbox.pollers.kinesis_records import StreamRecord
-from sandbox.shard_lineage import ShardLineage
+from sandbox.shard_lineage import ShardLineage, lineage_of, listed_shards
 
 # On-failure messages stay invisible this long while their range is replayed (renewed per range);
 # if the replay dies, they are back on the queue after it.
@@ -106,20 +106,9 @@ class StreamReader:
 
     def shards(self) -> list[str]:
         """Every shard still listed (closed ones too), parents before their children."""
-        shards: list[dict[str, Any]] = []
-        request: dict[str, Any] = {"StreamName": self.stream_name}
-        while True:
-            answer = self._kinesis.list_shards(**request)
-            shards.extend(answer.get("Shards", []))
-            token = answer.get("NextToken")
-            if not token:
-                break
-            request = {"NextToken": token}
+        shards = listed_shards(self._kinesis, self.stream_name)
         lineage = ShardLineage()
-        lineage.update(
-            (shard["ShardId"], [shard.get("ParentShardId"), shard.get("AdjacentParentShardId")])
-            for shard in shards
-        )
+        lineage.update(lineage_of(shards))
         ordered: list[str] = []
         while readable := lineage.readable():
             for shard_id in readable:

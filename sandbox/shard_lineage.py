@@ -3,6 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
+
+
+def listed_shards(kinesis: Any, stream_name: str) -> list[dict[str, Any]]:
+    """Every shard a Kinesis stream still lists (closed ones too), following ListShards' pages."""
+    shards: list[dict[str, Any]] = []
+    request: dict[str, Any] = {"StreamName": stream_name}
+    while True:
+        answer = kinesis.list_shards(**request)
+        shards.extend(answer.get("Shards", []))
+        token = answer.get("NextToken")
+        if not token:
+            return shards
+        request = {"NextToken": token}  # ListShards refuses StreamName together with a token
+
+
+def lineage_of(shards: Iterable[dict[str, Any]]) -> Iterable[tuple[str, list[str | None]]]:
+    """(shard id, parent ids) of ListShards' shards, as `ShardLineage.update` takes them."""
+    return (
+        (shard["ShardId"], [shard.get("ParentShardId"), shard.get("AdjacentParentShardId")])
+        for shard in shards
+    )
 
 
 class ShardLineage:

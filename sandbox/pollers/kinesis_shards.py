@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from sandbox.pollers.kinesis_lanes import Lane, ShardCursor
 from sandbox.pollers.kinesis_records import StreamRecord
-from sandbox.shard_lineage import ShardLineage
+from sandbox.shard_lineage import ShardLineage, lineage_of, listed_shards
 
 _GET_RECORDS_LIMIT: Final = 10_000
 _LISTING_SECONDS: Final = 1.0
@@ -49,19 +49,8 @@ class ShardReader:
 
     def refresh(self) -> None:
         """List the shards; the first listing positions every shard at the mapping's starting position."""
-        shards: list[dict[str, Any]] = []
-        request: dict[str, Any] = {"StreamName": self._stream_name}
-        while True:
-            answer = self._kinesis.list_shards(**request)
-            shards.extend(answer.get("Shards", []))
-            token = answer.get("NextToken")
-            if not token:
-                break
-            request = {"NextToken": token}
-        self._lineage.update(
-            (shard["ShardId"], [shard.get("ParentShardId"), shard.get("AdjacentParentShardId")])
-            for shard in shards
-        )
+        shards = listed_shards(self._kinesis, self._stream_name)
+        self._lineage.update(lineage_of(shards))
         self._next_listing = time.monotonic() + _LISTING_SECONDS
         first_listing = self._initial_shards is None
         if first_listing:
