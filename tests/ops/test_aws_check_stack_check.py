@@ -11,6 +11,7 @@ from aws_clients import AwsClients
 from infra.synth import ResourceGraph
 from ops.aws_check import DeployedState, Finding, Status, check_stack, checked_resources, unchecked_types
 from ops.operations_records import MaintenanceRecord, RuleState
+from tests.infra.fleet import SHIPPED_WORKERS, added_workers, owner, shipped_graph
 
 SWEEPER_RULE = "prd3292-local-us-east-1-ntfcn-swpr-schedule"
 TABLE = "prd3292-local-us-east-1-demand-table"
@@ -23,7 +24,21 @@ def test_a_fresh_materialization_passes_every_check(local_graph: ResourceGraph, 
     # Then every checked resource exists and every check is OK
     assert [finding for finding in findings if finding.status is not Status.OK] == []
     exists = [finding for finding in findings if finding.check == "exists"]
-    assert len(exists) == len(checked_resources(local_graph)) == 127
+    added = [
+        resource
+        for resource in checked_resources(local_graph)
+        if owner(local_graph, resource) not in (None, *SHIPPED_WORKERS)
+    ]
+    assert len(exists) == len(checked_resources(local_graph)) == 126 + len(added)
+    # (the platform and the shipped fleet: 126; each worker added after them checks its own resources)
+    assert len(checked_resources(shipped_graph(local_graph))) == 126
+    for spec in added_workers():
+        assert {resource.type_ for resource in added if owner(local_graph, resource) == spec.name} >= {
+            "aws:lambda/function:Function",
+            "aws:lambda/alias:Alias",
+            "aws:cloudwatch/logGroup:LogGroup",
+            "aws:cloudwatch/metricAlarm:MetricAlarm",
+        }
     # And none is SKIPPED: moto stores every field this check reads. What moto drops (Lambda
     # LoggingConfig, the mapping's alias ARN — it reads back the version —, RedriveAllowPolicy; see
     # tests/sandbox) is not read here: mappings are found by listing the alias, not by FunctionArn.

@@ -28,6 +28,7 @@ from ops.dead_letters import (
     source_queues,
 )
 from ops.target import fleet_of
+from tests.infra.fleet import LOCAL_PREFIX, held_queues_of_added
 
 REGION = "us-east-1"
 
@@ -198,8 +199,7 @@ def test_held_queues_name_each_dlq_and_on_failure_queue_with_its_worker_and_kind
     held = held_queues(fleet_of(local_graph))
 
     # Then each has the worker it belongs to and its kind
-    prefix = "prd3292-local-us-east-1-"
-    assert [(queue.name.removeprefix(prefix), queue.worker, queue.kind) for queue in held] == [
+    shipped = [
         ("dmnd-stream-to-sqs-on-failure", "demand_stream_to_sqs", "on-failure"),
         ("event-short-url-dlq", "shorten_event_url", "dlq"),
         ("generation-jobs-dlq", "notification_generator", "dlq"),
@@ -208,6 +208,10 @@ def test_held_queues_name_each_dlq_and_on_failure_queue_with_its_worker_and_kind
         ("ntfcn-swpr-schedule-dlq", "notification_sweeper", "schedule-dlq"),
         ("sms-status-on-failure", "sms_status_consumer", "on-failure"),
     ]
+    # (and a worker added after the shipped ones: its on-failure queue or schedule DLQ, in name order)
+    assert [(queue.name.removeprefix(LOCAL_PREFIX), queue.worker, queue.kind) for queue in held] == sorted(
+        shipped + held_queues_of_added()
+    )
 
 
 def test_queue_depth_counts_visible_in_flight_and_delayed(clients: AwsClients) -> None:

@@ -12,6 +12,7 @@ from aws_clients import AwsClients
 from ops.dead_letters import depth
 from ops.target import Target, resolve_target
 from sandbox.emulator import Emulator
+from tests.infra.fleet import LOCAL_PREFIX, added_names, held_queues_of_added
 from tests.ops.cli_output import flat, run_dmd, table_rows
 from tests.ops.status_scenario import SEND_ON_FAILURE, Incident, incident
 
@@ -145,7 +146,8 @@ def test_list_shows_every_dlq_and_on_failure_queue_with_worker_kind_depth_and_ag
     # When on-call lists the stack's queues of given-up work
     result = run_dmd("dlq", "list", "--stack", "local")
 
-    # Then each of the seven is listed with its worker and kind, the full one with its depth and age
+    # Then each of the seven (and any added worker's) is listed with its worker and kind, the full one
+    # with its depth and age
     assert result.exit_code == 0, result.output
     rows = table_rows(result.stdout, LIST_COLUMNS)
     assert rows[SEND_ON_FAILURE] == {
@@ -158,9 +160,9 @@ def test_list_shows_every_dlq_and_on_failure_queue_with_worker_kind_depth_and_ag
         "delayed": "0",
         "oldest": "10m",
     }
-    prefix = "prd3292-local-us-east-1-"
     assert {
-        name.removeprefix(prefix): (row["kind"], row["depth"], row["oldest"]) for name, row in rows.items()
+        name.removeprefix(LOCAL_PREFIX): (row["kind"], row["depth"], row["oldest"])
+        for name, row in rows.items()
     } == {
         "dmnd-stream-to-sqs-on-failure": ("on-failure", "0", "-"),
         "event-short-url-dlq": ("dlq", "0", "-"),
@@ -169,7 +171,12 @@ def test_list_shows_every_dlq_and_on_failure_queue_with_worker_kind_depth_and_ag
         "ntfcn-snd-on-failure": ("on-failure", "2", "10m"),
         "ntfcn-swpr-schedule-dlq": ("schedule-dlq", "0", "-"),
         "sms-status-on-failure": ("on-failure", "0", "-"),
+        # and those of any worker added after the shipped ones, empty
+        **{queue: (kind, "0", "-") for queue, _, kind in held_queues_of_added()},
     }
+    assert {rows[LOCAL_PREFIX + queue]["worker"] for queue, _, _ in held_queues_of_added()} == set(
+        added_names("stream", "schedule")
+    )
 
 
 def test_list_json_has_the_documented_keys_and_receives_nothing(on_local: Incident) -> None:
@@ -179,7 +186,7 @@ def test_list_json_has_the_documented_keys_and_receives_nothing(on_local: Incide
     # Then each entry has exactly the documented keys
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert len(document) == 7
+    assert len(document) == 7 + len(held_queues_of_added())
     assert {key for entry in document for key in entry} == {
         "queue",
         "worker",

@@ -14,6 +14,7 @@ from aws_clients import AwsClients
 from infra.stack_files import load_committed
 from infra.synth import ResourceGraph
 from ops.target import Target
+from tests.infra.fleet import added_names
 from tests.ops.cli_output import flat, run_dmd, table_rows
 
 REGION = "us-east-1"
@@ -21,10 +22,12 @@ KEY = "fan:1|notification#E1-S1#sms"
 SEND_GROUP = "/aws/lambda/prd3292-local-us-east-1-ntfcn-snd"
 STATUS_GROUP = "/aws/lambda/prd3292-local-us-east-1-sms-status"
 STREAM = "2026/12/01/[1]0123"
-WORKERS = (
+SHIPPED = (
     "demand_stream_to_sqs, event_details, notification_generator, notification_scheduler, notification_send, "
     "notification_sweeper, proxy_tm_account_service, shorten_event_url, sms_status_consumer"
 )
+# The refusal lists every worker of the catalog by name: the shipped ones, and any added after them.
+WORKERS = ", ".join(sorted([*SHIPPED.split(", "), *added_names()]))
 
 
 class LocalLogs:

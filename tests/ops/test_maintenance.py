@@ -26,6 +26,7 @@ from ops.maintenance import (
 from ops.maintenance_triggers import MAPPING, RULE, choose_workers
 from ops.operations_records import active_maintenance
 from ops.target import Target
+from tests.infra.fleet import added_names, trigger_enabled
 
 SCHEDULER_RULE = "prd3292-local-us-east-1-ntfcn-schdlr-schedule"
 SWEEPER_RULE = "prd3292-local-us-east-1-ntfcn-swpr-schedule"
@@ -38,6 +39,17 @@ PAUSABLE = (
     "sms_status_consumer",
     "notification_sweeper",
 )
+
+
+def added_mapping_states(target: Target) -> dict[str, str]:
+    """Each mapping of a worker added after the shipped ones → the State its stack config deploys.
+
+    A scaffolded queue worker on a queue another worker consumes is deployed Disabled.
+    """
+    return {
+        name: "Enabled" if trigger_enabled(target.config, name) else "Disabled"
+        for name in added_names("stream", "queue")
+    }
 
 
 @pytest.fixture
@@ -115,6 +127,7 @@ def test_start_pauses_exactly_the_chosen_triggers_and_records_who_why_when_and_t
         "demand_stream_to_sqs": "Enabled",
         "shorten_event_url": "Enabled",
         "sms_status_consumer": "Enabled",
+        **added_mapping_states(target),
     }
     assert rule_states(target) == {SCHEDULER_RULE: "DISABLED", SWEEPER_RULE: "ENABLED"}
     assert [(step.worker, step.kind, step.action) for step in steps] == [
@@ -188,7 +201,10 @@ def test_a_failure_half_way_enables_again_what_was_paused_and_removes_the_record
     assert str(failed.value).endswith(
         "the 6 already paused were enabled again and the record removed: nothing is paused"
     )
-    assert set(mapping_states(target).values()) == {"Enabled"}
+    assert mapping_states(target) == {
+        **dict.fromkeys(PAUSABLE[1:6], "Enabled"),
+        **added_mapping_states(target),
+    }
     assert target.clients.client("events").describe_rule(Name=SCHEDULER_RULE)["State"] == "ENABLED"
     assert active_maintenance(target) is None
 
@@ -295,12 +311,15 @@ def test_end_restores_the_recorded_state_and_a_mapping_already_disabled_stays_di
     record, restores = plan_end(target)
     end(target, restores)
     # Then every trigger is back as recorded: the generator's disabled again, everything else enabled
+    # (an added worker's mapping deployed disabled was left disabled, and stays so)
+    added = added_mapping_states(target)
     assert {step.worker: step.action for step in restores if step.kind == MAPPING} == {
         "notification_generator": "disable",
         "notification_send": "enable",
         "demand_stream_to_sqs": "enable",
         "shorten_event_url": "enable",
         "sms_status_consumer": "enable",
+        **{name: "enable" if state == "Enabled" else "unchanged" for name, state in added.items()},
     }
     assert mapping_states(target) == {
         "notification_generator": "Disabled",
@@ -308,6 +327,7 @@ def test_end_restores_the_recorded_state_and_a_mapping_already_disabled_stays_di
         "demand_stream_to_sqs": "Enabled",
         "shorten_event_url": "Enabled",
         "sms_status_consumer": "Enabled",
+        **added,
     }
     assert rule_states(target) == {SCHEDULER_RULE: "ENABLED", SWEEPER_RULE: "ENABLED"}
     # And the record is gone
@@ -349,11 +369,14 @@ def test_status_shows_every_trigger_live_and_during_a_window_its_recorded_state(
     # Given no window
     idle = status(target)
     assert (idle.active, idle.maintenance) == (False, None)
-    assert [row.worker for row in idle.triggers] == list(PAUSABLE)
-    assert {(row.state, row.enabled, row.enabled_before) for row in idle.triggers} == {
-        ("Enabled", True, None),
-        ("ENABLED", True, None),
-    }
+    assert [row.worker for row in idle.triggers] == [*PAUSABLE, *added_names("queue", "stream", "schedule")]
+    rows = {row.worker: (row.state, row.enabled, row.enabled_before) for row in idle.triggers}
+    assert {rows[name] for name in PAUSABLE} == {("Enabled", True, None), ("ENABLED", True, None)}
+    # (an added worker's trigger is as its stack config deploys it)
+    for name in added_names("queue", "stream", "schedule"):
+        enabled = trigger_enabled(target.config, name)
+        mapping_state, rule_state = ("Enabled", "ENABLED") if enabled else ("Disabled", "DISABLED")
+        assert rows[name] == (rule_state if name in added_names("schedule") else mapping_state, enabled, None)
     # When a window pauses the send worker
     begin(target, "notification_send", reason="status check")
     active = status(target)

@@ -14,6 +14,7 @@ from infra.stack_files import load_committed
 from infra.synth import ResourceGraph
 from ops.operations_records import active_maintenance
 from ops.target import Target
+from tests.infra.fleet import added_names, trigger_enabled
 from tests.ops.cli_output import flat, run_dmd, table_rows
 
 SCHEDULER_RULE = "prd3292-local-us-east-1-ntfcn-schdlr-schedule"
@@ -53,6 +54,11 @@ def states(target: Target) -> tuple[dict[str, str], str]:
     return {mapping["UUID"]: mapping["State"] for mapping in mappings}, rule
 
 
+def disabled_by_config(target: Target) -> list[str]:
+    """Workers added after the shipped ones whose mapping the stack config deploys disabled."""
+    return [name for name in added_names("stream", "queue") if not trigger_enabled(target.config, name)]
+
+
 def test_start_then_end_pause_and_restore_with_stable_json_keys(local: Target) -> None:
     # Given the deployed local stack
     # When a window starts over the send worker and the scheduler, as a script would
@@ -87,7 +93,8 @@ def test_start_then_end_pause_and_restore_with_stable_json_keys(local: Target) -
     mappings, rule = states(local)
     assert rule == "DISABLED"
     assert mappings[document["steps"][1]["id"]] == "Disabled"
-    assert sorted(mappings.values()).count("Disabled") == 1
+    # (the one paused, and any added worker's mapping its stack config deploys disabled)
+    assert sorted(mappings.values()).count("Disabled") == 1 + len(disabled_by_config(local))
     # And status shows the window and the paused triggers
     shown = run_dmd("maintenance", "status", "--stack", "local", "--json")
     assert shown.exit_code == 0, shown.output
@@ -105,7 +112,11 @@ def test_start_then_end_pause_and_restore_with_stable_json_keys(local: Target) -
     assert {key for step in restored["steps"] for key in step} == RESTORE_KEYS
     assert [step["action"] for step in restored["steps"]] == ["enable", "enable"]
     mappings, rule = states(local)
-    assert (set(mappings.values()), rule) == ({"Enabled"}, "ENABLED")
+    disabled = len(disabled_by_config(local))
+    assert (sorted(mappings.values()), rule) == (
+        sorted(["Enabled"] * (len(mappings) - disabled) + ["Disabled"] * disabled),
+        "ENABLED",
+    )
     assert active_maintenance(local) is None
 
 
@@ -117,9 +128,8 @@ def test_start_shows_its_plan_and_a_declined_confirmation_changes_nothing(local:
     # Then the plan was shown, with the resolvers left out, and nothing changed
     assert result.exit_code == 1
     assert "pause: notification_send event-source-mapping" in result.stderr
-    assert "not paused: event_details, proxy_tm_account_service (resolvers are never paused)" in flat(
-        result.stderr
-    )
+    resolvers = ", ".join(["event_details", "proxy_tm_account_service", *added_names("resolver")])
+    assert f"not paused: {resolvers} (resolvers are never paused)" in flat(result.stderr)
     assert "dmd: aborted: nothing changed" in result.stderr
     assert states(local) == before
     assert active_maintenance(local) is None
@@ -211,7 +221,12 @@ def test_fail_if_active_exits_1_only_while_a_window_is_active(local: Target) -> 
     assert idle.exit_code == 0, idle.output
     assert "local: no maintenance window is active" in idle.stdout
     rows = table_rows(idle.stdout, ("worker", "trigger", "id", "state", "before maintenance"))
-    assert {row["state"] for row in rows.values()} == {"Enabled", "ENABLED"}
+    added = added_names("queue", "stream", "schedule")
+    assert {row["state"] for name, row in rows.items() if name not in added} == {"Enabled", "ENABLED"}
+    # (an added worker's trigger as its stack config deploys it)
+    assert {name: row["state"] in ("Enabled", "ENABLED") for name, row in rows.items() if name in added} == {
+        name: trigger_enabled(local.config, name) for name in added
+    }
     # When a window is active
     run_dmd("maintenance", "start", "--stack", "local", "--reason", "deploy freeze", "--yes")
     active = run_dmd("maintenance", "status", "--stack", "local", "--fail-if-active")

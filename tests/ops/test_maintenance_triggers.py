@@ -23,6 +23,7 @@ from ops.maintenance_triggers import (
     pausable_workers,
 )
 from ops.target import Target
+from tests.infra.fleet import added_names, trigger_enabled
 
 ALIAS = "arn:aws:lambda:us-east-1:123456789012:function:prd3292-local-us-east-1-ntfcn-snd:live"
 PAUSABLE = (
@@ -61,8 +62,9 @@ def test_by_default_every_worker_with_a_schedule_or_mapping_is_chosen_and_never_
     # Given the local fleet
     # When no worker is named
     chosen = choose_workers(bare_target.fleet, parse_worker_names(" "))
-    # Then the seven workers with a mapping or schedule are, in catalog order
-    assert tuple(worker.name for worker in chosen) == PAUSABLE
+    # Then the seven workers with a mapping or schedule are (and any such worker added after them), in
+    # catalog order
+    assert tuple(worker.name for worker in chosen) == (*PAUSABLE, *added_names("queue", "stream", "schedule"))
     assert pausable_workers(bare_target.fleet) == chosen
     # And named ones come back in catalog order, once each
     named = choose_workers(
@@ -110,6 +112,7 @@ def test_every_pausable_trigger_is_found_with_its_live_state(target: Target) -> 
     # Given the deployed stack
     # When the pausable workers' triggers are read
     triggers = live_triggers(target, pausable_workers(target.fleet))
+    added = added_names("queue", "stream", "schedule")
     # Then each has its one mapping or rule, enabled
     assert [(trigger.worker, trigger.kind) for trigger in triggers] == [
         ("notification_scheduler", RULE),
@@ -119,8 +122,13 @@ def test_every_pausable_trigger_is_found_with_its_live_state(target: Target) -> 
         ("shorten_event_url", MAPPING),
         ("sms_status_consumer", MAPPING),
         ("notification_sweeper", RULE),
+        *((name, RULE if name in added_names("schedule") else MAPPING) for name in added),
     ]
-    assert {trigger.state for trigger in triggers} == {"Enabled", "ENABLED"}
+    # And enabled, but an added worker's as its stack config deploys it
+    assert {trigger.state for trigger in triggers if trigger.worker in PAUSABLE} == {"Enabled", "ENABLED"}
+    assert {trigger.worker: trigger.enabled for trigger in triggers if trigger.worker in added} == {
+        name: trigger_enabled(target.config, name) for name in added
+    }
     assert triggers[0].id == "prd3292-local-us-east-1-ntfcn-schdlr-schedule"
 
 

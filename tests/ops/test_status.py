@@ -16,6 +16,7 @@ from ops.status import (
     WorkerStatus,
     collect_status,
 )
+from tests.infra.fleet import LOCAL_PREFIX, added_names, held_queues_of_added
 from tests.ops.status_scenario import (
     ALARM_REASON,
     MAINTENANCE_STARTED,
@@ -100,7 +101,8 @@ def test_workers_without_datapoints_count_zero_and_only_batch_workers_count_fail
     assert {
         name: (row.invocations, row.errors, row.throttles) for name, row in idle.items()
     } == dict.fromkeys(idle, (0, 0, 0))
-    assert {name: row.failed_records for name, row in idle.items()} == {
+    failed_records = {name: row.failed_records for name, row in idle.items()}
+    shipped = {
         "notification_scheduler": None,
         "notification_generator": 0,
         "demand_stream_to_sqs": 0,
@@ -110,6 +112,12 @@ def test_workers_without_datapoints_count_zero_and_only_batch_workers_count_fail
         "proxy_tm_account_service": None,
         "notification_sweeper": None,
     }
+    assert {name: failed_records[name] for name in shipped} == shipped
+    assert failed_records == {
+        **shipped,
+        **dict.fromkeys(added_names("stream", "queue"), 0),
+        **dict.fromkeys(added_names("schedule", "resolver")),
+    }
     assert idle["sms_status_consumer"].iterator_age_max_seconds is None
 
 
@@ -118,7 +126,7 @@ def test_every_dlq_and_on_failure_queue_is_listed_with_depth_and_the_full_one_wi
 ) -> None:
     # Given two batches in notification_send's on-failure queue, the oldest 600 s old
     queues = {queue.queue: queue for queue in status.dead_letter_queues}
-    # Then it shows them, and the six other queues are there and empty
+    # Then it shows them, and the six other queues (and those of any added worker) are there and empty
     assert queues[SEND_ON_FAILURE] == HeldQueueStatus(
         queue=SEND_ON_FAILURE,
         worker="notification_send",
@@ -130,7 +138,10 @@ def test_every_dlq_and_on_failure_queue_is_listed_with_depth_and_the_full_one_wi
         delayed=0,
         oldest_age_seconds=600.0,
     )
-    assert len(queues) == 7
+    assert len(queues) == 7 + len(held_queues_of_added())
+    assert {name.removeprefix(LOCAL_PREFIX) for name in queues} >= {
+        queue for queue, _, _ in held_queues_of_added()
+    }
     assert {name: queue.depth for name, queue in queues.items() if name != SEND_ON_FAILURE} == {
         name: 0 for name in queues if name != SEND_ON_FAILURE
     }

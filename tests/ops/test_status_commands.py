@@ -10,6 +10,7 @@ import pytest
 from ops import status_commands
 from ops.status_commands import ALARM_COLUMNS, QUEUE_COLUMNS, WORKER_COLUMNS
 from ops.target import Target, resolve_target
+from tests.infra.fleet import SHIPPED_WORKERS, added_workers, worker_names
 from tests.ops.cli_output import flat, run_dmd, table_rows
 from tests.ops.status_scenario import SEND_ALARM, SEND_ON_FAILURE, Incident, incident
 
@@ -71,7 +72,8 @@ def test_the_screen_shows_each_worker_queue_alarm_and_the_maintenance_window(
     assert workers["shorten_event_url"]["queue depth"] == "3"
     assert workers["shorten_event_url"]["queue oldest"] == "1m"
     assert workers["event_details"]["failed records"] == "-"
-    assert len(workers) == 9
+    assert len(workers) == 9 + len(added_workers())
+    assert list(workers) == worker_names() and set(SHIPPED_WORKERS) <= set(workers)
     # And the on-failure queue holding two batches, and the alarm with its runbook section
     rows = table_rows(result.stdout, QUEUE_COLUMNS)
     assert rows[SEND_ON_FAILURE] == {

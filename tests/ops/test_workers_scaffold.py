@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from infra.catalog import CATALOG
 from infra.stack_files import PROJECT_ROOT
 from ops.scaffold.edits import (
     Pin,
@@ -97,6 +98,24 @@ def create(root: Path, *arguments: str) -> dict[str, object]:
     return document
 
 
+def _unused_worker(name: str, code: str) -> tuple[str, str]:
+    """`name` and `code` if no catalog worker has them, else the first free `name_b`/`code-b`, … pair."""
+    names = {spec.name for spec in CATALOG}
+    codes = {spec.inventory_code for spec in CATALOG}
+    for suffix in ("", *"bcdefghijklmnopqrstuvwxyz"):
+        candidate = (f"{name}_{suffix}", f"{code}-{suffix}") if suffix else (name, code)
+        if candidate[0] not in names and candidate[1] not in codes:
+            return candidate
+    raise AssertionError(f"no free worker name like {name!r}")
+
+
+# The worker these tests create: the help's example (fan_digest), unless the catalog already has one
+# by that name or code (a worker scaffolded from the example), then the first free variant.
+NAME, CODE = _unused_worker("fan_digest", "fan-dgst")
+FIELD = NAME.split("_")[0] + "".join(part.capitalize() for part in NAME.split("_")[1:])
+ANSWER = "".join(part.capitalize() for part in NAME.split("_")) + "Answer"
+
+
 # ------------------------------------------------------------------------------- validation
 
 
@@ -112,29 +131,29 @@ def create(root: Path, *arguments: str) -> dict[str, object]:
             "is already a worker of the catalog",
         ),
         (
-            ["fan_digest", "--trigger", "schedule", "--code", "Fan_Dgst"],
+            [NAME, "--trigger", "schedule", "--code", "Fan_Dgst"],
             "--code 'Fan_Dgst': an inventory code",
         ),
         (
-            ["fan_digest", "--trigger", "schedule", "--code", "ntfcn-snd"],
+            [NAME, "--trigger", "schedule", "--code", "ntfcn-snd"],
             "'ntfcn-snd' is notification_send's",
         ),
-        (["fan_digest", "--trigger", "resolver", "--code", "f" * 40], "use at most 32 characters"),
-        (["fan_digest", "--trigger", "queue", "--code", "fan-dgst"], "a queue worker reads one of short_url"),
+        ([NAME, "--trigger", "resolver", "--code", "f" * 40], "use at most 32 characters"),
+        ([NAME, "--trigger", "queue", "--code", CODE], "a queue worker reads one of short_url"),
         (
-            ["fan_digest", "--trigger", "stream", "--code", "f", "--source", "kinesis"],
+            [NAME, "--trigger", "stream", "--code", "f", "--source", "kinesis"],
             "one of table, sms_status",
         ),
         (
-            ["fan_digest", "--trigger", "schedule", "--code", "f", "--source", "every hour"],
+            [NAME, "--trigger", "schedule", "--code", "f", "--source", "every hour"],
             "is not an EventBridge",
         ),
         (
-            ["fan_digest", "--trigger", "resolver", "--code", "f", "--source", "tmAccount"],
+            [NAME, "--trigger", "resolver", "--code", "f", "--source", "tmAccount"],
             "Query.tmAccount exists",
         ),
-        (["fan_digest", "--trigger", "resolver", "--code", "f", "--source", "Fan"], "is not a GraphQL field"),
-        (["fan_digest", "--trigger", "schedule", "--code", "f", "--description", "x" * 81], "--description"),
+        ([NAME, "--trigger", "resolver", "--code", "f", "--source", "Fan"], "is not a GraphQL field"),
+        ([NAME, "--trigger", "schedule", "--code", "f", "--description", "x" * 81], "--description"),
     ],
 )
 def test_a_bad_request_is_refused_naming_the_problem(copy: Path, arguments: list[str], reason: str) -> None:
@@ -153,17 +172,17 @@ def test_a_dry_run_lists_every_file_and_writes_nothing(copy: Path) -> None:
     before = tree_hashes(copy)
 
     # When a resolver worker is created as a dry run
-    document = create(copy, "fan_digest", "--trigger", "resolver", "--code", "fan-dgst", "--dry-run")
+    document = create(copy, NAME, "--trigger", "resolver", "--code", CODE, "--dry-run")
 
     # Then the plan names the package, its tests and every wired-in file, and nothing changed
     files = {item["path"]: item["action"] for item in document["files"]}  # type: ignore[attr-defined]
     assert files == {
         **{
-            f"workers/fan_digest/{name}.py": "create"
+            f"workers/{NAME}/{name}.py": "create"
             for name in ("__init__", "handler", "logic", "models", "settings")
         },
-        "tests/workers/fan_digest/test_fan_digest_logic.py": "create",
-        "tests/workers/fan_digest/test_fan_digest_handler.py": "create",
+        f"tests/workers/{NAME}/test_{NAME}_logic.py": "create",
+        f"tests/workers/{NAME}/test_{NAME}_handler.py": "create",
         "infra/catalog.py": "update",
         "infra/schema.graphql": "update",
         **{f"Pulumi.{stack}.yaml": "update" for stack in ("local", "prod1", "qa1")},
@@ -173,20 +192,20 @@ def test_a_dry_run_lists_every_file_and_writes_nothing(copy: Path) -> None:
             if pin.pin.path != "tests/infra/program/test_program_alarms.py"
         },
     }
-    assert document["source"] == "fanDigest" and document["snapshots"] == "dry-run"
+    assert document["source"] == FIELD and document["snapshots"] == "dry-run"
     assert tree_hashes(copy) == before
 
 
 def test_a_queue_another_worker_consumes_gets_a_disabled_mapping_and_a_warning(copy: Path) -> None:
     # When a worker of the short-url queue (shorten_event_url's) is created
-    arguments = ["--trigger", "queue", "--code", "fan-dgst", "--source", "short_url", "--no-snapshots"]
-    document = create(copy, "fan_digest", *arguments)
+    arguments = ["--trigger", "queue", "--code", CODE, "--source", "short_url", "--no-snapshots"]
+    document = create(copy, NAME, *arguments)
 
     # Then its mapping is disabled in every stack file, and the operator is told why
     assert "the short_url queue is consumed by shorten_event_url" in document["warnings"][0]  # type: ignore[index]
     for stack in ("local", "prod1", "qa1"):
         text = (copy / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8")
-        assert "    fan_digest:\n      memoryMb: 512\n      trigger:\n        batchSize: 10\n" in text
+        assert f"    {NAME}:\n      memoryMb: 512\n      trigger:\n        batchSize: 10\n" in text
         assert "        enabled: false\n" in text
 
 
@@ -197,8 +216,8 @@ def test_a_catalog_entry_is_added_last_and_removed_exactly() -> None:
     # Given the catalog's text
     text = (PROJECT_ROOT / "infra/catalog.py").read_text(encoding="utf-8")
     entry = catalog_entry(
-        name="fan_digest",
-        code="fan-dgst",
+        name=NAME,
+        code=CODE,
         description='Counts "fans"',
         source="ScheduleSource()",
         access="frozenset({Access.TABLE_READ})",
@@ -206,10 +225,10 @@ def test_a_catalog_entry_is_added_last_and_removed_exactly() -> None:
 
     # When the entry is added / Then it is the last worker, its quotes escaped, and removal restores the text
     added = add_catalog_entry(text, entry, "infra/catalog.py")
-    assert list(catalog_workers(added))[-1] == "fan_digest"
-    assert catalog_workers(added)["fan_digest"].source == "ScheduleSource()"
+    assert list(catalog_workers(added))[-1] == NAME
+    assert catalog_workers(added)[NAME].source == "ScheduleSource()"
     assert 'description="Counts \\"fans\\"",' in added
-    assert remove_catalog_entry(added, "fan_digest", "infra/catalog.py") == text
+    assert remove_catalog_entry(added, NAME, "infra/catalog.py") == text
     with pytest.raises(ScaffoldError, match="no WorkerSpec named 'nope'"):
         remove_catalog_entry(text, "nope", "infra/catalog.py")
 
@@ -217,23 +236,21 @@ def test_a_catalog_entry_is_added_last_and_removed_exactly() -> None:
 @pytest.mark.parametrize("stack", ["local", "prod1", "qa1"])
 def test_a_stack_block_goes_last_under_workers_and_comes_out_exactly(stack: str) -> None:
     text = (PROJECT_ROOT / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8")
-    block = stack_block("fan_digest", ["trigger:", "  scheduleExpression: rate(1 hour)"])
+    block = stack_block(NAME, ["trigger:", "  scheduleExpression: rate(1 hour)"])
     added = add_stack_block(text, block, f"Pulumi.{stack}.yaml")
     workers = added.split("  dmd-workers:workers:\n", 1)[1].split("\n  dmd-workers:", 1)[0]
     assert workers.endswith(block.rstrip("\n"))
-    assert remove_stack_block(added, "fan_digest") == text
+    assert remove_stack_block(added, NAME) == text
 
 
 def test_a_query_field_and_its_type_come_and_go_exactly() -> None:
     text = (PROJECT_ROOT / "infra/schema.graphql").read_text(encoding="utf-8")
-    definition = answer_type("FanDigestAnswer", "fanDigest")
-    added = add_query_field(
-        text, field="fanDigest", type_name="FanDigestAnswer", definition=definition, where="schema"
-    )
+    definition = answer_type(ANSWER, FIELD)
+    added = add_query_field(text, field=FIELD, type_name=ANSWER, definition=definition, where="schema")
     query = added.split("type Query {", 1)[1].split("}", 1)[0]
-    assert query.rstrip().endswith("fanDigest(eventId: ID!): FanDigestAnswer")
-    assert "type FanDigestAnswer {" in added.split("type Query {", 1)[0]
-    assert remove_query_field(added, field="fanDigest", definition=definition) == text
+    assert query.rstrip().endswith(f"{FIELD}(eventId: ID!): {ANSWER}")
+    assert f"type {ANSWER} {{" in added.split("type Query {", 1)[0]
+    assert remove_query_field(added, field=FIELD, definition=definition) == text
     with pytest.raises(ScaffoldError, match="already has a field 'eventDetails'"):
         add_query_field(text, field="eventDetails", type_name="X", definition="", where="schema")
 
@@ -268,21 +285,21 @@ def test_each_trigger_adds_its_lines_to_the_pins_that_concern_it() -> None:
         ("resolver", None),
     ):
         request = validate_request(
-            PROJECT_ROOT, name="fan_digest", trigger=trigger, code="fan-dgst", source=source, description=None
+            PROJECT_ROOT, name=NAME, trigger=trigger, code=CODE, source=source, description=None
         )
         lines[trigger] = {pin.pin.path: pin.lines(request) for pin in PINS if pin.lines(request)}
 
     # Then every worker is named, batch workers are the error-rate alarm's, resolvers skip two resources
-    assert lines["schedule"]["tests/sandbox/test_runtime.py"] == ['    "fan_digest": "sweep",']
-    assert lines["stream"]["tests/ops/test_workers_commands.py"] == ['        "fan_digest": "stream table",']
+    assert lines["schedule"]["tests/sandbox/test_runtime.py"] == [f'    "{NAME}": "sweep",']
+    assert lines["stream"]["tests/ops/test_workers_commands.py"] == [f'        "{NAME}": "stream table",']
     assert "tests/infra/program/test_program_alarms.py" in lines["queue"]
     assert "tests/infra/program/test_program_alarms.py" not in lines["resolver"]
     assert lines["resolver"]["tests/sandbox/test_materialize.py"] == [
-        '        "fan_digest-data-source",',
-        '        "fan_digest-resolver",',
+        f'        "{NAME}-data-source",',
+        f'        "{NAME}-resolver",',
     ]
     assert lines["resolver"]["tests/infra/program/test_program_triggers.py"] == [
-        '    "fan_digest": ("Query", "fanDigest"),'
+        f'    "{NAME}": ("Query", "{FIELD}"),'
     ]
 
 
@@ -419,13 +436,11 @@ def test_removing_a_hand_written_worker_lists_what_still_names_it(copy: Path) ->
 
 def test_a_declined_remove_changes_nothing(copy: Path) -> None:
     # Given a scaffolded worker
-    create(copy, "fan_digest", "--trigger", "schedule", "--code", "fan-dgst", "--no-snapshots")
+    create(copy, NAME, "--trigger", "schedule", "--code", CODE, "--no-snapshots")
     before = tree_hashes(copy)
 
     # When its removal is declined
-    result = run_dmd(
-        "workers", "remove", "fan_digest", "--project-root", str(copy), "--no-snapshots", input="n\n"
-    )
+    result = run_dmd("workers", "remove", NAME, "--project-root", str(copy), "--no-snapshots", input="n\n")
 
     # Then nothing changed, and it exits 1
     assert result.exit_code == 1

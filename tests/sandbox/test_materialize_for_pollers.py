@@ -14,6 +14,8 @@ from infra.offline import synthesize_stack
 from infra.synth import ResourceGraph
 from sandbox import emulator_server
 from sandbox.materialize import UNREGISTERED_MAPPING, Kind, materialize
+from tests.infra.fleet import SHIPPED_WORKERS, trigger_enabled, worker_names
+from tests.infra.graphs import stack_config
 
 # Each test starts its own emulator and materializes the whole stack.
 pytestmark = pytest.mark.slow
@@ -81,14 +83,21 @@ def test_with_the_mappings_detached_as_in_the_sandboxs_emulator_they_are_registe
     emulator_server.detach_event_source_mappings()
     # When the stack is materialized with its mappings registered
     result = materialize(local_graph, emulator)
-    # Then every mapping exists in the emulator, enabled, with its resolved request kept for the pollers
+    # Then every mapping exists in the emulator, enabled (an added worker's as its stack config deploys
+    # it), with its resolved request kept for the pollers
     lambda_ = emulator.client("lambda")
     mappings = {resource.name for resource in local_graph.of_type(ESM)}
     assert set(result.event_source_mappings) == mappings
+    states = {}
     for name in mappings:
         mapping = lambda_.get_event_source_mapping(UUID=result.ref(Kind.EVENT_SOURCE_MAPPING, name))
-        assert mapping["State"] == "Enabled"
+        states[name.removesuffix("-trigger")] = mapping["State"]
         assert mapping["EventSourceArn"] == result.event_source_mappings[name]["EventSourceArn"]
+    assert states == {
+        name: "Enabled" if trigger_enabled(stack_config("local"), name) else "Disabled"
+        for name in worker_names("stream", "queue")
+    }
+    assert {states[name] for name in SHIPPED_WORKERS if name in states} == {"Enabled"}
     assert not [item for item in result.skipped if item.type_ == ESM]
     # And the sources accept writes, which stay there for the pollers (moto invokes nothing)
     emulator.client("kinesis").put_record(StreamName=TABLE_STREAM, Data=b"{}", PartitionKey="pk")

@@ -18,6 +18,8 @@ from infra.synth import ResourceGraph
 from sandbox.materialize import Kind
 from sandbox.pollers.sqs import LONG_POLL_SECONDS
 from sandbox.runtime import Sandbox
+from tests.infra.fleet import SHIPPED_WORKERS, trigger_enabled, worker_names
+from tests.infra.graphs import stack_config
 from tests.sandbox import handlers as doubles
 
 pytestmark = pytest.mark.slow
@@ -158,14 +160,21 @@ def test_queries_and_direct_invocations_reach_the_resolver_and_the_worker(
 def test_the_mappings_are_registered_in_the_emulator_and_disabling_one_pauses_its_poller(
     sandbox: Sandbox, handlers: Any
 ) -> None:
-    # Given the running sandbox: every poller's mapping exists in the emulator, enabled
+    # Given the running sandbox: every poller's mapping exists in the emulator, enabled (an added
+    # worker's as its stack config deploys it: a scaffolded queue worker on a consumed queue, disabled)
     lambda_ = sandbox.clients.client("lambda")
     mappings = {
         mapping["UUID"]: mapping for mapping in lambda_.list_event_source_mappings()["EventSourceMappings"]
     }
-    assert set(mappings) == set(sandbox.materialized.of(Kind.EVENT_SOURCE_MAPPING).values())
+    registered = sandbox.materialized.of(Kind.EVENT_SOURCE_MAPPING)
+    assert set(mappings) == set(registered.values())
     assert len(mappings) == len(sandbox.pollers)
-    assert {mapping["State"] for mapping in mappings.values()} == {"Enabled"}
+    states = {name.removesuffix("-trigger"): mappings[uuid]["State"] for name, uuid in registered.items()}
+    assert states == {
+        name: "Enabled" if trigger_enabled(stack_config("local"), name) else "Disabled"
+        for name in worker_names("stream", "queue")
+    }
+    assert {states[name] for name in SHIPPED_WORKERS if name in states} == {"Enabled"}
     generator = sandbox.materialized.ref(Kind.EVENT_SOURCE_MAPPING, "notification_generator-trigger")
     poller = sandbox.pollers["notification_generator"]
     url = sandbox.materialized.ref(Kind.QUEUE_URL, GENERATION_QUEUE)
