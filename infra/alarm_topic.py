@@ -83,6 +83,9 @@ class AlarmTopic(pulumi.ComponentResource):
                 topic=self.topic.arn,
                 protocol=subscription.protocol,
                 endpoint=subscription.endpoint,
+                # An https endpoint that confirms by itself (PagerDuty, Opsgenie) must be declared so:
+                # otherwise the provider leaves the subscription pending and never sees it confirmed.
+                endpoint_auto_confirms=True if subscription.protocol == "https" else None,
                 opts=child,
             )
             for subscription in args.settings.subscriptions

@@ -50,10 +50,15 @@ camelCase as written in YAML. Cross-field rules checked besides the ranges below
 - stream retries and record age must be bounded (no -1), and the record age must not exceed the
   stream's retention;
 - at most 5 filter patterns, each a non-empty JSON object (objects or JSON strings accepted);
-- `logRetentionDays` must be one of {retention};
+- `logRetentionDays` and `platform.appsyncLogRetentionDays` must be one of {retention};
 - `reservedConcurrency` is -1 (unreserved) or ≥ 0 (0 pauses the worker);
 - SQS `maximumConcurrency` (2–1000) must not exceed the worker's reserved concurrency;
-- `logStreaming: true` needs `platform.centralLogStreamArn`;
+- `logStreaming: true` needs `platform.centralLogStreamArn` (and `centralLogStreamKmsKeyArn` needs
+  that stream);
+- a queue's `maxReceiveCount` must be ≥ 5 (AWS's recommendation for a queue Lambda consumes);
+- the workers' `reservedConcurrency` must leave at least 100 of
+  `platform.alarmTopic.accountConcurrencyLimit` unreserved (Lambda refuses a reservation that
+  would leave less);
 - each `alarms.metricThresholds` key must be a metric the worker has an alarm on (its catalog
   entry's `metric_alarms`, e.g. `SalesWithoutDemand` on notification_generator, or `SendFailures`,
   the sum of `SmsFailed` and `EmailFailed`, on notification_send);

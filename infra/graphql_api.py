@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from infra.alarms import AlarmSpec, AlarmTarget, Metric, declare_alarms
 from infra.iam import Statement, assume_role_policy, policy_document
-from infra.naming import Naming
+from infra.naming import Naming, api_log_group_name
 
 COMPONENT_TYPE = "dmd:platform:GraphqlApi"
 SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
@@ -24,6 +24,7 @@ class GraphqlApiArgs:
     naming: Naming
     account_id: str
     authentication: Literal["AWS_IAM", "API_KEY", "AMAZON_COGNITO_USER_POOLS"]
+    log_retention_days: int
     alarms: AlarmTarget
 
 
@@ -32,6 +33,7 @@ class GraphqlApi(pulumi.ComponentResource):
 
     api: aws.appsync.GraphQLApi
     logging_role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
     alarms: list[aws.cloudwatch.MetricAlarm]
 
     def __init__(self, name: str, args: GraphqlApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -44,21 +46,6 @@ class GraphqlApi(pulumi.ComponentResource):
             name=naming.api_logging_role_name,
             assume_role_policy=assume_role_policy("appsync.amazonaws.com", source_account=args.account_id),
             tags=naming.tags(),
-            opts=child,
-        )
-        log_groups = f"arn:aws:logs:{naming.region}:{args.account_id}:log-group:/aws/appsync/apis/*"
-        aws.iam.RolePolicy(
-            f"{name}-logging-policy",
-            role=self.logging_role.id,
-            policy=policy_document(
-                [
-                    Statement(
-                        sid="WriteApiLogs",
-                        actions=("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"),
-                        resources=(log_groups, f"{log_groups}:*"),
-                    )
-                ]
-            ),
             opts=child,
         )
         self.api = aws.appsync.GraphQLApi(
@@ -74,6 +61,30 @@ class GraphqlApi(pulumi.ComponentResource):
             xray_enabled=False,
             tags=naming.tags(),
             opts=child,
+        )
+        # AppSync names the group after the API id, so it can only be declared after the API. The
+        # role may write to this one group only, with no logs:CreateLogGroup, and gets that right
+        # after the group exists: AppSync can never create it itself, without retention.
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=self.api.id.apply(api_log_group_name),
+            retention_in_days=args.log_retention_days,
+            tags=naming.tags(),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-logging-policy",
+            role=self.logging_role.id,
+            policy=policy_document(
+                [
+                    Statement(
+                        sid="WriteApiLogs",
+                        actions=("logs:CreateLogStream", "logs:PutLogEvents"),
+                        resources=(self.log_group.arn, pulumi.Output.concat(self.log_group.arn, ":*")),
+                    )
+                ]
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group]),
         )
         self.alarms = declare_alarms(
             name,

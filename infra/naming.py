@@ -124,6 +124,11 @@ def log_group_name(function_name: str) -> str:
     return f"/aws/lambda/{function_name}"
 
 
+def api_log_group_name(api_id: str) -> str:
+    """The log group AppSync writes an API's logs to (AppSync fixes its name: the API id)."""
+    return f"/aws/appsync/apis/{api_id}"
+
+
 def role_policy_name(function_name: str) -> str:
     """The inline least-privilege policy of the function's execution role."""
     return f"{function_name}-least-privilege"

@@ -56,6 +56,8 @@ class StreamRef:
     name: str
     arn: pulumi.Input[str]
     retention_hours: int
+    kms_key_arn: str | None = None
+    """The customer KMS key its records are encrypted with; None for the AWS-managed key."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,6 +175,7 @@ class Platform(pulumi.ComponentResource):
                 naming=naming,
                 account_id=stack.account_id,
                 authentication=settings.appsync_authentication,
+                log_retention_days=settings.appsync_log_retention_days,
                 alarms=alarm_target,
             ),
             opts=child,
@@ -241,6 +244,7 @@ class Platform(pulumi.ComponentResource):
                 name=settings.existing_arn.rsplit("/", 1)[1],
                 arn=settings.existing_arn,
                 retention_hours=settings.retention_hours,
+                kms_key_arn=settings.kms_key_arn,
             )
         stream_name = naming.sms_status_stream_name
         stream = kinesis_stream(

@@ -132,7 +132,10 @@ class DemandTable(pulumi.ComponentResource):
             table_name=self.table.name,
             stream_arn=self.stream.arn,
             approximate_creation_date_time_precision="MILLISECOND",
-            opts=pulumi.ResourceOptions(parent=self),
+            # DynamoDB streams a table into one Kinesis stream at a time: a replacement created
+            # before the old destination is deleted fails. Delete first (its changes are not streamed
+            # until the new one is active: docs/runbooks.md#stream-write-throttling).
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.alarms = declare_alarms(
             name, table_name, table_alarm_specs(table_name, stream_name), args.alarms, self

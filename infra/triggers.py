@@ -79,6 +79,7 @@ def source_statements(
 ) -> list[Statement]:
     """What the execution role needs to read the worker's source (Lambda polls as the function)."""
     if isinstance(trigger, StreamTrigger):
+        stream = refs.streams[trigger.stream]
         statements = [
             Statement(
                 sid="ReadSourceStream",
@@ -89,9 +90,17 @@ def source_statements(
                     "kinesis:GetShardIterator",
                     "kinesis:ListShards",
                 ),
-                resources=(refs.streams[trigger.stream].arn,),
+                resources=(stream.arn,),
             )
         ]
+        if stream.kms_key_arn is not None:
+            # A customer key needs an explicit grant: Lambda reads the records as the function's role
+            # (Kinesis consumers need kms:Decrypt; the AWS-managed key needs none).
+            statements.append(
+                Statement(
+                    sid="DecryptSourceStream", actions=("kms:Decrypt",), resources=(stream.kms_key_arn,)
+                )
+            )
         if on_failure_queue_arn is not None:
             statements.append(
                 Statement(

@@ -105,6 +105,8 @@ class Worker(pulumi.ComponentResource):
             **self._runtime_environment(spec, config, stack),
             **{key: value for grant in grants for key, value in grant.environment.items()},
             **config.tunables,
+            # Poison records are parked in the on-failure queue; the role's SendToOnFailureQueue covers it.
+            **({"PARKING_QUEUE_URL": on_failure_queue.url} if on_failure_queue is not None else {}),
         }
         vpc = stack.platform.vpc
         self.function = aws.lambda_.Function(
@@ -281,18 +283,25 @@ class Worker(pulumi.ComponentResource):
             tags=naming.tags(spec.inventory_code),
             opts=child,
         )
+        statements = [
+            Statement(
+                sid="PutToCentralLogStream",
+                actions=("kinesis:PutRecord", "kinesis:PutRecords"),
+                resources=(destination,),
+            )
+        ]
+        key = stack.platform.central_log_stream_kms_key_arn
+        if key is not None:
+            # Kinesis producers writing to a stream under a customer key need kms:GenerateDataKey.
+            statements.append(
+                Statement(
+                    sid="EncryptForCentralLogStream", actions=("kms:GenerateDataKey",), resources=(key,)
+                )
+            )
         policy = aws.iam.RolePolicy(
             f"{name}-log-delivery-policy",
             role=role.id,
-            policy=policy_document(
-                [
-                    Statement(
-                        sid="PutToCentralLogStream",
-                        actions=("kinesis:PutRecord", "kinesis:PutRecords"),
-                        resources=(destination,),
-                    )
-                ]
-            ),
+            policy=policy_document(statements),
             opts=child,
         )
         return aws.cloudwatch.LogSubscriptionFilter(

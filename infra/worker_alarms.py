@@ -209,7 +209,7 @@ def _source_alarms(
                     ),
                 ),
                 dlq_not_empty(names.on_failure_queue_name, suffix="on-failure-not-empty", owner=spec.name),
-                *_event_source_alarms(spec, names.event_source_mapping_uuid),
+                *_event_source_alarms(spec, names.event_source_mapping_uuid, stream=True),
             ]
         case QueueTrigger(queue=queue_name):
             queue = refs.queues[queue_name]
@@ -223,7 +223,7 @@ def _source_alarms(
                     periods=max(alarms.evaluation_periods, 5),
                 ),
                 dlq_not_empty(queue.dead_letter_queue_name, suffix="dlq-not-empty", owner=spec.name),
-                *_event_source_alarms(spec, names.event_source_mapping_uuid),
+                *_event_source_alarms(spec, names.event_source_mapping_uuid, stream=False),
             ]
         case ScheduleTrigger(settings=settings):
             return _schedule_alarms(spec, config, settings, names)
@@ -244,31 +244,37 @@ def _source_alarms(
             assert_never(config.resolved_trigger)
 
 
-def _event_source_alarms(spec: WorkerSpec, mapping_uuid: pulumi.Input[str] | None) -> list[AlarmSpec]:
+def _event_source_alarms(
+    spec: WorkerSpec, mapping_uuid: pulumi.Input[str] | None, *, stream: bool
+) -> list[AlarmSpec]:
+    """The mapping's own failure counts; `DroppedEventCount` only where Lambda emits it (streams)."""
+    # Lambda drops records where it gives up on them: a stream mapping past its retries or record
+    # age. An SQS mapping never drops (the queue redrives to its DLQ), so there is no such metric.
     if mapping_uuid is None:
         return []
 
     def mapping_metric(name: str) -> Metric:
         return Metric(namespace="AWS/Lambda", name=name, dimensions={"EventSourceMappingUUID": mapping_uuid})
 
-    return [
-        AlarmSpec(
-            suffix="failed-invoke-events",
-            summary=f"{spec.name}: the event source could not invoke the function",
-            runbook="event-source-failures",
-            threshold=0,
-            evaluation_periods=1,
-            metric=mapping_metric("FailedInvokeEventCount"),
-        ),
-        AlarmSpec(
-            suffix="dropped-events",
-            summary=f"{spec.name}: the event source dropped records (lost work)",
-            runbook="event-source-failures",
-            threshold=0,
-            evaluation_periods=1,
-            metric=mapping_metric("DroppedEventCount"),
-        ),
-    ]
+    failed_invoke = AlarmSpec(
+        suffix="failed-invoke-events",
+        summary=f"{spec.name}: the event source could not invoke the function",
+        runbook="event-source-failures",
+        threshold=0,
+        evaluation_periods=1,
+        metric=mapping_metric("FailedInvokeEventCount"),
+    )
+    if not stream:
+        return [failed_invoke]
+    dropped = AlarmSpec(
+        suffix="dropped-events",
+        summary=f"{spec.name}: the event source dropped records (lost work)",
+        runbook="event-source-failures",
+        threshold=0,
+        evaluation_periods=1,
+        metric=mapping_metric("DroppedEventCount"),
+    )
+    return [failed_invoke, dropped]
 
 
 def _schedule_alarms(

@@ -5,26 +5,29 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
-from rich.console import Console
+from rich.markup import escape
 
-from aws_clients import AwsClients
-from infra.config import ConfigError
-from infra.stack_files import load_committed
-from infra.synth import StackFileError
 from ops.dead_letters import (
     HeldQueueStatus,
     RedriveError,
     depth,
     held_queue_statuses,
     held_queues,
+    queue_url,
     redrive,
     source_queues,
 )
+from ops.held_messages import BODY_PREVIEW, HeldMessage, peek
 from ops.operator_io import (
+    EXIT_BAD_INPUT,
+    DryRunOption,
+    EndpointOption,
     JsonOption,
     StackOption,
+    YesOption,
     aws_errors,
+    confirm,
+    fail,
     format_age,
     print_json,
     progress,
@@ -52,7 +55,8 @@ def list_command(stack: StackOption, json_output: JsonOption = False) -> None:
     `dmd dlq redrive`), on-failure (a stream worker's given-up batches: shard and sequence ranges
     to replay), schedule-dlq (scheduled events Lambda could not be invoked with). Depth is visible +
     in flight + delayed (SQS); the oldest message's age is CloudWatch's ApproximateAgeOfOldestMessage
-    ("-" when the queue is empty or no datapoint exists, e.g. on the emulator). Nothing is received.
+    ("-" when the queue is empty or no datapoint exists, e.g. on the emulator). Nothing is received:
+    `dmd dlq show --queue Q` tells parked poison records from Lambda's on-failure records.
 
     JSON keys: a list of {queue, worker, kind, exists, depth, visible, inFlight, delayed,
     oldestAgeSeconds}; unknown values are null.
@@ -86,44 +90,143 @@ def list_command(stack: StackOption, json_output: JsonOption = False) -> None:
     show(table(f"{stack}: dead-letter and on-failure queues", LIST_COLUMNS, rows))
 
 
+SHOW_COLUMNS = ("message", "kind", "sent", "receives", "worker", "reason", "position / body")
+
+
+def _show_row(held: HeldMessage) -> tuple[object, ...]:
+    where = held.position if held.kind != "message" else held.body[:BODY_PREVIEW]
+    return (
+        held.message_id,
+        held.kind,
+        held.sent_at.strftime("%Y-%m-%d %H:%M:%SZ") if held.sent_at else None,
+        held.receive_count,
+        held.worker,
+        escape(held.reason) if held.reason else None,
+        escape(where) if where else None,
+    )
+
+
+@app.command("show")
+def show_command(
+    queue: Annotated[
+        str,
+        typer.Option(
+            help="A DLQ or on-failure queue of the stack, e.g. prd3292-qa1-us-east-1-ntfcn-snd-on-failure."
+        ),
+    ],
+    stack: StackOption,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="At most this many messages.")] = 10,
+    json_output: JsonOption = False,
+) -> None:
+    """Peek at a DLQ or on-failure queue: each message's kind, reason and source position.
+
+    Kinds: parked (a poison record the worker set aside with its payload: `dmd replay --worker W
+    --from-failures` re-drives it), on-failure (Lambda's record of a given-up Kinesis batch: shard and
+    sequence range), message (any other body, e.g. a queue worker's message SQS moved to its DLQ).
+    Peeking is a ReceiveMessage with VisibilityTimeout 0: nothing is deleted or hidden, but SQS counts
+    the receive (these queues have no redrive policy, so the count changes nothing); only the stack's
+    DLQs and on-failure queues are accepted (a receive on a work queue would count towards its DLQ).
+    A large queue answers with a sample.
+
+    JSON keys: a list of {messageId, kind, sentAt, receiveCount, worker, reason, position, body};
+    body is the message as SQS holds it (a parked record's payload, fans' data included).
+
+    Example: dmd dlq show --stack prod1 --queue prd3292-prod1-us-east-1-ntfcn-snd-on-failure
+    """
+    target = target_for(stack)
+    with aws_errors(f"peek at {queue}"):
+        with progress(f"reading {stack}'s graph", total=None):
+            held = {item.name for item in held_queues(target.fleet)}
+        if queue not in held:
+            fail(
+                f"{queue} is not a dead-letter or on-failure queue of {stack} ({', '.join(sorted(held))})",
+                code=EXIT_BAD_INPUT,
+            )
+        try:
+            url = queue_url(target.clients, queue)
+        except RedriveError as error:
+            fail(str(error), code=EXIT_BAD_INPUT)
+        with progress(f"peeking at {queue}", total=None):
+            messages = peek(target.clients, url, limit=limit)
+    if json_output:
+        print_json([message.model_dump() for message in messages])
+        return
+    counts = {
+        kind: sum(1 for message in messages if message.kind == kind)
+        for kind in ("parked", "on-failure", "message")
+    }
+    summary = ", ".join(f"{number} {kind}" for kind, number in counts.items() if number) or "empty"
+    show(table(f"{stack}: {queue} ({summary})", SHOW_COLUMNS, (_show_row(message) for message in messages)))
+
+
 @app.command("redrive")
 def redrive_command(
     queue: Annotated[
         str, typer.Option(help="The DLQ's name, e.g. prd3292-qa1-us-east-1-event-short-url-dlq.")
     ],
-    stack: Annotated[str, typer.Option(help="Stack the queue belongs to (its region).")] = "local",
-    endpoint_url: Annotated[
-        str | None, typer.Option(help="AWS emulator endpoint (fake credentials); default: real AWS.")
-    ] = None,
-    dry_run: Annotated[bool, typer.Option(help="Show what would be moved, move nothing.")] = False,
+    *,
+    stack: StackOption,
+    endpoint_url: EndpointOption = None,
+    dry_run: DryRunOption = False,
+    yes: YesOption = False,
+    json_output: JsonOption = False,
 ) -> None:
-    """Move a DLQ's messages back to its source queue, once the cause is fixed."""
-    console = Console()
-    try:
-        region = load_committed(stack).region
-    except (ConfigError, StackFileError) as error:
-        console.print(str(error), markup=False, highlight=False)
-        raise typer.Exit(2) from None
-    clients = (
-        AwsClients.for_emulator(endpoint_url, region=region) if endpoint_url else AwsClients(region=region)
-    )
-    try:
-        waiting = depth(clients, queue)
+    """Move a DLQ's messages back to its source queue, once the cause is fixed.
+
+    On AWS it starts SQS's own message move task (StartMessageMoveTask: asynchronous, the count is
+    the depth when it started); on an emulator without it (the sandbox) each message is received,
+    sent to the source queue with its attributes and deleted. Shows the count and the source queue
+    and asks first unless --yes. For a stream worker's on-failure queue use `dmd replay --worker W
+    --from-failures` instead (those messages describe stream records, they are no jobs).
+
+    JSON keys: {queue, sources, messages, moved, method, dryRun}.
+
+    Example: dmd dlq redrive --stack prod1 --queue prd3292-prod1-us-east-1-generation-jobs-dlq --dry-run
+    """
+    target = target_for(stack, endpoint_url)
+    clients = target.clients
+    with aws_errors(f"redrive {queue}"):
+        try:
+            waiting = depth(clients, queue)
+            sources = source_queues(clients, queue)
+        except RedriveError as error:
+            fail(str(error))
+        plan = f"{waiting} messages in {queue} would go back to {', '.join(sources) or 'no source queue'}"
         if dry_run:
-            sources = ", ".join(source_queues(clients, queue)) or "no source queue"
-            console.print(f"dry run: {waiting} messages in {queue} would go back to {sources}")
+            if json_output:
+                print_json(
+                    {
+                        "queue": queue,
+                        "sources": sources,
+                        "messages": waiting,
+                        "moved": 0,
+                        "method": None,
+                        "dryRun": True,
+                    }
+                )
+            else:
+                show(f"dry run: {plan}")
             return
-        with console.status(f"redriving {queue}") as status:
-            result = redrive(
-                clients,
-                queue,
-                native=endpoint_url is None,
-                on_moved=lambda moved: status.update(f"redriving {queue}: {moved}/{waiting}"),
-            )
-    except RedriveError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(1) from None
-    except (BotoCoreError, ClientError) as error:
-        console.print(f"cannot redrive {queue}: {error}", markup=False, highlight=False)
-        raise typer.Exit(2) from None
-    console.print(f"{result.moved} messages from {queue} → {', '.join(result.sources)} ({result.method})")
+        if not sources:
+            fail(f"{queue} is not the dead-letter queue of any queue: nothing to redrive to")
+        confirm([f"{stack}: {plan}"], yes=yes, question="Move them back?")
+        with progress(f"redriving {queue}", total=waiting or None) as advance:
+            try:
+                result = redrive(
+                    clients, queue, native=not target.emulated, on_moved=lambda _moved: advance()
+                )
+            except RedriveError as error:
+                fail(str(error))
+    if json_output:
+        print_json(
+            {
+                "queue": queue,
+                "sources": list(result.sources),
+                "messages": waiting,
+                "moved": result.moved,
+                "method": result.method,
+                "dryRun": False,
+            }
+        )
+        return
+    show(f"{result.moved} messages from {queue} → {', '.join(result.sources)} ({result.method})")

@@ -10,7 +10,9 @@ second, each in the event shape Lambda sends (the sandbox's `kinesis_event`). Tw
   (`KinesisBatchInfo`: shard and sequence-number range); exactly that range is read again
   (`AT_SEQUENCE_NUMBER`) and the message is deleted only once every batch of it succeeded (no
   function error, no batch-item failure). A range the stream no longer holds, or a message that is
-  not such a record, is reported and kept.
+  not such a record, is reported and kept. A parked record (a poison record the worker set aside
+  with its payload, `workers/shared/parking.py`) is re-driven alone, from its payload, in the event
+  Lambda sends, and its message deleted once that invocation succeeded.
 
 Reading the stream and the queue: `ops/replay_sources.py`; invoking: `ops/replay_invokers.py`.
 """
@@ -26,7 +28,13 @@ from typing import Final
 
 from ops.operator_io import JsonModel
 from ops.replay_invokers import Invoker
-from ops.replay_sources import FailureMessage, FailureQueue, RangeUnavailableError, StreamReader
+from ops.replay_sources import (
+    FailureMessage,
+    FailureQueue,
+    RangeUnavailableError,
+    StreamReader,
+    parked_stream_record,
+)
 from ops.target import LIVE_ALIAS, Fleet, FleetWorker, Target
 from sandbox.pollers.batch import BatchResult
 from sandbox.pollers.kinesis_records import StreamRecord, filter_subject, kinesis_event
@@ -77,6 +85,7 @@ class PlannedRange:
     message: FailureMessage | None = None
     skip: str | None = None  # "trimmed" | "incomplete" | "malformed"
     reason: str | None = None
+    parked: bool = False  # one parked record, re-driven from its payload
 
     @property
     def records_matching(self) -> int:
@@ -191,6 +200,7 @@ class RangeSummary(JsonModel):
     reason: str | None
     message_id: str | None
     message_deleted: bool
+    parked: bool
 
 
 class ReplaySummary(JsonModel):
@@ -228,6 +238,7 @@ def _range_summary(result: RangeResult) -> RangeSummary:
         reason=planned.reason,
         message_id=planned.message.message_id if planned.message else None,
         message_deleted=result.message_deleted,
+        parked=planned.parked,
     )
 
 
@@ -357,17 +368,15 @@ class StreamReplay:
     def plan_failures(self, messages: Sequence[FailureMessage]) -> ReplayPlan:
         """Each on-failure message's shard range, read again; unreadable ones kept with the reason."""
         # In stream order (a standard queue returns them in any order); malformed ones last.
-        ordered = sorted(
-            messages,
-            key=lambda message: (
-                (0, message.record.batch.shard_id, int(message.record.batch.start_sequence_number))
-                if message.record is not None
-                else (1, "", 0)
-            ),
-        )
+        ordered = sorted(messages, key=_stream_order)
         return ReplayPlan(self.worker, "from-failures", tuple(self._failure_range(item) for item in ordered))
 
     def _failure_range(self, message: FailureMessage) -> PlannedRange:
+        if message.parked is not None and message.problem is None:
+            # Not filtered again: the mapping's filter let it through once; it is what the worker got.
+            record = parked_stream_record(message.parked)
+            position = record.sequence_number
+            return PlannedRange(record.shard_id, position, position, 1, ((record,),), message, parked=True)
         if message.record is None:
             return PlannedRange(None, None, None, 0, (), message, skip="malformed", reason=message.problem)
         info = message.record.batch
@@ -430,6 +439,15 @@ class StreamReplay:
                 queue.delete(planned.message)
                 result.message_deleted = True
         return ReplayReport(plan, tuple(results), dry_run=False)
+
+
+def _stream_order(message: FailureMessage) -> tuple[int, str, int]:
+    if message.record is not None:
+        return (0, message.record.batch.shard_id, int(message.record.batch.start_sequence_number))
+    if message.parked is not None and message.problem is None:
+        record = parked_stream_record(message.parked)
+        return (0, record.shard_id, record.position)
+    return (1, "", 0)
 
 
 def dry_run_report(plan: ReplayPlan) -> ReplayReport:

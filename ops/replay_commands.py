@@ -103,8 +103,9 @@ def replay(
     start, end, recordsRead, recordsMatching, batches, batchesFailed, messagesDeleted, ranges[]:
     shardId, startSequenceNumber, endSequenceNumber, recordsRead, recordsMatching, batches,
     batchesFailed, failedRecords, functionErrors, outcome (planned | replayed | failed | trimmed |
-    incomplete | malformed), reason, messageId, messageDeleted. Exit 1 when a batch failed or a
-    message was kept.
+    incomplete | malformed), reason, messageId, messageDeleted, parked (true: one poison record the
+    worker parked with its payload, re-driven alone from that payload). Exit 1 when a batch failed or
+    a message was kept.
 
     Example: dmd replay --stack prod1 --worker notification_send --from-failures --dry-run
     """
@@ -255,6 +256,8 @@ def _row(item: RangeSummary) -> tuple[object, ...]:
         else f"message {item.message_id}"
     )
     details = [item.reason] if item.reason else []
+    if item.parked:
+        details.insert(0, "parked record")
     if item.function_errors:
         details.append("function error: " + ", ".join(sorted(set(item.function_errors))))
     if item.failed_records and not item.function_errors:

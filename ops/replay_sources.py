@@ -2,12 +2,16 @@
 
 An on-failure message is Lambda's record of a Kinesis batch it gave up on: metadata only
 (`KinesisBatchInfo`: shard, first and last sequence number, stream), the records stay in the stream
-for its retention. Messages are held invisible while their range is replayed, and deleted only when
-the caller says the range succeeded.
+for its retention. A parked record (`workers/shared/parking.py`: the worker's own message, attribute
+`dmdParked=1`, body `{"parked": {...}}`) holds the record itself, so it is re-driven from its payload
+whatever the stream still keeps. Messages are held invisible while their range is replayed, and
+deleted only when the caller says the range succeeded.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sandbox.pollers.kinesis_records import StreamRecord
 from sandbox.shard_lineage import ShardLineage, lineage_of, listed_shards
+from workers.shared.parking import ParkedRecord, parked_record
 
 # On-failure messages stay invisible this long while their range is replayed (renewed per range);
 # if the replay dies, they are back on the queue after it.
@@ -72,12 +77,33 @@ class OnFailureRecord(BaseModel):
 
 @dataclass(frozen=True)
 class FailureMessage:
-    """One message of an on-failure queue: its record, or why it is not one."""
+    """One message of an on-failure queue: Lambda's record, a parked record, or why it is neither."""
 
     message_id: str
     receipt_handle: str
     record: OnFailureRecord | None
     problem: str | None = None
+    parked: ParkedRecord | None = None
+
+
+def parked_stream_record(parked: ParkedRecord) -> StreamRecord:
+    """The Kinesis record a parked record holds, as read from its shard (ValueError if it holds none)."""
+    kinesis = parked.record.get("kinesis")
+    if parked.source.kind != "kinesis" or not isinstance(kinesis, dict) or not parked.source.shard_id:
+        raise ValueError("the parked record is not a Kinesis record with its shard")
+    try:
+        arrival = kinesis.get("approximateArrivalTimestamp")
+        if not str(kinesis["sequenceNumber"]).isdigit():
+            raise ValueError(f"sequence number {str(kinesis['sequenceNumber'])[:60]!r} is not a number")
+        return StreamRecord(
+            shard_id=parked.source.shard_id,
+            sequence_number=str(kinesis["sequenceNumber"]),
+            partition_key=str(kinesis.get("partitionKey", "")),
+            data=base64.b64decode(str(kinesis["data"]), validate=True),
+            arrival=float(arrival) if arrival is not None else parked.parked_at.timestamp(),
+        )
+    except (KeyError, binascii.Error, TypeError, ValueError) as error:
+        raise ValueError(f"the parked record's Kinesis payload is unreadable: {error}") from None
 
 
 class RangeUnavailableError(Exception):
@@ -238,6 +264,9 @@ class FailureQueue:
 
 def _failure_message(message: dict[str, Any], stream_arn: str) -> FailureMessage:
     identifier, handle = str(message["MessageId"]), str(message["ReceiptHandle"])
+    parked = parked_record(message.get("Body") or "")
+    if parked is not None:
+        return _parked_message(identifier, handle, parked, stream_arn)
     try:
         record = OnFailureRecord.model_validate_json(message.get("Body") or "")
     except ValidationError as error:
@@ -253,3 +282,19 @@ def _failure_message(message: dict[str, Any], stream_arn: str) -> FailureMessage
     if int(record.batch.end_sequence_number) < int(record.batch.start_sequence_number):
         return FailureMessage(identifier, handle, None, "its end sequence number is before its start")
     return FailureMessage(identifier, handle, record)
+
+
+def _parked_message(identifier: str, handle: str, parked: ParkedRecord, stream_arn: str) -> FailureMessage:
+    if parked.source.event_source_arn != stream_arn:
+        return FailureMessage(
+            identifier,
+            handle,
+            None,
+            f"a parked record of {parked.source.event_source_arn}, not of {stream_arn}",
+            parked=parked,
+        )
+    try:
+        parked_stream_record(parked)
+    except ValueError as error:
+        return FailureMessage(identifier, handle, None, str(error), parked=parked)
+    return FailureMessage(identifier, handle, None, parked=parked)

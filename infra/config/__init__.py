@@ -1,7 +1,7 @@
 """Stack configuration: typed, validated before any resource is declared."""
 
 from infra.config.alarms import AlarmSettings
-from infra.config.base import PROJECT, ConfigError
+from infra.config.base import LOG_RETENTION_DAYS, PROJECT, ConfigError
 from infra.config.loading import load_stack_config, stack_from_pulumi, stack_values
 from infra.config.platform import (
     AlarmTopicSettings,
@@ -37,7 +37,6 @@ from infra.config.triggers import (
     TriggerSettings,
 )
 from infra.config.workers import (
-    LOG_RETENTION_DAYS,
     FunctionSettings,
     WorkerConfig,
     WorkerDefaults,

@@ -8,6 +8,19 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 PROJECT = "dmd-workers"
+# The values CloudWatch Logs accepts for retentionInDays.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+
+def known_retention(value: int | None) -> int | None:
+    """A retention CloudWatch Logs accepts (None passes: optional overrides)."""
+    if value is not None and value not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(str(days) for days in LOG_RETENTION_DAYS)
+        raise ValueError(f"{value} is not a CloudWatch Logs retention; use one of {allowed}")
+    return value
 
 
 class ConfigError(ValueError):

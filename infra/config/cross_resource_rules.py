@@ -14,6 +14,8 @@ LATE_GRACE_VARIABLE = "LATE_GRACE_MINUTES"  # the lateGraceMinutes tunable as re
 RELEASE_AFTER_VARIABLE = "RELEASE_AFTER_MINUTES"  # the releaseAfterMinutes tunable as rendered
 QUEUE_SETTING_KEYS = {"short_url": "shortUrlQueue", "generation": "generationQueue"}  # YAML keys
 STREAM_SETTING_KEYS = {"table": "tableStream", "sms_status": "smsStatusStream"}
+# Lambda refuses a reservation that would leave fewer than this for the account's unreserved functions.
+UNRESERVED_CONCURRENCY_MINIMUM = 100
 
 
 def cross_resource_rules(
@@ -37,6 +39,7 @@ def cross_resource_rules(
     # The generator and the sender write the release bound into notifications, the sweeper into
     # those it releases: one bound, or "how long until the sweeper acts" depends on who wrote last.
     problems += _one_value(stack_file, workers, RELEASE_AFTER_VARIABLE, "releaseAfterMinutes")
+    problems += _reservations_leave_unreserved_minimum(stack_file, raw, workers)
     return problems
 
 
@@ -109,4 +112,23 @@ def _concurrency_within_reservation(
         f"{stack_file}: {PROJECT}:workers.{name}.trigger.maximumConcurrency: {maximum} exceeds the "
         f"worker's reservedConcurrency {worker.reserved_concurrency}; the surplus pollers would only be "
         "throttled"
+    ]
+
+
+def _reservations_leave_unreserved_minimum(
+    stack_file: str, raw: RawStackConfig, workers: Mapping[str, WorkerConfig]
+) -> list[str]:
+    """The stack's reservations must leave the account's unreserved minimum within its quota."""
+    # PutFunctionConcurrency fails on the reservation that would cross it, halfway through an update.
+    reserved = {name: worker.reserved_concurrency for name, worker in workers.items()}
+    total = sum(value for value in reserved.values() if value > 0)
+    quota = raw.platform.alarm_topic.account_concurrency_limit
+    if quota - total >= UNRESERVED_CONCURRENCY_MINIMUM:
+        return []
+    shares = ", ".join(f"{name} {value}" for name, value in sorted(reserved.items()) if value > 0)
+    return [
+        f"{stack_file}: {PROJECT}:platform.alarmTopic.accountConcurrencyLimit: the workers' "
+        f"reservedConcurrency ({shares}) sums to {total}, leaving {quota - total} of the account quota "
+        f"unreserved; Lambda keeps at least {UNRESERVED_CONCURRENCY_MINIMUM} unreserved, so the quota "
+        f"must be >= {total + UNRESERVED_CONCURRENCY_MINIMUM} or the reservations smaller (got {quota})"
     ]

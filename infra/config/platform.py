@@ -6,12 +6,23 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, field_validator, model_validator
 
 from infra.catalog import QueueName, StreamName
-from infra.config.base import KeyRuleError, StackModel
+from infra.config.base import KeyRuleError, StackModel, known_retention
 
 KINESIS_STREAM_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/.+$")
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$")
+# AWS: "set the maxReceiveCount on the source queue's redrive policy to at least 5" for a queue a
+# Lambda function consumes, so a receive lost to throttling does not move a message to the DLQ.
+MIN_MAX_RECEIVE_COUNT = 5
+
+
+def _kms_key_arn(value: str | None) -> str | None:
+    # A key ARN, never an alias: IAM policies grant kms:* actions on key ARNs only.
+    if value is not None and not KMS_KEY_ARN.match(value):
+        raise ValueError(f"{value!r} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)")
+    return value
 
 
 class TableSettings(StackModel):
@@ -68,6 +79,8 @@ class ExternalStreamSettings(StackModel):
     """ARN of the stream another team owns."""
     retention_hours: int = Field(default=24, ge=24, le=8760)
     """That stream's retention (bounds the consumer's record age)."""
+    kms_key_arn: Annotated[str | None, AfterValidator(_kms_key_arn)] = None
+    """Customer KMS key of that stream, if not AWS-managed (its consumer gets kms:Decrypt on it)."""
 
     @field_validator("existing_arn")
     @classmethod
@@ -86,10 +99,23 @@ class QueueSettings(StackModel):
     """≥ 6 × the consumer's timeout + batching window."""
     message_retention_seconds: int = Field(default=345_600, ge=60, le=1_209_600)
     """How long a message waits before it expires."""
-    max_receive_count: int = Field(default=3, ge=1, le=1000)
-    """Receives before a message moves to the DLQ."""
+    # The minimum is checked by _receives (a message that says why); the schema shows it for the docs.
+    max_receive_count: int = Field(
+        default=MIN_MAX_RECEIVE_COUNT, le=1000, json_schema_extra={"minimum": MIN_MAX_RECEIVE_COUNT}
+    )
+    """Receives before a message moves to the DLQ (AWS recommends >= 5 for Lambda consumers)."""
     dlq_retention_seconds: int = Field(default=1_209_600, ge=60, le=1_209_600)
     """How long dead letters are kept."""
+
+    @field_validator("max_receive_count")
+    @classmethod
+    def _receives(cls, value: int) -> int:
+        if value < MIN_MAX_RECEIVE_COUNT:
+            raise ValueError(
+                f"must be >= {MIN_MAX_RECEIVE_COUNT} for a queue a Lambda function consumes (AWS "
+                "recommendation): with fewer receives, throttled deliveries send messages to the DLQ early"
+            )
+        return value
 
 
 class Subscription(StackModel):
@@ -107,7 +133,7 @@ class AlarmTopicSettings(StackModel):
     subscriptions: tuple[Subscription, ...] = ()
     """Who is notified of alarms."""
     account_concurrency_limit: int = Field(default=1000, ge=10)
-    """The account's Lambda concurrency quota (ceiling for unreserved workers' concurrency alarm)."""
+    """The account's Lambda concurrency quota (unreserved workers' alarm ceiling; bounds reservations)."""
 
 
 class VpcSettings(StackModel):
@@ -158,12 +184,16 @@ class PlatformSettings(StackModel):
     """Queue of notification-generation jobs."""
     central_log_stream_arn: str | None = None
     """The platform's central log Kinesis stream (needed when logStreaming)."""
+    central_log_stream_kms_key_arn: Annotated[str | None, AfterValidator(_kms_key_arn)] = None
+    """The customer KMS key of that stream, if not AWS-managed (log delivery gets kms:GenerateDataKey)."""
     alarm_topic: AlarmTopicSettings = AlarmTopicSettings()
     """The alarm SNS topic."""
     vpc: VpcSettings | None = None
     """Run every function in these subnets/security groups (optional)."""
     appsync_authentication: Literal["AWS_IAM", "API_KEY", "AMAZON_COGNITO_USER_POOLS"] = "AWS_IAM"
     """How AppSync callers authenticate."""
+    appsync_log_retention_days: Annotated[int, AfterValidator(known_retention)] = 30
+    """Retention of the AppSync API's own log group (a value CloudWatch accepts)."""
 
     def queue(self, name: QueueName) -> QueueSettings:
         """The settings of one of the platform's queues."""
@@ -181,3 +211,13 @@ class PlatformSettings(StackModel):
                 f"{value!r} is not a Kinesis stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)"
             )
         return value
+
+    @model_validator(mode="after")
+    def _log_stream_key(self) -> Self:
+        if self.central_log_stream_kms_key_arn is not None and self.central_log_stream_arn is None:
+            raise KeyRuleError(
+                "centralLogStreamKmsKeyArn",
+                "applies only with centralLogStreamArn",
+                self.central_log_stream_kms_key_arn,
+            )
+        return self

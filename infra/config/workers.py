@@ -8,28 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, Field, computed_field, create_model
 
 from infra.config.alarms import AlarmSettings
-from infra.config.base import StackModel
+from infra.config.base import StackModel, known_retention
 from infra.config.resolved_triggers import Trigger
 from infra.config.triggers import TriggerSettings
-
-# The values CloudWatch Logs accepts for retentionInDays.
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-    1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
 
 Architecture = Literal["arm64", "x86_64"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
 # The rules below pass None through: the overrides derived from FunctionSettings make every field optional.
-def _known_retention(value: int | None) -> int | None:
-    if value is not None and value not in LOG_RETENTION_DAYS:
-        allowed = ", ".join(str(days) for days in LOG_RETENTION_DAYS)
-        raise ValueError(f"{value} is not a CloudWatch Logs retention; use one of {allowed}")
-    return value
-
-
 def _reservation(value: int | None) -> int | None:
     if value is not None and value < -1:
         raise ValueError("must be -1 (unreserved) or >= 0 (0 pauses the worker)")
@@ -47,7 +34,7 @@ class FunctionSettings(StackModel):
     """Instruction set (the layer is built for it)."""
     reserved_concurrency: Annotated[int, AfterValidator(_reservation)] = -1
     """-1 unreserved, 0 paused, N reserved."""
-    log_retention_days: Annotated[int, AfterValidator(_known_retention)] = 14
+    log_retention_days: Annotated[int, AfterValidator(known_retention)] = 14
     """CloudWatch Logs retention (a value CloudWatch accepts)."""
     log_streaming: bool = True
     """Subscribe the log group to the central log stream."""

@@ -90,6 +90,11 @@ class DeployedState:
         groups = self._pages("logs", "describe_log_groups", "logGroups", logGroupNamePrefix=name)
         return next((group for group in groups if group.get("logGroupName") == name), None)
 
+    def graphql_api_id(self, name: str) -> str | None:
+        """The id of the AppSync GraphQL API with exactly this name."""
+        apis = self._pages("appsync", "list_graphql_apis", "graphqlApis")
+        return next((str(api["apiId"]) for api in apis if api.get("name") == name), None)
+
     def load_alarms(self, names: Sequence[str]) -> None:
         """Read many metric alarms in batches of 100, so `alarm` answers from memory."""
         for start in range(0, len(names), _ALARM_BATCH):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from infra.naming import api_log_group_name
 from infra.synth import RecordedResource, ResourceGraph
 from ops.aws_check import comparisons
 from ops.aws_check.deployed_state import DeployedState
@@ -15,6 +16,7 @@ from ops.operations_records import MaintenanceRecord
 
 LIVE_ALIAS: Final = "live"
 ALARM_TYPE: Final = "aws:cloudwatch/metricAlarm:MetricAlarm"
+GRAPHQL_API_TYPE: Final = "aws:appsync/graphQLApi:GraphQLApi"
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class CheckContext:
 
     state: DeployedState
     maintenance: MaintenanceRecord | None = None
+    graph: ResourceGraph | None = None
 
     def paused_since(self, resource: RecordedResource) -> datetime | None:
         """When maintenance paused the worker owning this trigger (its parent); None if it did not."""
@@ -56,8 +59,20 @@ def _check_event_source_mapping(context: CheckContext, resource: RecordedResourc
     )
 
 
+def _deployed_log_group_name(context: CheckContext, resource: RecordedResource) -> str:
+    """The group's name in AWS: an AppSync API's group is named after the id AWS gave the API."""
+    name: str = resource.inputs["name"]
+    if context.graph is None or resource.parent is None or not name.startswith(api_log_group_name("")):
+        return name
+    # The graph holds the synth's invented API id; the API's name finds the deployed one.
+    apis = [child for child in context.graph.children_of(resource.parent) if child.type_ == GRAPHQL_API_TYPE]
+    api_id = context.state.graphql_api_id(apis[0].inputs["name"]) if len(apis) == 1 else None
+    return name if api_id is None else api_log_group_name(api_id)
+
+
 def _check_log_group(context: CheckContext, resource: RecordedResource) -> list[Finding]:
-    return comparisons.compare_log_group(resource.inputs, context.state.log_group(resource.inputs["name"]))
+    name = _deployed_log_group_name(context, resource)
+    return comparisons.compare_log_group({**resource.inputs, "name": name}, context.state.log_group(name))
 
 
 def _check_alarm(context: CheckContext, resource: RecordedResource) -> list[Finding]:
@@ -140,7 +155,7 @@ def check_stack(
     `maintenance`: the stack's active maintenance window; the triggers it paused are SKIPPED.
     """
     state.load_alarms([alarm.inputs["name"] for alarm in graph.of_type(ALARM_TYPE)])
-    context = CheckContext(state, maintenance)
+    context = CheckContext(state, maintenance, graph)
     findings: list[Finding] = []
     for resource in checked_resources(graph):
         findings.extend(CHECKS[resource.type_](context, resource))

@@ -5,7 +5,11 @@ from __future__ import annotations
 import functools
 import json
 import re
+import shutil
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from infra.config import StackConfig
 from infra.offline import synthesize_stack
@@ -54,3 +58,18 @@ def runbook_anchors() -> frozenset[str]:
     """The `## <anchor>` section headings of docs/runbooks.md."""
     text = (PROJECT_ROOT / "docs" / "runbooks.md").read_text(encoding="utf-8")
     return frozenset(re.findall(r"^## ([a-z0-9-]+)\s*$", text, flags=re.MULTILINE))
+
+
+def synthesize_with_changes(tmp_path: Path, stack: str, changes: dict[str, Any]) -> ResourceGraph:
+    """The graph of a committed stack file with `dmd-workers:` keys changed (dotted paths), in tmp_path."""
+    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    stack_file = yaml.safe_load((PROJECT_ROOT / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
+    config = stack_file["config"]
+    for path, value in changes.items():
+        top, *rest = path.split(".")
+        node = config.setdefault(f"dmd-workers:{top}", {})
+        for part in rest[:-1]:
+            node = node.setdefault(part, {})
+        node[rest[-1]] = value
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(stack_file), encoding="utf-8")
+    return synthesize_stack(stack, project_root=tmp_path, program=PROJECT_ROOT / "__main__.py")

@@ -98,6 +98,7 @@ PROD1_PLATFORM_DESCENDANTS = [
     ("platform-graphql-api", "aws:appsync/graphQLApi:GraphQLApi"),
     ("platform-graphql-logging-policy", "aws:iam/rolePolicy:RolePolicy"),
     ("platform-graphql-logging-role", "aws:iam/role:Role"),
+    ("platform-graphql-logs", "aws:cloudwatch/logGroup:LogGroup"),
     ("platform-secret-accounts", "aws:secretsmanager/secret:Secret"),
     ("platform-secret-bitly", "aws:secretsmanager/secret:Secret"),
     ("platform-secret-discovery", "aws:secretsmanager/secret:Secret"),

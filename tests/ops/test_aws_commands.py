@@ -30,9 +30,9 @@ def test_cli_exits_0_and_lists_every_check_when_nothing_drifted(
 ) -> None:
     result = _run_cli("--stack", "local")
     assert result.exit_code == 0, result.output
-    # The platform and the shipped fleet: 127 resources, 341 checks; a worker added after them, its own
+    # The platform and the shipped fleet: 126 resources, 339 checks; a worker added after them, its own
     shipped = shipped_graph(local_graph)
-    assert (len(checked_resources(shipped)), len(check_stack(shipped, DeployedState(deployed)))) == (127, 341)
+    assert (len(checked_resources(shipped)), len(check_stack(shipped, DeployedState(deployed)))) == (126, 339)
     resources, checks = (
         len(checked_resources(local_graph)),
         len(check_stack(local_graph, DeployedState(deployed))),

@@ -20,7 +20,7 @@ COMMAND_TREE = {
     "workers": {"list", "invoke", "create", "remove"},
     "config": {"validate", "docs"},
     "aws": {"check"},
-    "dlq": {"list", "redrive"},
+    "dlq": {"list", "show", "redrive"},
     "logs": {"tail", "query"},
     "backup": {"create", "list"},
     "maintenance": {"start", "end", "status"},

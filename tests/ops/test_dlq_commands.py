@@ -9,6 +9,7 @@ import pytest
 from moto import mock_aws
 
 from aws_clients import AwsClients
+from infra.stack_files import load_committed
 from ops.dead_letters import depth
 from ops.target import Target, resolve_target
 from sandbox.emulator import Emulator
@@ -34,10 +35,13 @@ def _jobs_with_dead_letters(clients: AwsClients, *bodies: str) -> str:
 
 
 @pytest.fixture
-def in_process() -> Iterator[AwsClients]:
-    """A fresh in-process moto, which the command reaches as real AWS (no endpoint)."""
+def in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsClients]:
+    """A fresh in-process moto, which `--stack local` reaches as real AWS (no endpoint)."""
     with mock_aws():
-        yield AwsClients.for_emulator(None, region=REGION)
+        clients = AwsClients.for_emulator(None, region=REGION)
+        target = Target(stack="local", config=load_committed("local"), clients=clients)
+        monkeypatch.setattr("ops.operator_io.resolve_target", lambda stack, **_: target)
+        yield clients
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +56,36 @@ def test_a_dry_run_shows_what_would_move_and_moves_nothing(in_process: AwsClient
     jobs = _jobs_with_dead_letters(in_process, "first", "second")
 
     # When the operator asks for a dry run
-    result = run_dmd("dlq", "redrive", "--queue", "jobs-dlq", "--dry-run")
+    result = run_dmd("dlq", "redrive", "--queue", "jobs-dlq", "--stack", "local", "--dry-run")
 
     # Then the command says where the two messages would go, and they are still in the DLQ
     assert result.exit_code == 0, result.output
     assert flat(result.output) == f"dry run: 2 messages in jobs-dlq would go back to {jobs}"
     assert depth(in_process, "jobs-dlq") == 2
+    # And for a script the same as JSON
+    scripted = run_dmd("dlq", "redrive", "--queue", "jobs-dlq", "--stack", "local", "--dry-run", "--json")
+    assert json.loads(scripted.stdout) == {
+        "queue": "jobs-dlq",
+        "sources": [jobs],
+        "messages": 2,
+        "moved": 0,
+        "method": None,
+        "dryRun": True,
+    }
+
+
+def test_a_redrive_the_operator_declines_moves_nothing(in_process: AwsClients) -> None:
+    # Given a DLQ holding one message
+    _jobs_with_dead_letters(in_process, "only")
+
+    # When the operator answers no to the confirmation
+    result = run_dmd("dlq", "redrive", "--queue", "jobs-dlq", "--stack", "local", input="n\n")
+
+    # Then the plan was shown, nothing moved, and the command says so
+    assert result.exit_code == 1
+    assert "1 messages in jobs-dlq would go back to" in flat(result.output)
+    assert "aborted: nothing changed" in flat(result.output)
+    assert depth(in_process, "jobs-dlq") == 1
 
 
 def test_a_redrive_through_an_emulator_moves_the_messages_by_hand(emulator: Emulator) -> None:
@@ -67,11 +95,21 @@ def test_a_redrive_through_an_emulator_moves_the_messages_by_hand(emulator: Emul
     jobs = _jobs_with_dead_letters(clients, "first", "second", "third")
 
     # When the operator redrives it there
-    result = run_dmd("dlq", "redrive", "--queue", "jobs-dlq", "--endpoint-url", emulator.endpoint_url)
+    result = run_dmd(
+        "dlq",
+        "redrive",
+        "--queue",
+        "jobs-dlq",
+        "--stack",
+        "local",
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--yes",
+    )
 
     # Then the three messages are back on jobs, and the command says how they were moved
     assert result.exit_code == 0, result.output
-    assert flat(result.output) == (
+    assert flat(result.stdout) == (
         f"3 messages from jobs-dlq → {jobs} (moved by hand (the endpoint lacks StartMessageMoveTask))"
     )
     assert depth(clients, "jobs-dlq") == 0
@@ -93,31 +131,35 @@ def test_a_queue_that_cannot_be_redriven_exits_1_with_the_reason(
     _jobs_with_dead_letters(in_process)
 
     # When the operator redrives a queue that is no DLQ, or one that does not exist
-    result = run_dmd("dlq", "redrive", "--queue", queue)
+    result = run_dmd("dlq", "redrive", "--queue", queue, "--stack", "local", "--yes")
 
     # Then the command refuses with the reason
     assert result.exit_code == 1
-    assert flat(result.output) == reason
+    assert flat(result.output) == f"dmd: {reason}"
 
 
 def test_an_unreachable_endpoint_exits_2(unreachable_endpoint: str) -> None:
     # Given an endpoint where nothing listens
     # When the operator redrives through it
-    result = run_dmd("dlq", "redrive", "--queue", "jobs-dlq", "--endpoint-url", unreachable_endpoint)
+    result = run_dmd(
+        "dlq", "redrive", "--queue", "jobs-dlq", "--stack", "local", "--endpoint-url", unreachable_endpoint
+    )
 
     # Then the command cannot reach AWS and says so
     assert result.exit_code == 2
-    assert flat(result.output).startswith("cannot redrive jobs-dlq: Could not connect to the endpoint URL")
+    assert flat(result.output).startswith(
+        "dmd: cannot redrive jobs-dlq: Could not connect to the endpoint URL"
+    )
 
 
-def test_an_unknown_stack_exits_2_naming_the_missing_stack_file() -> None:
+def test_an_unknown_stack_exits_2_naming_the_stacks_there_are() -> None:
     # Given no Pulumi.nope.yaml
     # When the operator names that stack
     result = run_dmd("dlq", "redrive", "--queue", "jobs-dlq", "--stack", "nope")
 
-    # Then the command stops before any AWS call, naming the file
+    # Then the command stops before any AWS call, naming the stacks there are
     assert result.exit_code == 2
-    assert "Pulumi.nope.yaml" in result.output
+    assert flat(result.output) == "dmd: unknown stack 'nope' (stacks: local, prod1, qa1)"
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,8 @@ from ops.replay import (
 )
 from ops.replay_sources import FailureQueue
 from ops.target import FleetWorker, Target
-from sandbox.pollers.kinesis_records import StreamRecord
+from sandbox.pollers.kinesis_records import StreamRecord, kinesis_event
+from tests.infra.fleet import added_names
 from tests.ops.replay_harness import (
     REGION,
     ROLE_ARN,
@@ -79,12 +80,12 @@ def test_only_the_stream_workers_can_be_replayed(target: Target) -> None:
     # Given the local fleet
     # When the stream workers are listed
     # Then they are the three workers an event-source mapping on a Kinesis stream triggers
-    assert stream_workers(target.fleet) == [
-        "demand_stream_to_sqs",
-        "notification_send",
-        "sms_status_consumer",
-    ]
-    assert set(IDEMPOTENCE) == set(stream_workers(target.fleet))
+    # (and any stream worker added after the shipped ones, in name order)
+    assert stream_workers(target.fleet) == sorted(
+        ["demand_stream_to_sqs", "notification_send", "sms_status_consumer", *added_names("stream")]
+    )
+    # And each shipped one states why a replay is safe (an added one is told it must be idempotent)
+    assert set(IDEMPOTENCE) == set(stream_workers(target.fleet)) - set(added_names("stream"))
 
 
 @pytest.mark.parametrize(
@@ -105,9 +106,10 @@ def test_a_worker_without_a_stream_is_refused_naming_the_stream_workers(
 
     # Then the refusal says why and names the workers that can be replayed
     assert str(refused.value).startswith(reason)
-    assert "(stream workers: demand_stream_to_sqs, notification_send, sms_status_consumer)" in str(
-        refused.value
+    listed = ", ".join(
+        sorted(["demand_stream_to_sqs", "notification_send", "sms_status_consumer", *added_names("stream")])
     )
+    assert f"(stream workers: {listed})" in str(refused.value)
 
 
 # --- a time range ---------------------------------------------------------------------------------
@@ -472,6 +474,110 @@ def test_a_message_that_is_no_on_failure_record_of_the_stream_is_reported_malfor
     assert all_messages(target.clients, str(worker.on_failure_queue)) == 1
 
 
+def parked_in_queue(
+    target: Target, worker: FleetWorker, record: StreamRecord, *, stream_arn: str = ""
+) -> None:
+    """The worker parks `record` (as its handler got it) in its on-failure queue, as the runtime does."""
+    from workers.shared.errors import RecordError
+    from workers.shared.parking import RecordParking
+    from workers.shared.queue_sender import QueueSender
+
+    sqs = target.clients.client("sqs")
+    url = sqs.get_queue_url(QueueName=str(worker.on_failure_queue))["QueueUrl"]
+    (raw,) = kinesis_event(
+        record.shard_id,
+        [record],
+        source_arn=stream_arn or str(worker.event_source_arn),
+        role_arn=ROLE_ARN,
+        region=REGION,
+    )["Records"]
+    parking = RecordParking(worker=worker.name, queue=QueueSender(url=url, client=sqs))
+    assert parking.park(raw, "kinesis", RecordError("new image is not a valid NotificationRecord: x"))
+
+
+def test_a_parked_record_is_re_driven_alone_from_its_payload_and_its_message_deleted(target: Target) -> None:
+    # Given a poison record the worker parked (the stream itself need not hold it any more)
+    worker = stream_worker(target.fleet, SEND)
+    change = notification_change("CREATED", fan="poison")
+    record = StreamRecord(
+        "shardId-000000000000",
+        "49650000000000000000000000000000000000000000000000000007",
+        "fan:poison",
+        json.dumps(change).encode(),
+        1_764_000_000.25,
+    )
+    parked_in_queue(target, worker, record)
+    queue = failure_queue(target, worker)
+    invoker = FakeInvoker()
+
+    # When the worker's failures are replayed, once the worker is fixed
+    replay = StreamReplay(target, worker)
+    plan = replay.plan_failures(queue.receive_all(str(worker.event_source_arn)))
+    report = replay.run(plan, invoker, pacer=Pacer(FAST), queue=queue)
+
+    # Then one one-record event carrying exactly that record was invoked, and the message is gone
+    (event,) = invoker.events
+    (delivered,) = event["Records"]
+    assert delivered["kinesis"]["sequenceNumber"] == record.sequence_number
+    assert delivered["kinesis"]["partitionKey"] == "fan:poison"
+    assert json.loads(base64.b64decode(delivered["kinesis"]["data"])) == change
+    assert (delivered["eventID"], delivered["eventSourceARN"]) == (
+        f"shardId-000000000000:{record.sequence_number}",
+        worker.event_source_arn,
+    )
+    (result,) = report.results
+    assert (result.planned.parked, result.outcome, result.message_deleted) == (True, "replayed", True)
+    assert report.summary("local").ranges[0].parked is True
+    assert all_messages(target.clients, str(worker.on_failure_queue)) == 0
+
+
+def test_a_parked_record_the_worker_fails_again_keeps_its_message(target: Target) -> None:
+    # Given a parked record the worker still cannot handle
+    worker = stream_worker(target.fleet, SEND)
+    record = StreamRecord("shardId-000000000000", "7", "fan:poison", b"{}", 1_764_000_000.0)
+    parked_in_queue(target, worker, record)
+    queue = failure_queue(target, worker)
+
+    # When it is re-driven and reported failed again
+    replay = StreamReplay(target, worker)
+    report = replay.run(
+        replay.plan_failures(queue.receive_all(str(worker.event_source_arn))),
+        FakeInvoker(answer=failing_items("7")),
+        pacer=Pacer(FAST),
+        queue=queue,
+    )
+
+    # Then it is reported failed and stays parked
+    assert [(result.outcome, result.message_deleted) for result in report.results] == [("failed", False)]
+    assert all_messages(target.clients, str(worker.on_failure_queue)) == 1
+
+
+def test_a_parked_record_of_another_stream_is_reported_malformed_and_kept(target: Target) -> None:
+    # Given a parked record whose source is another stream
+    worker = stream_worker(target.fleet, SEND)
+    other = "arn:aws:kinesis:us-east-1:123456789012:stream/other"
+    parked_in_queue(
+        target, worker, StreamRecord("shardId-000000000000", "8", "pk", b"{}", 1.0), stream_arn=other
+    )
+    queue = failure_queue(target, worker)
+    invoker = FakeInvoker()
+
+    # When the failures are replayed
+    replay = StreamReplay(target, worker)
+    report = replay.run(
+        replay.plan_failures(queue.receive_all(str(worker.event_source_arn))),
+        invoker,
+        pacer=Pacer(FAST),
+        queue=queue,
+    )
+
+    # Then nothing is invoked and the message stays, with the reason
+    (result,) = report.results
+    assert result.outcome == "malformed" and f"a parked record of {other}" in str(result.planned.reason)
+    assert invoker.events == []
+    assert all_messages(target.clients, str(worker.on_failure_queue)) == 1
+
+
 # --- what is shown --------------------------------------------------------------------------------
 
 
@@ -492,7 +598,7 @@ def test_the_json_summary_has_the_documented_keys(target: Target) -> None:
     assert set(document["ranges"][0]) == {
         *("shardId", "startSequenceNumber", "endSequenceNumber", "recordsRead", "recordsMatching"),
         *("batches", "batchesFailed", "failedRecords", "functionErrors", "outcome", "reason"),
-        *("messageId", "messageDeleted"),
+        *("messageId", "messageDeleted", "parked"),
     }
     assert (document["dryRun"], document["ranges"][0]["outcome"], document["qualifier"]) == (
         True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -293,10 +294,13 @@ def test_streams_alarms_log_groups_and_templates_exist_as_declared(
         ]
         assert summary["OpenShardCount"] == stream.inputs["shardCount"]
         assert summary["RetentionPeriodHours"] == stream.inputs["retentionPeriod"]
-    # And each log group its retention
+    # And each log group its retention (AppSync's under the id the emulator gave the API)
+    api_id = materialized.ref(Kind.GRAPHQL_API, "prd3292-local-us-east-1-api").rsplit("/", 1)[1]
     for group in local_graph.of_type("aws:cloudwatch/logGroup:LogGroup"):
-        (found,) = logs.describe_log_groups(logGroupNamePrefix=group.inputs["name"])["logGroups"]
+        name = re.sub(r"^/aws/appsync/apis/.+$", f"/aws/appsync/apis/{api_id}", group.inputs["name"])
+        (found,) = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
         assert found["retentionInDays"] == group.inputs["retentionInDays"]
+    assert set(materialized.of(Kind.LOG_GROUP)) >= {f"/aws/appsync/apis/{api_id}"}
     # And every alarm exists
     alarms = local_graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     names = [alarm.inputs["name"] for alarm in alarms]

@@ -9,6 +9,7 @@ from workers.demand_stream_to_sqs.logic import forward, verify_forwarded
 from workers.demand_stream_to_sqs.settings import StreamToSqsSettings
 from workers.shared.clients import sqs
 from workers.shared.observability import instrumented
+from workers.shared.parking import record_parking
 from workers.shared.records import ChangeRecord, process_batch
 from workers.shared.settings import load_settings
 
@@ -25,5 +26,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         verify_forwarded(change, report)
 
     return process_batch(
-        event, context, event_type="KinesisDataStreams", parser=batch.parse, record_handler=handle
+        event,
+        context,
+        event_type="KinesisDataStreams",
+        parser=batch.parse,
+        record_handler=handle,
+        parking=record_parking(settings.service_name, settings.parking_queue_url),
     )

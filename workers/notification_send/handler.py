@@ -15,6 +15,7 @@ from workers.notification_send.settings import SendSettings
 from workers.shared.clients import demand_repository
 from workers.shared.models import ContactMethod
 from workers.shared.observability import instrumented
+from workers.shared.parking import record_parking
 from workers.shared.records import ChangeRecord, parse_change_record, process_batch
 from workers.shared.settings import load_settings
 from workers.shared.sms_service import SmsServiceClient
@@ -48,6 +49,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         event_type="KinesisDataStreams",
         parser=parse_change_record,
         record_handler=handle,
+        parking=record_parking(settings.service_name, settings.parking_queue_url),
     )
 
 

@@ -9,13 +9,13 @@ from pydantic import BeforeValidator, Field
 from pydantic_settings import NoDecode
 
 from workers.notification_send.models import SmsAppIds
-from workers.shared.settings import TableSettings, decoded_json
+from workers.shared.settings import StreamWorkerSettings, TableSettings, decoded_json
 
 SECRET_ARN_PATTERN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$"  # noqa: S105 - a pattern
 ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
 
 
-class SendSettings(TableSettings):
+class SendSettings(TableSettings, StreamWorkerSettings):
     """Table, SMS service, SES sender and the send tunables (attempts, backoff, vendor timeout, breaker)."""
 
     sms_service_url: str = Field(pattern=r"^https?://[^\s/]+")

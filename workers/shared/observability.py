@@ -51,6 +51,7 @@ HELD_STATUSES_APPLIED = "HeldStatusesApplied"  # held statuses the sender applie
 NOTIFICATIONS_CREATED = "NotificationsCreated"
 NOTIFICATIONS_DUPLICATE = "NotificationsDuplicate"
 BATCH_RECORDS_FAILED = "BatchRecordsFailed"  # records reported back as batch-item failures
+BATCH_RECORDS_PARKED = "BatchRecordsParked"  # poison records sent to the dead-letter queue, reported handled
 # Never late (docs/contracts/bitly.md, docs/notification-send.md).
 REMINDER_URL = "ReminderUrl"  # per generation job; dimension: source (a ReminderUrlSource value)
 SALES_EXPIRED = "SalesExpired"  # a generation job that ran after its sale's start + grace (alarmed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -52,12 +52,21 @@ class QueueSender:
     def _client(self) -> SQSClient:
         return self.client if self.client is not None else sqs()
 
-    def send(self, body: BaseModel, *, correlation_id: str | None = None) -> None:
-        """SendMessage of one message; the SDK's error propagates."""
+    def send(
+        self,
+        body: BaseModel,
+        *,
+        correlation_id: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> None:
+        """SendMessage of one message (plus any extra string `attributes`); the SDK's error propagates."""
+        message_attributes = queue_message_attributes(correlation_id)
+        for name, value in (attributes or {}).items():
+            message_attributes[name] = {"DataType": "String", "StringValue": value}
         self._client().send_message(
             QueueUrl=self.url,
             MessageBody=body.model_dump_json(by_alias=True, exclude_none=True),
-            MessageAttributes=queue_message_attributes(correlation_id),
+            MessageAttributes=message_attributes,
         )
 
     def send_batch(

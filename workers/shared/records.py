@@ -21,6 +21,7 @@ from workers.shared.keys import Key
 from workers.shared.models import DemandTableRecord, deserialize_item, validation_reason
 from workers.shared.observability import (
     BATCH_RECORDS_FAILED,
+    BATCH_RECORDS_PARKED,
     LOGGER,
     correlated,
     count,
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
+
+    from workers.shared.parking import RecordParking
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 RecordT = TypeVar("RecordT", bound=DemandTableRecord)
@@ -366,16 +369,30 @@ def process_batch(
     parser: Callable[[Mapping[str, Any]], ParsedT],
     record_handler: Callable[[ParsedT], None],
     correlation_id: Callable[[ParsedT], str | None] | None = None,
+    parking: RecordParking | None = None,
 ) -> BatchResponse:
     """Parse and handle each record; failures (parse or handler) come back as batchItemFailures.
 
     One record never fails its neighbours, and a batch where every record fails is still
     answered with every id (never BatchProcessingError), so Lambda retries exactly those.
+    With `parking`, a record that cannot succeed on retry (`parking.is_poison`: unparseable or a
+    `PermanentError` of its own) is parked in the worker's dead-letter queue with its payload and
+    reported handled, so its shard moves on; if parking fails it is reported failed as without.
     """
     batch = _batch_module()
     processor = batch.BatchProcessor(
         event_type=batch.EventType(event_type), raise_on_entire_batch_failure=False
     )
+    parked = 0
+
+    def parked_instead(raw: Mapping[str, Any], error: Exception) -> bool:
+        nonlocal parked
+        if parking is None or not parking.is_poison(error):
+            return False
+        if not parking.park(dict(raw), "sqs" if event_type == "SQS" else "kinesis", error):
+            return False
+        parked += 1
+        return True
 
     def handle(record: Any) -> None:
         raw: Mapping[str, Any] = record.raw_event
@@ -391,6 +408,8 @@ def process_batch(
                 LOGGER.error(
                     "Record rejected: cannot parse", extra={"record_id": record_id, "reason": reason}
                 )
+                if parked_instead(raw, error):
+                    return
                 raise
             correlation = (
                 correlation_id(parsed) if correlation_id else getattr(parsed, "correlation_id", None)
@@ -407,6 +426,8 @@ def process_batch(
                             "retryable": not isinstance(error, PermanentError),
                         },
                     )
+                    if parked_instead(raw, error):
+                        return
                     raise
 
     response: BatchResponse = batch.process_partial_response(
@@ -415,5 +436,10 @@ def process_batch(
     failed = len(response["batchItemFailures"])
     if failed:
         count(BATCH_RECORDS_FAILED, failed)
-    LOGGER.info("Batch processed", extra={"records": len(event.get("Records", [])), "failed": failed})
+    if parked:
+        count(BATCH_RECORDS_PARKED, parked)
+    LOGGER.info(
+        "Batch processed",
+        extra={"records": len(event.get("Records", [])), "failed": failed, "parked": parked},
+    )
     return response

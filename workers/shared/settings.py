@@ -65,6 +65,14 @@ class WorkerSettings(BaseSettings):
         return self.environment.startswith("prod")
 
 
+class StreamWorkerSettings(WorkerSettings):
+    """A worker of a Kinesis stream: where it parks poison records (its on-failure queue; unset: none)."""
+
+    parking_queue_url: str | None = Field(
+        default=None, validation_alias="PARKING_QUEUE_URL", pattern=r"^https?://\S+/[^/\s]+$"
+    )
+
+
 class TableSettings(WorkerSettings):
     """A worker of the demand table: the variables its TABLE_READ/TABLE_WRITE/TABLE_UPDATE accesses render."""
 

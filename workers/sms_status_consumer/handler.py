@@ -7,6 +7,7 @@ from typing import Any
 
 from workers.shared.clients import demand_repository
 from workers.shared.observability import instrumented
+from workers.shared.parking import record_parking
 from workers.shared.records import StreamMessage, process_batch, stream_message
 from workers.shared.settings import load_settings
 from workers.sms_status_consumer.logic import StatusApplier, read_status_event
@@ -37,6 +38,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         parser=stream_message(StatusRecordBody),
         record_handler=handle,
         correlation_id=_correlation_id,
+        parking=record_parking(settings.service_name, settings.parking_queue_url),
     )
 
 

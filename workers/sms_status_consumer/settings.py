@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from workers.shared.settings import TableSettings
+from workers.shared.settings import StreamWorkerSettings, TableSettings
 
 
-class StatusConsumerSettings(TableSettings):
+class StatusConsumerSettings(TableSettings, StreamWorkerSettings):
     """TABLE_READ/TABLE_UPDATE variables and how long an unknown message's status is worth holding."""
 
     # No default: infra renders every tunable, so a missing one is a deployment defect to report.

@@ -15,6 +15,7 @@ from tests.infra.config.stack_file_edits import CATALOG_NAMES, DELETED, VALUES, 
 
 NOT_KINESIS = "arn:aws:sqs:us-east-1:210987654321:prd3292-prod1-sms-status"
 KINESIS_VIDEO = "arn:aws:kinesisvideo:us-east-1:343550350117:stream/prd3292-qa1-logs/1700000000000"
+LOG_KEY = "arn:aws:kms:us-east-1:210987654321:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 SIX_PATTERNS = [{"data": {"status": [f"S{index}"]}} for index in range(6)]
 
 INVALID = [
@@ -341,6 +342,46 @@ INVALID = [
         id="alarm-subscription-protocol-unknown",
     ),
     pytest.param(
+        "prod1", "platform.shortUrlQueue.maxReceiveCount", 3,
+        "dmd-workers:platform.shortUrlQueue.maxReceiveCount",
+        ["must be >= 5", "Lambda function consumes", "DLQ early", "(got 3)"],
+        id="max-receive-count-below-the-lambda-consumer-minimum",
+    ),
+    pytest.param(
+        "prod1", "platform.smsStatusStream.kmsKeyArn", "alias/sms-status",
+        "dmd-workers:platform.smsStatusStream.kmsKeyArn",
+        ["not a KMS key ARN", "(got 'alias/sms-status')"],
+        id="external-stream-key-not-a-key-arn",
+    ),
+    pytest.param(
+        "qa1", "platform.centralLogStreamKmsKeyArn", "arn:aws:kms:us-east-1:343550350117:alias/logs",
+        "dmd-workers:platform.centralLogStreamKmsKeyArn",
+        ["not a KMS key ARN"],
+        id="central-log-stream-key-not-a-key-arn",
+    ),
+    pytest.param(
+        "local", "platform.centralLogStreamKmsKeyArn", LOG_KEY,
+        "dmd-workers:platform.centralLogStreamKmsKeyArn",
+        ["applies only with centralLogStreamArn", f"(got {LOG_KEY!r})"],
+        id="central-log-stream-key-without-the-stream",
+    ),
+    pytest.param(
+        "qa1", "platform.appsyncLogRetentionDays", 10,
+        "dmd-workers:platform.appsyncLogRetentionDays",
+        ["not a CloudWatch Logs retention", "(got 10)"],
+        id="appsync-log-retention-not-a-cloudwatch-value",
+    ),
+    pytest.param(
+        "prod1", "platform.alarmTopic.accountConcurrencyLimit", 200,
+        "dmd-workers:platform.alarmTopic.accountConcurrencyLimit",
+        [
+            "notification_generator 20, notification_scheduler 1, notification_send 100, "
+            "shorten_event_url 5", "sums to 126", "leaving 74", "at least 100 unreserved",
+            "must be >= 226", "(got 200)",
+        ],
+        id="reservations-leave-less-than-the-unreserved-minimum",
+    ),
+    pytest.param(
         "qa1", "vendors.smsServiceRoleArn", "arn:aws:iam::111111111111:user/sms",
         "dmd-workers:vendors.smsServiceRoleArn",
         ["not an IAM role ARN"],
@@ -421,6 +462,28 @@ def test_maximum_concurrency_is_not_capped_by_an_unreserved_worker() -> None:
     # Then the queue's concurrency cap stands on its own
     assert isinstance(worker.trigger, QueueTriggerSettings)
     assert worker.trigger.maximum_concurrency == 200
+
+
+def test_reservations_leaving_exactly_the_unreserved_minimum_are_accepted() -> None:
+    # Given prod1, whose workers reserve 126, in an account whose quota leaves exactly 100 unreserved
+    values = with_change(VALUES["prod1"], "platform.alarmTopic.accountConcurrencyLimit", 226)
+
+    # When it is validated
+    config = load_stack_config("prod1", values)
+
+    # Then the boundary passes
+    assert config.platform.alarm_topic.account_concurrency_limit == 226
+
+
+def test_five_receives_before_the_dlq_is_the_default_and_the_minimum() -> None:
+    # Given qa1 without maxReceiveCount on its short-url queue
+    values = with_change(VALUES["qa1"], "platform.shortUrlQueue.maxReceiveCount", DELETED)
+
+    # When it is validated
+    config = load_stack_config("qa1", values)
+
+    # Then the queue redrives after 5 receives, the least AWS recommends for a Lambda consumer
+    assert config.platform.short_url_queue.max_receive_count == 5
 
 
 def test_visibility_timeout_exactly_six_timeouts_plus_window_is_accepted() -> None:

@@ -88,6 +88,12 @@ class Stack:
             return settings.existing_arn
         return self.arn("kinesis", f"stream/{self.prefix}-sms-status")
 
+    def source_stream_kms_key_arn(self, spec: WorkerSpec) -> str | None:
+        """The customer key of the worker's source stream (streams the program creates use AWS's)."""
+        assert isinstance(spec.source, StreamSource)
+        settings = self.config.platform.stream(spec.source.stream)
+        return settings.kms_key_arn if isinstance(settings, ExternalStreamSettings) else None
+
     def work_queue_name(self, queue: str) -> str:
         return f"{self.prefix}-{QUEUE_SUFFIXES[queue]}"
 

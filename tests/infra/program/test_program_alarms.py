@@ -190,6 +190,32 @@ def test_queue_alarms_derive_from_the_source_queue_settings(stack: Stack, spec: 
     )
 
 
+def test_dropped_events_are_watched_on_stream_mappings_only(stack: Stack) -> None:
+    # Given Lambda emits DroppedEventCount for stream mappings only (an SQS mapping never drops: the
+    # queue redrives to its DLQ), and FailedInvokeEventCount for both
+    def mapping_metrics(spec: WorkerSpec) -> set[str]:
+        if not stack.worker(spec).alarms.enabled:
+            return set()
+        return {
+            child.inputs["metricName"]
+            for child in stack.children(spec)
+            if child.type_ == ALARM and "EventSourceMappingUUID" in (child.inputs.get("dimensions") or {})
+        }
+
+    # When each worker's alarms on its event source mapping are read
+    watched = fleet(mapping_metrics)
+
+    # Then stream workers watch both, queue workers only failed invocations, the others neither
+    def expected(spec: WorkerSpec) -> set[str]:
+        if not stack.worker(spec).alarms.enabled:
+            return set()
+        if spec in STREAM_WORKERS:
+            return {"FailedInvokeEventCount", "DroppedEventCount"}
+        return {"FailedInvokeEventCount"} if spec in QUEUE_WORKERS else set()
+
+    assert watched == fleet(expected)
+
+
 @pytest.mark.parametrize("spec", SCHEDULE_WORKERS, ids=ids_of(SCHEDULE_WORKERS))
 def test_scheduled_worker_alarms_when_it_did_not_run(stack: Stack, spec: WorkerSpec) -> None:
     # Given Lambda publishes no datapoint when nothing runs

@@ -10,7 +10,7 @@ import pytest
 from infra.catalog import CATALOG, Access, WorkerSpec
 from tests.infra.graphs import only
 from tests.infra.program.resource_types import FUNCTION, LAYER, LOG_GROUP, WORKER
-from tests.infra.program.stack_under_test import SPECS, VENDOR_ACCESS, Stack, fleet, up_stack
+from tests.infra.program.stack_under_test import SPECS, STREAM_WORKERS, VENDOR_ACCESS, Stack, fleet, up_stack
 
 OTEL_SERVICE_NAME = "vf.dmnd.workers"
 TABLE_ACCESS = frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.TABLE_UPDATE})
@@ -175,7 +175,7 @@ def test_function_logs_json_to_its_own_log_group_with_retention(stack: Stack) ->
 def test_log_retention_spot_checks_against_the_stack_file(stack_name: str, retention: int) -> None:
     # Given defaults.logRetentionDays in the stack file
     # When the stack is synthesized
-    log_groups = up_stack(stack_name).graph.of_type(LOG_GROUP)
+    log_groups = [group for group in up_stack(stack_name).graph.of_type(LOG_GROUP) if group.parent in SPECS]
 
     # Then every worker's log group keeps logs that long
     assert [group.inputs["retentionInDays"] for group in log_groups] == [retention] * len(CATALOG)
@@ -319,3 +319,24 @@ def test_live_alias_points_at_the_published_version(stack: Stack) -> None:
             "exported": stack.alias_arn(spec),
         }
     )
+
+
+def test_stream_workers_park_poison_records_in_their_own_on_failure_queue(stack: Stack) -> None:
+    # Given the stream workers, whose role may send to their on-failure queue only (test_program_iam)
+    def expected(spec: WorkerSpec) -> str | None:
+        if spec not in STREAM_WORKERS:
+            return None
+        name = f"{stack.function_name(spec)}-on-failure"
+        return f"https://sqs.{stack.config.region}.amazonaws.com/{stack.config.account_id}/{name}"
+
+    # When the functions are declared
+    def parking_queue(spec: WorkerSpec) -> str | None:
+        return stack.environment_variables(spec).get("PARKING_QUEUE_URL")
+
+    # Then each stream worker names exactly that queue for parking, and no other worker names one
+    if stack.mode == "up":
+        assert fleet(parking_queue) == fleet(expected)
+    else:  # preview: the queue's URL is not known yet, but the variable is declared
+        assert {name for name, url in fleet(parking_queue).items() if url is not None} <= {
+            spec.name for spec in STREAM_WORKERS
+        }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.catalog import CATALOG, Access, QueueSource, StreamSource, WorkerSpec
-from tests.infra.graphs import document
+from tests.infra.graphs import document, synthesize_with_changes
 from tests.infra.program.resource_types import ROLE_POLICY
 from tests.infra.program.stack_under_test import (
     SPECS,
@@ -65,16 +67,27 @@ def test_no_role_policy_uses_wildcard_actions_or_unscoped_resources(stack: Stack
     } == set()
 
 
-def _expected_worker_grants(stack: Stack, spec: WorkerSpec) -> set[tuple[str, str]]:
-    """What the worker's role may do, from its catalog source and Access, named by convention."""
-    grants = {(action, f"{stack.log_group_arn(spec)}:*") for action in LOG_ACTIONS}
+def _source_grants(stack: Stack, spec: WorkerSpec) -> set[tuple[str, str]]:
+    """What reading the worker's source takes: the stream (and its customer key) or the queue."""
     source = spec.source
+    grants: set[tuple[str, str]] = set()
     if isinstance(source, StreamSource):
         grants |= {(action, stack.source_stream_arn(spec)) for action in STREAM_READ_ACTIONS}
+        key = stack.source_stream_kms_key_arn(spec)
+        if key is not None:
+            grants.add(("kms:Decrypt", key))
         grants.add(("sqs:SendMessage", stack.queue_arn(f"{stack.function_name(spec)}-on-failure")))
     if isinstance(source, QueueSource):
         queue_arn = stack.queue_arn(stack.work_queue_name(source.queue))
         grants |= {(action, queue_arn) for action in QUEUE_CONSUME_ACTIONS}
+    return grants
+
+
+def _expected_worker_grants(stack: Stack, spec: WorkerSpec) -> set[tuple[str, str]]:
+    """What the worker's role may do, from its catalog source and Access, named by convention."""
+    grants = {(action, f"{stack.log_group_arn(spec)}:*") for action in LOG_ACTIONS} | _source_grants(
+        stack, spec
+    )
     table_resources = [
         stack.table_arn(),
         *(
@@ -251,6 +264,7 @@ def test_function_role_is_trusted_by_lambda_only(stack: Stack) -> None:
 def test_log_delivery_role_is_trusted_for_the_workers_own_log_group_only(stack: Stack) -> None:
     # Given each streaming worker's log-delivery role (confused-deputy protection)
     destination = stack.config.platform.central_log_stream_arn
+    key = stack.config.platform.central_log_stream_kms_key_arn
 
     def expected(spec: WorkerSpec) -> dict[str, Any] | None:
         if not stack.worker(spec).log_streaming:
@@ -264,7 +278,8 @@ def test_log_delivery_role_is_trusted_for_the_workers_own_log_group_only(stack: 
                     "Condition": {"ArnLike": {"aws:SourceArn": f"{stack.log_group_arn(spec)}:*"}},
                 }
             ],
-            "grants": {("kinesis:PutRecord", destination), ("kinesis:PutRecords", destination)},
+            "grants": {("kinesis:PutRecord", destination), ("kinesis:PutRecords", destination)}
+            | ({("kms:GenerateDataKey", key)} if key is not None else set()),
         }
 
     # When its trust and permission policies are parsed
@@ -280,3 +295,51 @@ def test_log_delivery_role_is_trusted_for_the_workers_own_log_group_only(stack: 
 
     # Then CloudWatch Logs may assume it only for this worker's log group, to write to the central stream
     assert fleet(declared) == fleet(expected)
+
+
+CENTRAL_LOG_KEY = "arn:aws:kms:us-east-1:210987654321:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+SMS_STATUS_KEY = "arn:aws:kms:us-east-1:210987654321:key/1a2b3c4d-5e6f-7081-92a3-b4c5d6e7f809"
+
+
+def test_customer_keyed_streams_grant_their_key_to_who_writes_and_who_reads(tmp_path: Path) -> None:
+    # Given prod1 where the central log stream and the external SMS status stream use customer keys
+    graph = synthesize_with_changes(
+        tmp_path,
+        "prod1",
+        {
+            "platform.centralLogStreamKmsKeyArn": CENTRAL_LOG_KEY,
+            "platform.smsStatusStream.kmsKeyArn": SMS_STATUS_KEY,
+        },
+    )
+    consumer = grants_of(json.loads(graph.named("sms_status_consumer-policy").inputs["policy"]))
+    deliveries = {
+        policy.name: grants_of(json.loads(policy.inputs["policy"]))
+        for policy in graph.of_type(ROLE_POLICY)
+        if policy.name.endswith("-log-delivery-policy")
+    }
+    kms = {
+        name: {grant for grant in grants if grant[0].startswith("kms:")}
+        for name, grants in deliveries.items()
+    }
+
+    # Then the SMS status consumer may decrypt with the stream's key (Lambda reads as its role), every
+    # log-delivery role may generate data keys with the central stream's key, and nothing more
+    assert {grant for grant in consumer if grant[0].startswith("kms:")} == {("kms:Decrypt", SMS_STATUS_KEY)}
+    assert len(kms) == len(CATALOG)
+    assert kms == {name: {("kms:GenerateDataKey", CENTRAL_LOG_KEY)} for name in deliveries}
+
+
+def test_streams_under_the_aws_managed_key_need_no_kms_grant(stack: Stack) -> None:
+    # Given the committed stacks, whose streams use the AWS-managed Kinesis key
+    policies = stack.graph.of_type(ROLE_POLICY)
+
+    # When every role policy is parsed
+    kms = {
+        (policy.name, action)
+        for policy in policies
+        for action, _ in grants_of(document(policy, "policy"))
+        if action.startswith("kms:")
+    }
+
+    # Then no role is granted a KMS action (that key needs no IAM grant)
+    assert kms == set()

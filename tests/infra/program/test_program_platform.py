@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from infra.catalog import CATALOG
 from infra.log_queries import ID_PLACEHOLDER
-from tests.infra.graphs import document, of_type, only
+from tests.infra.graphs import document, of_type, only, synthesize_with_changes
 from tests.infra.program.resource_types import (
     DASHBOARD,
+    GRAPHQL_API,
     KMS_KEY,
+    LOG_GROUP,
     QUERY_DEFINITION,
     SECRET,
     SECRET_VERSION,
@@ -128,6 +131,15 @@ def test_table_changes_stream_into_an_encrypted_kinesis_stream(stack: Stack) -> 
     )
 
 
+def test_table_streaming_destination_is_deleted_before_it_is_replaced(stack: Stack) -> None:
+    # Given DynamoDB streams a table into one Kinesis destination at a time
+    # When the streaming destination is declared
+    destination = only(stack.graph.children_of("platform-demand"), STREAMING_DESTINATION)
+
+    # Then a replacement deletes the old destination first (create-first would fail on a real up)
+    assert destination.options["delete_before_replace"] is True
+
+
 @pytest.mark.parametrize(("stack_name", "hours"), [("prod1", 48), ("qa1", 24)])
 def test_table_stream_retention_spot_checks(stack_name: str, hours: int) -> None:
     # Given tableStream.retentionHours in the stack file
@@ -185,7 +197,7 @@ def test_work_queue_spot_checks_against_the_stack_file() -> None:
         json.loads(short_url["redrivePolicy"])["maxReceiveCount"],
     ) == (
         360,
-        3,
+        5,
     )
     assert generation["visibilityTimeoutSeconds"] == 5400
 
@@ -268,6 +280,21 @@ def test_alarm_topic_subscriptions_are_the_configured_ones(stack: Stack) -> None
     assert {s.inputs["topic"] for s in subscriptions} <= {stack.graph.outputs["alarm_topic_arn"]}
 
 
+def test_https_subscriptions_are_declared_as_confirming_themselves(stack: Stack) -> None:
+    # Given the stack's alarm subscribers
+    subscriptions = of_type(stack.graph.children_of("platform-alarm-topic"), TOPIC_SUBSCRIPTION)
+
+    # When their inputs are read
+    auto_confirms = {s.inputs["protocol"]: s.inputs.get("endpointAutoConfirms") for s in subscriptions}
+
+    # Then an https endpoint (a paging service) confirms by itself and is declared so; others confirm
+    # by hand (an email link) and are not
+    assert auto_confirms == {
+        s.protocol: True if s.protocol == "https" else None
+        for s in stack.config.platform.alarm_topic.subscriptions
+    }
+
+
 def test_prod1_pages_on_call_by_email_and_pagerduty() -> None:
     # Given prod1's two subscribers
     # When the stack is synthesized
@@ -276,6 +303,46 @@ def test_prod1_pages_on_call_by_email_and_pagerduty() -> None:
     # Then both are subscribed
     assert [s.inputs["protocol"] for s in subscriptions] == ["email", "https"]
     assert subscriptions[0].inputs["endpoint"] == "dmnd-oncall@example.com"
+
+
+def test_appsync_writes_only_to_its_own_log_group_declared_with_retention(stack: Stack) -> None:
+    # Given the AppSync API, whose log group AppSync names after the API id
+    children = stack.graph.children_of("platform-graphql")
+    api = only(children, GRAPHQL_API)
+    group = only(children, LOG_GROUP)
+    policy = stack.graph.named("platform-graphql-logging-policy")
+    api_id = group.inputs["name"].removeprefix("/aws/appsync/apis/")
+    group_arn = stack.arn("logs", f"log-group:/aws/appsync/apis/{api_id}")
+
+    # When its logging role's policy is parsed
+    statements = statements_of(document(policy, "policy"))
+
+    # Then the group is the API's, with the configured retention; the role may write to it only, may
+    # not create groups, and gets its grant only once the group exists, so AppSync can never create
+    # the group itself without retention
+    assert api.name in group.options["dependencies"]
+    assert api.inputs["logConfig"]["cloudwatchLogsRoleArn"] == stack.role_arn(f"{stack.prefix}-api-logs")
+    assert group.inputs["retentionInDays"] == stack.config.platform.appsync_log_retention_days
+    assert statements == [
+        {
+            "Sid": "WriteApiLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [group_arn, f"{group_arn}:*"],
+        }
+    ]
+    assert policy.options["depends_on"] == [group.name]
+
+
+def test_appsync_log_retention_follows_the_stack_file(tmp_path: Path) -> None:
+    # Given qa1 keeping AppSync's logs 90 days
+    graph = synthesize_with_changes(tmp_path, "qa1", {"platform.appsyncLogRetentionDays": 90})
+
+    # When the API's log group is declared
+    group = graph.named("platform-graphql-logs")
+
+    # Then it keeps them 90 days
+    assert group.inputs["retentionInDays"] == 90
 
 
 def test_secrets_are_declared_without_values(stack: Stack) -> None:

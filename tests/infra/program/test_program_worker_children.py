@@ -49,9 +49,9 @@ TRIGGER_CHILD_TYPES: dict[str, Counter[str]] = {
 FUNCTION_ALARMS = frozenset({"error-rate", "throttles", "duration", "concurrency"})
 SOURCE_ALARMS = {
     "stream": frozenset({"iterator-age", "on-failure-not-empty", "failed-invoke-events", "dropped-events"}),
-    "queue": frozenset(
-        {"queue-age", "queue-depth", "dlq-not-empty", "failed-invoke-events", "dropped-events"}
-    ),
+    # No dropped-events: Lambda emits DroppedEventCount for stream mappings only (an SQS mapping's
+    # failures go to the queue's DLQ, never dropped).
+    "queue": frozenset({"queue-age", "queue-depth", "dlq-not-empty", "failed-invoke-events"}),
     "schedule": frozenset({"did-not-run", "schedule-failed-invocations", "schedule-dlq-not-empty"}),
     "resolver": frozenset({"latency"}),
 }

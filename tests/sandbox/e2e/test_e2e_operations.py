@@ -53,7 +53,18 @@ def test_a_short_url_job_bitly_keeps_failing_is_redriven_from_its_dlq_and_succee
     # When Bitly recovers and the operator redrives the DLQ
     pipeline.vendors.clear_faults()
     result = CliRunner().invoke(
-        app, ["dlq", "redrive", "--queue", SHORT_URL_DLQ, "--endpoint-url", pipeline.sandbox.endpoint_url]
+        app,
+        [
+            "dlq",
+            "redrive",
+            "--queue",
+            SHORT_URL_DLQ,
+            "--stack",
+            "local",
+            "--endpoint-url",
+            pipeline.sandbox.endpoint_url,
+            "--yes",
+        ],
     )
 
     # Then every message went back, the event got its short URL, and Bitly made exactly one link
@@ -69,7 +80,18 @@ def test_a_short_url_job_bitly_keeps_failing_is_redriven_from_its_dlq_and_succee
 
 def test_redriving_a_queue_that_is_no_dlq_is_refused(pipeline: Pipeline) -> None:
     result = CliRunner().invoke(
-        app, ["dlq", "redrive", "--queue", SHORT_URL_QUEUE, "--endpoint-url", pipeline.sandbox.endpoint_url]
+        app,
+        [
+            "dlq",
+            "redrive",
+            "--queue",
+            SHORT_URL_QUEUE,
+            "--stack",
+            "local",
+            "--endpoint-url",
+            pipeline.sandbox.endpoint_url,
+            "--yes",
+        ],
     )
     assert result.exit_code == 1
     assert "is not the dead-letter queue of any queue" in " ".join(result.output.split())

@@ -6,6 +6,7 @@ and starts and ends with the pipeline idle and without faults.
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from tests.sandbox.e2e.flows import (
 )
 from workers.shared.keys import notification_reference
 from workers.shared.models import NotificationRecord, StatusDates, StatusStamp, notification_key
+from workers.shared.parking import parked_record
 from workers.shared.statuses import NotificationStatus
 
 pytestmark = e2e_marks("e2e-reminders")
@@ -307,7 +309,7 @@ def _sent_notification(fan_id: str, event_id: str, message_id: str) -> dict[str,
     return record.to_item()
 
 
-def test_a_malformed_status_record_goes_to_the_on_failure_queue_while_its_neighbours_apply(
+def test_a_malformed_status_record_is_parked_whole_while_its_neighbours_apply(
     pipeline: Pipeline,
 ) -> None:
     # Given two sent SMS reminders
@@ -336,6 +338,7 @@ def test_a_malformed_status_record_goes_to_the_on_failure_queue_while_its_neighb
             "PartitionKey": "a",
         },
     ]
+    discarded_before = pipeline.sandbox.counters()["sms_status_consumer"].records_discarded
     answer = pipeline.clients.client("kinesis").put_records(
         StreamName=pipeline.status_stream, Records=records
     )
@@ -347,16 +350,23 @@ def test_a_malformed_status_record_goes_to_the_on_failure_queue_while_its_neighb
     )
     items = wait_done(pipeline, [key_1, key_2])
     assert {item["status"]["id"] for item in items.values()} == {"DELIVERED"}
-    # And the malformed record, retries exhausted, is described in the on-failure queue
+    # And the malformed record is parked in the on-failure queue at once, whole: its data, why, where
     assert pipeline.sandbox.run_until(lambda: pipeline.dlq_depths()[STATUS_ON_FAILURE] == 1, deadline=20)
     sqs = pipeline.clients.client("sqs")
     url = pipeline.queue_url(STATUS_ON_FAILURE)
-    [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-    failure = json.loads(message["Body"])
-    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
-    assert failure["KinesisBatchInfo"]["startSequenceNumber"] == malformed_sequence
-    assert failure["KinesisBatchInfo"]["streamArn"].endswith(pipeline.status_stream)
-    assert pipeline.sandbox.counters()["sms_status_consumer"].records_discarded >= 1
+    [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])[
+        "Messages"
+    ]
+    assert message["MessageAttributes"]["dmdParked"]["StringValue"] == "1"
+    parked = parked_record(message["Body"])
+    assert parked is not None
+    assert parked.worker == "sms_status_consumer"
+    assert parked.reason.error_type == "RecordError"
+    assert parked.source.sequence_number == malformed_sequence
+    assert (parked.source.event_source_arn or "").endswith(pipeline.status_stream)
+    assert base64.b64decode(parked.record["kinesis"]["data"]) == b"\x00 not a status event"
+    # And no retry or discard was spent on it: the shard went on without waiting
+    assert pipeline.sandbox.counters()["sms_status_consumer"].records_discarded == discarded_before
     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])  # handled: leave it clean
 
 

@@ -32,7 +32,14 @@ def test_the_settings_read_exactly_the_variables_infra_declares() -> None:
     # Given the worker's function in the synthesized local stack
     declared = declared_environment("local", WORKER)
     # Then the settings read its own variables, no more and no fewer
-    assert own_variables(StreamToSqsSettings) == declared_own_variables(declared) == {"SHORT_URL_QUEUE_URL"}
+    assert (
+        own_variables(StreamToSqsSettings)
+        == declared_own_variables(declared)
+        == {
+            "SHORT_URL_QUEUE_URL",
+            "PARKING_QUEUE_URL",
+        }
+    )
 
 
 def test_the_handler_runs_with_only_the_declared_environment(

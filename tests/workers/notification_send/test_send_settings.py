@@ -18,7 +18,7 @@ from workers.shared.settings import load_settings
 pytestmark = pytest.mark.slow  # synthesizes the stacks (about 1.5 s each, once per session)
 WORKER = "notification_send"
 # Declared only where the SMS service authorizes IAM principals (not on the local stack).
-OPTIONAL = frozenset({"SMS_SERVICE_ROLE_ARN"})
+OPTIONAL = frozenset({"SMS_SERVICE_ROLE_ARN", "PARKING_QUEUE_URL"})  # unset: no role; no parking
 
 
 @pytest.mark.parametrize("stack", ["local", "prod1"])
