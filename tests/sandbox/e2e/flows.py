@@ -14,7 +14,7 @@ from sandbox.demo.catalogue import CHICAGO
 from sandbox.pipeline import Pipeline, PipelineMode
 from sandbox.vendors import DiscoverySale, DiscoveryVenue, SmsStatusDelays, discovery_event
 from workers.shared.keys import Key, notification_reference
-from workers.shared.models import DemandRecord, notification_key
+from workers.shared.models import DemandRecord, NotificationRecord, notification_key
 
 SUPPRESSED_ARTIST = "K8vZ917e2eSup"
 E2E_OVERRIDES = {
@@ -187,3 +187,21 @@ def wait_done(pipeline: Pipeline, keys: Iterable[Key], deadline: float = 45.0) -
 def now_utc() -> datetime:
     """The wall clock (what the workers stamp with)."""
     return datetime.now(UTC)
+
+
+def waiting_sms(
+    fan_id: str, phone: str, *, event_id: str, sale_name: str, created: datetime | None = None
+) -> NotificationRecord:
+    """An SMS reminder as the generator writes it (at `created`, default now), its sale days ahead."""
+    slug = sale_name.split(maxsplit=1)[0].lower()
+    return NotificationRecord.created(
+        at=created or now_utc(),
+        fan_id=fan_id,
+        event_id=event_id,
+        sale_id=f"{event_id}-presale",
+        sale_name=sale_name,
+        contact_method="sms",
+        phone_number=phone,
+        message_body=f"Reminder! Tickets for {sale_name} go on sale at 10:00 AM CST: https://bit.ly/e2e{slug}",
+        sale_start_date_time=now_utc().replace(microsecond=0) + timedelta(days=3),
+    )

@@ -11,7 +11,7 @@ import dataclasses
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import urllib3
@@ -19,7 +19,7 @@ import urllib3
 from infra.naming import schedule_rule_name
 from sandbox.pipeline import Pipeline
 from sandbox.vendors import SMS_API_KEY
-from tests.sandbox.e2e.flows import e2e_marks, e2e_pipeline, now_utc, wait_done
+from tests.sandbox.e2e.flows import e2e_marks, e2e_pipeline, now_utc, wait_done, waiting_sms
 from workers.shared.models import NotificationRecord, format_timestamp
 from workers.shared.sms_service import IDEMPOTENCY_KEY_HEADER, idempotency_key
 from workers.shared.statuses import NotificationStatus
@@ -36,21 +36,6 @@ def pipeline() -> Iterator[Pipeline]:
     """The local stack with fake vendors; the sweeper's schedule fires every sandbox minute (3 s here)."""
     with e2e_pipeline(speed=20.0) as running:
         yield running
-
-
-def waiting_notification(fan_id: str, phone: str, *, created: datetime) -> NotificationRecord:
-    """An SMS reminder as the generator wrote it at `created`, its sale days ahead."""
-    return NotificationRecord.created(
-        at=created,
-        fan_id=fan_id,
-        event_id="E2eLeases",
-        sale_id="E2eLeases-presale",
-        sale_name="Lease Presale",
-        contact_method="sms",
-        phone_number=phone,
-        message_body="Reminder! Tickets for Lease Presale go on sale at 10:00 AM CST: https://bit.ly/e2eLease",
-        sale_start_date_time=now_utc().replace(microsecond=0) + timedelta(days=3),
-    )
 
 
 def post_like_the_sender(pipeline: Pipeline, record: NotificationRecord) -> str:
@@ -109,7 +94,13 @@ def test_a_claim_abandoned_mid_send_is_released_and_delivered_exactly_once(pipel
     # Given a reminder a send invocation claimed ten minutes ago, then died right after the SMS
     # service took the message (its lease ended a minute ago; no outcome was ever written)
     now = now_utc()
-    record = waiting_notification("e2e-lease-dead", "+13125550191", created=now - timedelta(minutes=10))
+    record = waiting_sms(
+        "e2e-lease-dead",
+        "+13125550191",
+        event_id="E2eLeases",
+        sale_name="Lease Presale",
+        created=now - timedelta(minutes=10),
+    )
     first_message = post_like_the_sender(pipeline, record)
     lease_end = now - timedelta(minutes=1)
     invocations_before = pipeline.sandbox.counters()[SWEEPER].invocations
@@ -145,7 +136,13 @@ def test_a_notification_whose_stream_record_was_discarded_is_sent_after_the_swee
 ) -> None:
     # Given a reminder created ten minutes ago whose INSERT record waited in the table stream while
     # the send trigger was disabled, until it was older than the trigger's maximum record age
-    record = waiting_notification("e2e-lease-lost", "+13125550192", created=now_utc() - timedelta(minutes=10))
+    record = waiting_sms(
+        "e2e-lease-lost",
+        "+13125550192",
+        event_id="E2eLeases",
+        sale_name="Lease Presale",
+        created=now_utc() - timedelta(minutes=10),
+    )
     discarded_before = pipeline.sandbox.counters()[SEND_WORKER].records_discarded
     with sweeper_paused(pipeline):
         with send_trigger_disabled(pipeline):

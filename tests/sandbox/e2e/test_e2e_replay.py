@@ -19,18 +19,10 @@ import pytest
 from infra.naming import schedule_rule_name
 from sandbox.pipeline import Pipeline
 from tests.ops.cli_output import command_json, flat, run_dmd
-from tests.sandbox.e2e.flows import e2e_pipeline, now_utc, wait_done
-from workers.shared.models import NotificationRecord
+from tests.sandbox.e2e.flows import e2e_marks, e2e_pipeline, wait_done, waiting_sms
 from workers.shared.statuses import NotificationStatus
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.slow,
-    pytest.mark.xdist_group("e2e-replay"),
-    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
-    # Every worker shares one Powertools Metrics object in the sandbox's process (one per Lambda in AWS).
-    pytest.mark.filterwarnings("ignore:Dimension 'environment' has already been added"),
-]
+pytestmark = e2e_marks("e2e-replay")
 
 SEND_WORKER = "notification_send"
 SWEEPER = "notification_sweeper"
@@ -43,21 +35,6 @@ def pipeline() -> Iterator[Pipeline]:
     """The local stack with fake vendors, a sandbox minute every 3 real seconds."""
     with e2e_pipeline(speed=20.0) as running:
         yield running
-
-
-def waiting_notification(fan_id: str, phone: str) -> NotificationRecord:
-    """An SMS reminder the generator just wrote, its sale days ahead."""
-    return NotificationRecord.created(
-        at=now_utc(),
-        fan_id=fan_id,
-        event_id="E2eReplay",
-        sale_id="E2eReplay-presale",
-        sale_name="Replay Presale",
-        contact_method="sms",
-        phone_number=phone,
-        message_body="Reminder! Tickets for Replay Presale go on sale at 10:00 AM CST: https://bit.ly/e2eReplay",
-        sale_start_date_time=now_utc().replace(microsecond=0) + timedelta(days=3),
-    )
 
 
 @contextmanager
@@ -105,7 +82,12 @@ def replay_failures(pipeline: Pipeline, *options: str) -> dict[str, object]:
 def test_records_given_up_on_are_replayed_from_the_on_failure_queue_and_sent_once(pipeline: Pipeline) -> None:
     # Given three SMS reminders whose table-stream records waited while the send trigger was down,
     # until the trigger gave them up (RecordAgeExceeded) to its on-failure queue
-    records = [waiting_notification(f"e2e-replay-{number}", f"+1312555017{number}") for number in range(3)]
+    records = [
+        waiting_sms(
+            f"e2e-replay-{number}", f"+1312555017{number}", event_id="E2eReplay", sale_name="Replay Presale"
+        )
+        for number in range(3)
+    ]
     discarded_before = pipeline.sandbox.counters()[SEND_WORKER].records_discarded
     with sweeper_paused(pipeline):
         with send_trigger_disabled(pipeline):
