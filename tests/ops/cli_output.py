@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from ops.cli import app
+from ops.target import Target, resolve_target
 
 
 def run_dmd(*arguments: str, input: str | None = None) -> Result:
@@ -39,3 +41,12 @@ def command_json(stdout: str) -> dict[str, Any]:
     document, _ = json.JSONDecoder().raw_decode(stdout[stdout.index("{\n") :])
     assert isinstance(document, dict)
     return document
+
+
+def local_stack_is(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `--stack local` reach `target` (a staged moto stack); any other stack resolves as usual."""
+
+    def resolve(stack: str, **options: str | None) -> Target:
+        return target if stack == "local" else resolve_target(stack, **options)
+
+    monkeypatch.setattr("ops.operator_io.resolve_target", resolve)

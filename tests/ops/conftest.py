@@ -12,6 +12,7 @@ from aws_clients import AwsClients
 from infra.synth import ResourceGraph
 from sandbox.materialize import materialize
 from tests.infra.graphs import stack_graph
+from tests.ops.status_scenario import Incident, incident
 
 REGION = "us-east-1"
 
@@ -49,3 +50,11 @@ def declared_secrets(local_graph: ResourceGraph) -> Iterator[AwsClients]:
                 Name=secret.inputs["name"], Description=secret.inputs["description"]
             )
         yield clients
+
+
+@pytest.fixture(scope="module")
+def trouble() -> Iterator[Incident]:
+    """The status scenario's incident (two batches in notification_send's on-failure queue, the oldest
+    600 s old, metrics and an alarm), staged once per module: its tests only read it."""
+    with incident() as staged:
+        yield staged

@@ -11,11 +11,11 @@ from moto import mock_aws
 from aws_clients import AwsClients
 from infra.stack_files import load_committed
 from ops.dead_letters import depth
-from ops.target import Target, resolve_target
+from ops.target import Target
 from sandbox.emulator import Emulator
 from tests.infra.fleet import LOCAL_PREFIX, added_names, held_queues_of_added
-from tests.ops.cli_output import flat, run_dmd, table_rows
-from tests.ops.status_scenario import SEND_ON_FAILURE, Incident, incident
+from tests.ops.cli_output import flat, local_stack_is, run_dmd, table_rows
+from tests.ops.status_scenario import SEND_ON_FAILURE, Incident
 
 REGION = "us-east-1"  # the local stack's region, which the command takes from Pulumi.local.yaml
 
@@ -162,21 +162,10 @@ def test_an_unknown_stack_exits_2_naming_the_stacks_there_are() -> None:
     assert flat(result.output) == "dmd: unknown stack 'nope' (stacks: local, prod1, qa1)"
 
 
-@pytest.fixture(scope="module")
-def trouble() -> Iterator[Incident]:
-    """The status scenario: two batches in notification_send's on-failure queue, the oldest 600 s old."""
-    with incident() as staged:
-        yield staged
-
-
 @pytest.fixture
 def on_local(trouble: Incident, monkeypatch: pytest.MonkeyPatch) -> Incident:
     """`--stack local` reaches the incident; any other stack resolves as usual."""
-
-    def resolve(stack: str, **options: str | None) -> Target:
-        return trouble.target if stack == "local" else resolve_target(stack, **options)
-
-    monkeypatch.setattr("ops.operator_io.resolve_target", resolve)
+    local_stack_is(trouble.target, monkeypatch)
     return trouble
 
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from ops.held_messages import held_message
-from ops.target import Target, resolve_target
-from tests.ops.cli_output import flat, run_dmd, table_rows
+from ops.target import Target
+from tests.ops.cli_output import flat, local_stack_is, run_dmd, table_rows
 from tests.ops.replay_harness import on_failure_record
 from tests.ops.status_scenario import SEND_ON_FAILURE, Incident, incident
 from workers.shared.errors import RecordError
@@ -49,11 +49,7 @@ def held() -> Iterator[Incident]:
 @pytest.fixture
 def on_local(held: Incident, monkeypatch: pytest.MonkeyPatch) -> Incident:
     """`--stack local` reaches the staged stack."""
-
-    def resolve(stack: str, **options: str | None) -> Target:
-        return held.target if stack == "local" else resolve_target(stack, **options)
-
-    monkeypatch.setattr("ops.operator_io.resolve_target", resolve)
+    local_stack_is(held.target, monkeypatch)
     return held
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -25,16 +24,8 @@ from tests.ops.status_scenario import (
     SEND_ON_FAILURE,
     SHORT_URL_QUEUE,
     Incident,
-    incident,
 )
 from workers.shared.observability import BATCH_RECORDS_FAILED
-
-
-@pytest.fixture(scope="module")
-def trouble() -> Iterator[Incident]:
-    """The scenario's incident, staged once for this module's tests (they only read it)."""
-    with incident() as staged:
-        yield staged
 
 
 @pytest.fixture(scope="module")

@@ -9,27 +9,15 @@ import pytest
 
 from ops import status_commands
 from ops.status_commands import ALARM_COLUMNS, QUEUE_COLUMNS, WORKER_COLUMNS
-from ops.target import Target, resolve_target
 from tests.infra.fleet import SHIPPED_WORKERS, added_workers, worker_names
-from tests.ops.cli_output import flat, run_dmd, table_rows
-from tests.ops.status_scenario import SEND_ALARM, SEND_ON_FAILURE, Incident, incident
-
-
-@pytest.fixture(scope="module")
-def trouble() -> Iterator[Incident]:
-    """The scenario's incident, staged once for this module's tests (they only read it)."""
-    with incident() as staged:
-        yield staged
+from tests.ops.cli_output import flat, local_stack_is, run_dmd, table_rows
+from tests.ops.status_scenario import SEND_ALARM, SEND_ON_FAILURE, Incident
 
 
 @pytest.fixture
 def on_local(trouble: Incident, monkeypatch: pytest.MonkeyPatch) -> Incident:
     """`--stack local` reaches the incident; any other stack resolves as usual."""
-
-    def resolve(stack: str, **options: str | None) -> Target:
-        return trouble.target if stack == "local" else resolve_target(stack, **options)
-
-    monkeypatch.setattr("ops.operator_io.resolve_target", resolve)
+    local_stack_is(trouble.target, monkeypatch)
     return trouble
 
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from infra.catalog import CATALOG
-from ops.target import Target, resolve_target
 from ops.workers_commands import DEPLOYED_COLUMNS
-from tests.ops.cli_output import flat, run_dmd, table_rows
+from tests.ops.cli_output import flat, local_stack_is, run_dmd, table_rows
 from tests.ops.status_scenario import SEND_FUNCTION, Incident, incident
 
 SWEEPER_FUNCTION = "prd3292-local-us-east-1-ntfcn-swpr"
@@ -99,11 +98,7 @@ def deployed_stack() -> Iterator[Incident]:
 @pytest.fixture
 def on_local(deployed_stack: Incident, monkeypatch: pytest.MonkeyPatch) -> Incident:
     """`--stack local` reaches the deployed stack; any other stack resolves as usual."""
-
-    def resolve(stack: str, **options: str | None) -> Target:
-        return deployed_stack.target if stack == "local" else resolve_target(stack, **options)
-
-    monkeypatch.setattr("ops.operator_io.resolve_target", resolve)
+    local_stack_is(deployed_stack.target, monkeypatch)
     return deployed_stack
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from infra.naming import schedule_rule_name
 from sandbox.demo.catalogue import CHICAGO
 from sandbox.pipeline import Pipeline, PipelineMode
 from sandbox.vendors import DiscoverySale, DiscoveryVenue, SmsStatusDelays, discovery_event
@@ -205,3 +207,16 @@ def waiting_sms(
         message_body=f"Reminder! Tickets for {sale_name} go on sale at 10:00 AM CST: https://bit.ly/e2e{slug}",
         sale_start_date_time=now_utc().replace(microsecond=0) + timedelta(days=3),
     )
+
+
+@contextmanager
+def sweeper_paused(pipeline: Pipeline) -> Iterator[None]:
+    """The sweeper's schedule stopped (as a disabled rule would be: nothing else brings a given-up
+    notification back), then started again: its missed runs fire then."""
+    rule = schedule_rule_name(pipeline.sandbox.function("notification_sweeper").settings.function_name)
+    (schedule,) = [schedule for schedule in pipeline.sandbox.schedules if schedule.rule_name == rule]
+    schedule.stop()
+    try:
+        yield
+    finally:
+        schedule.start()

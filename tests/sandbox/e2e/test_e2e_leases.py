@@ -16,10 +16,9 @@ from datetime import timedelta
 import pytest
 import urllib3
 
-from infra.naming import schedule_rule_name
 from sandbox.pipeline import Pipeline
 from sandbox.vendors import SMS_API_KEY
-from tests.sandbox.e2e.flows import e2e_marks, e2e_pipeline, now_utc, wait_done, waiting_sms
+from tests.sandbox.e2e.flows import e2e_marks, e2e_pipeline, now_utc, sweeper_paused, wait_done, waiting_sms
 from workers.shared.models import NotificationRecord, format_timestamp
 from workers.shared.sms_service import IDEMPOTENCY_KEY_HEADER, idempotency_key
 from workers.shared.statuses import NotificationStatus
@@ -54,18 +53,6 @@ def post_like_the_sender(pipeline: Pipeline, record: NotificationRecord) -> str:
     assert answer.status == 202, answer.data
     message_id: str = json.loads(answer.data)["messageId"]
     return message_id
-
-
-@contextmanager
-def sweeper_paused(pipeline: Pipeline) -> Iterator[None]:
-    """The sweeper's schedule stopped (as a disabled rule would be), then started: missed runs fire then."""
-    rule = schedule_rule_name(pipeline.sandbox.function(SWEEPER).settings.function_name)
-    (schedule,) = [schedule for schedule in pipeline.sandbox.schedules if schedule.rule_name == rule]
-    schedule.stop()
-    try:
-        yield
-    finally:
-        schedule.start()
 
 
 def copied_to_stream(pipeline: Pipeline, record: NotificationRecord) -> bool:

@@ -16,10 +16,9 @@ from datetime import timedelta
 
 import pytest
 
-from infra.naming import schedule_rule_name
 from sandbox.pipeline import Pipeline
 from tests.ops.cli_output import command_json, flat, run_dmd
-from tests.sandbox.e2e.flows import e2e_marks, e2e_pipeline, wait_done, waiting_sms
+from tests.sandbox.e2e.flows import e2e_marks, e2e_pipeline, sweeper_paused, wait_done, waiting_sms
 from workers.shared.statuses import NotificationStatus
 
 pytestmark = e2e_marks("e2e-replay")
@@ -35,18 +34,6 @@ def pipeline() -> Iterator[Pipeline]:
     """The local stack with fake vendors, a sandbox minute every 3 real seconds."""
     with e2e_pipeline(speed=20.0) as running:
         yield running
-
-
-@contextmanager
-def sweeper_paused(pipeline: Pipeline) -> Iterator[None]:
-    """The sweeper's schedule stopped (nothing but the replay brings a given-up notification back)."""
-    rule = schedule_rule_name(pipeline.sandbox.function(SWEEPER).settings.function_name)
-    (schedule,) = [schedule for schedule in pipeline.sandbox.schedules if schedule.rule_name == rule]
-    schedule.stop()
-    try:
-        yield
-    finally:
-        schedule.start()
 
 
 @contextmanager
