@@ -9,16 +9,21 @@ import pulumi
 
 from infra.catalog import Access, WorkerSpec
 from infra.config import StackConfig
-from infra.iam import Statement
+from infra.iam import DECRYPT, SQS_SEND, KeyUse, Statement
 from infra.platform import PlatformRefs
 
 
 @dataclass(frozen=True, kw_only=True)
 class Grant:
-    """Statements and environment variables of one Access."""
+    """Statements, environment variables and uses of the stack's key of one Access."""
 
     statements: tuple[Statement, ...]
     environment: dict[str, pulumi.Input[str]]
+    key_uses: tuple[KeyUse, ...] = ()
+    """What the resources it reaches need of the stack's key (one statement per role, see iam.py)."""
+
+
+TABLE_KEY_USE = KeyUse(actions=DECRYPT, service="dynamodb")
 
 
 def _sid(text: str) -> str:
@@ -49,6 +54,8 @@ def grant(access: Access, stack: StackConfig, refs: PlatformRefs) -> Grant:
                     ),
                 ),
                 environment=table_env,
+                # DynamoDB decrypts the table key as the caller, readers and writers alike.
+                key_uses=(TABLE_KEY_USE,),
             )
         case Access.TABLE_WRITE:
             return Grant(
@@ -60,6 +67,7 @@ def grant(access: Access, stack: StackConfig, refs: PlatformRefs) -> Grant:
                     ),
                 ),
                 environment=table_env,
+                key_uses=(TABLE_KEY_USE,),
             )
         case Access.TABLE_UPDATE:
             return Grant(
@@ -71,6 +79,7 @@ def grant(access: Access, stack: StackConfig, refs: PlatformRefs) -> Grant:
                     ),
                 ),
                 environment=table_env,
+                key_uses=(TABLE_KEY_USE,),
             )
         case Access.SHORT_URL_QUEUE_SEND | Access.GENERATION_QUEUE_SEND:
             queue = refs.queues["short_url" if access is Access.SHORT_URL_QUEUE_SEND else "generation"]
@@ -84,13 +93,33 @@ def grant(access: Access, stack: StackConfig, refs: PlatformRefs) -> Grant:
                     ),
                 ),
                 environment={variable: queue.url},
+                key_uses=(KeyUse(actions=SQS_SEND, service="sqs"),),
+            )
+        case Access.GENERATION_DLQ_PARK:
+            # The generator parks a malformed demand item whole in its queue's DLQ, next to the jobs
+            # SQS moved there: `dmd dlq show` tells them apart, `dmd dlq redrive` re-drives both.
+            dead_letters = refs.queues["generation"]
+            return Grant(
+                statements=(
+                    Statement(
+                        sid="ParkInGenerationDeadLetterQueue",
+                        actions=("sqs:SendMessage",),
+                        resources=(dead_letters.dead_letter_queue_arn,),
+                    ),
+                ),
+                environment={"PARKING_QUEUE_URL": dead_letters.dead_letter_queue_url},
+                key_uses=(KeyUse(actions=SQS_SEND, service="sqs"),),
             )
         case Access.SMS_SERVICE:
             sms = _vendor_grant(
                 "sms_service", "SMS_SERVICE", vendors.sms_service_url, vendors.sms_service_role_arn, refs
             )
             app_ids = json.dumps(vendors.sms_app_ids.by_type(), separators=(",", ":"))
-            return Grant(statements=sms.statements, environment={**sms.environment, "SMS_APP_IDS": app_ids})
+            return Grant(
+                statements=sms.statements,
+                environment={**sms.environment, "SMS_APP_IDS": app_ids},
+                key_uses=sms.key_uses,
+            )
         case Access.ACCOUNTS:
             return _vendor_grant(
                 "accounts", "ACCOUNTS", vendors.accounts_url, vendors.accounts_role_arn, refs
@@ -102,6 +131,7 @@ def grant(access: Access, stack: StackConfig, refs: PlatformRefs) -> Grant:
             return Grant(
                 statements=bitly.statements,
                 environment={**bitly.environment, "BITLY_GROUP_GUID": vendors.bitly_group_guid},
+                key_uses=bitly.key_uses,
             )
         case Access.DISCOVERY:
             grant_ = _vendor_grant("discovery", "DISCOVERY", vendors.discovery_url, None, refs)
@@ -115,6 +145,7 @@ def grant(access: Access, stack: StackConfig, refs: PlatformRefs) -> Grant:
                     "ALLOWED_CLASSIFICATIONS": ",".join(rules.allowed_classifications),
                     "EVENT_CACHE_TTL_HOURS": str(stack.platform.table.event_cache_ttl_hours),
                 },
+                key_uses=grant_.key_uses,
             )
         case Access.EMAIL:
             template_arns = tuple(
@@ -155,7 +186,11 @@ def _vendor_grant(secret: str, variable: str, url: str, role_arn: str | None, re
             Statement(sid=f"Assume{_sid(secret)}Role", actions=("sts:AssumeRole",), resources=(role_arn,))
         )
         environment[f"{variable}_ROLE_ARN"] = role_arn
-    return Grant(statements=tuple(statements), environment=environment)
+    return Grant(
+        statements=tuple(statements),
+        environment=environment,
+        key_uses=(KeyUse(actions=DECRYPT, service="secretsmanager"),),
+    )
 
 
 def worker_grants(spec: WorkerSpec, stack: StackConfig, refs: PlatformRefs) -> list[Grant]:

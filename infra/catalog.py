@@ -93,6 +93,8 @@ class Access(enum.Enum):
     TABLE_UPDATE = "table-update"  # update existing items only (UpdateItem): workers that create nothing
     SHORT_URL_QUEUE_SEND = "short-url-queue-send"
     GENERATION_QUEUE_SEND = "generation-queue-send"
+    # Park malformed demand items in the generation queue's DLQ (PARKING_QUEUE_URL, SendMessage).
+    GENERATION_DLQ_PARK = "generation-dlq-park"
     SMS_SERVICE = "sms-service"
     EMAIL = "email"
     BITLY = "bitly"
@@ -354,7 +356,15 @@ CATALOG: tuple[WorkerSpec, ...] = (
         description="Creates one notification per fan, sale and contact method",
         source=QueueSource(queue="generation"),
         # BITLY: one bounded call when a sale's event has no short URL yet (never waits for one).
-        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.GENERATION_QUEUE_SEND, Access.BITLY}),
+        access=frozenset(
+            {
+                Access.TABLE_READ,
+                Access.TABLE_WRITE,
+                Access.GENERATION_QUEUE_SEND,
+                Access.GENERATION_DLQ_PARK,
+                Access.BITLY,
+            }
+        ),
         tunables=GeneratorTunables,
         metric_alarms=(SALES_WITHOUT_DEMAND_ALARM, SALES_EXPIRED_ALARM),
     ),

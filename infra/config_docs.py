@@ -16,6 +16,7 @@ from infra.config import (
     BusinessRules,
     EmailSettings,
     ExternalStreamSettings,
+    KmsSettings,
     ObservabilitySettings,
     PlatformSettings,
     QueueSettings,
@@ -31,6 +32,8 @@ from infra.config import (
     VpcSettings,
     WorkerDefaults,
 )
+from infra.config.api import ApiSettings, WafSettings
+from infra.key_policy import key_policy_statements
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
@@ -64,6 +67,12 @@ camelCase as written in YAML. Cross-field rules checked besides the ranges below
   the sum of `SmsFailed` and `EmailFailed`, on notification_send);
 - every worker's `settings.lateGraceMinutes` (generator and sender) must be the same;
 - every worker's `settings.releaseAfterMinutes` (generator, sender and sweeper) must be the same;
+- a `production: true` stack needs `platform.kms`; `platform.kms` is either `create: true` or
+  `keyArn` (a key ARN, never an alias), and `deletionWindowDays` applies to a created key only;
+- `platform.api.waf.maxBodyBytes` is at most 8192: WAF inspects at most 8 KB of an AppSync request
+  body (fixed for AppSync), and a larger body is blocked as oversize; `countOnlyRules` names rules
+  of the two managed groups by group (`AWSManagedRulesCommonRuleSet`,
+  `AWSManagedRulesKnownBadInputsRuleSet`);
 - unknown keys and unknown worker names are errors (typos never pass silently).
 """
 
@@ -127,6 +136,38 @@ def _table(model: type[BaseModel], prefix: str) -> str:
     return "\n".join(rows)
 
 
+KEY_POLICY_INTRO = """## The stack key's policy (`platform.kms`)
+
+With `create: true` the program writes this key policy; with `keyArn` it cannot edit the key's
+policy, so the team's key must hold these statements (REGION, ACCOUNT_ID and ENV are the stack's):
+
+- `EnableIamPolicies` is what lets the workers' roles use the key at all: each role's own policy
+  grants only `kms:Decrypt` (and `kms:GenerateDataKey` where it sends to a queue) on this key, through
+  the services it reaches (`kms:ViaService`). It also covers DynamoDB's service-linked role
+  `AWSServiceRoleForDynamoDBKinesisDataStreamsReplication`, whose managed policy has
+  `kms:GenerateDataKey` via Kinesis, for the table's change stream. Never remove it: a key policy
+  without it locks the account out of the key (only AWS Support can restore access).
+- `CloudWatchLogsEncryptsLogGroups`: without it every log group (workers, AppSync, WAF) fails to
+  be created or written.
+- `CloudWatchAlarmsPublishToAlarmTopic`: without it alarms fire but nobody is notified.
+- `EventBridgeSendsToDeadLetterQueues`: without it an undeliverable scheduled invocation is lost
+  instead of landing in the schedule's dead-letter queue.
+- When the program creates the SMS status stream (no `existingArn`), the SMS service's producer
+  needs `kms:GenerateDataKey` on the key (its own IAM policy in this account, or a key-policy
+  statement naming its principal when it writes from another account).
+
+```json
+{statements}
+```"""
+
+
+def _key_policy_section() -> str:
+    statements = key_policy_statements(
+        account_id="ACCOUNT_ID", region="REGION", name_prefix="prd3292-ENV-REGION"
+    )
+    return KEY_POLICY_INTRO.replace("{statements}", json.dumps(statements, indent=2))
+
+
 def render() -> str:
     """The whole reference as Markdown."""
     sections = [INTRO.format(retention=", ".join(str(days) for days in LOG_RETENTION_DAYS))]
@@ -162,7 +203,10 @@ def render() -> str:
         ("Queues (`platform.shortUrlQueue`, `platform.generationQueue`)", QueueSettings, ""),
         ("Alarm topic (`platform.alarmTopic`)", AlarmTopicSettings, "platform.alarmTopic."),
         ("Alarm subscriptions (`platform.alarmTopic.subscriptions[]`)", Subscription, ""),
+        ("Customer-managed KMS key (`platform.kms`, required in production)", KmsSettings, "platform.kms."),
         ("VPC (`platform.vpc`, optional)", VpcSettings, "platform.vpc."),
+        ("API edge (`platform.api`)", ApiSettings, "platform.api."),
+        ("WAF web ACL (`platform.api.waf`, optional)", WafSettings, "platform.api.waf."),
         ("Vendors (`vendors`)", VendorSettings, "vendors."),
         ("SMS app ids (`vendors.smsAppIds`)", SmsAppIds, "vendors.smsAppIds."),
         ("Email (`email`)", EmailSettings, "email."),
@@ -171,6 +215,7 @@ def render() -> str:
     ]
     for title, model, prefix in blocks:
         sections.append(f"## {title}\n\n{_table(model, prefix)}")
+    sections.append(_key_policy_section())
     worker_sections = ["## Worker settings (`workers.<name>.settings`)", ""]
     for spec in CATALOG:
         fields = spec.tunables.model_fields

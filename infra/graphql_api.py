@@ -26,6 +26,8 @@ class GraphqlApiArgs:
     authentication: Literal["AWS_IAM", "API_KEY", "AMAZON_COGNITO_USER_POOLS"]
     log_retention_days: int
     alarms: AlarmTarget
+    kms_key_arn: pulumi.Input[str] | None = None
+    """The stack's customer-managed key for the API's log group; None: CloudWatch Logs' own encryption."""
 
 
 class GraphqlApi(pulumi.ComponentResource):
@@ -69,6 +71,7 @@ class GraphqlApi(pulumi.ComponentResource):
             f"{name}-logs",
             name=self.api.id.apply(api_log_group_name),
             retention_in_days=args.log_retention_days,
+            kms_key_id=args.kms_key_arn,
             tags=naming.tags(),
             opts=child,
         )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 
@@ -18,7 +19,7 @@ class Statement:
     sid: str
     actions: tuple[str, ...]
     resources: tuple[pulumi.Input[str], ...]
-    conditions: dict[str, dict[str, pulumi.Input[str]]] | None = None
+    conditions: dict[str, dict[str, pulumi.Input[str] | list[str]]] | None = None
 
     def __post_init__(self) -> None:
         if not self.actions or not self.resources:
@@ -42,6 +43,41 @@ class Statement:
         if self.conditions:
             rendered["Condition"] = self.conditions
         return rendered
+
+
+# What the stack's key is used for, by the service that calls KMS on the caller's behalf.
+KeyService = Literal["dynamodb", "kinesis", "secretsmanager", "sqs"]
+DECRYPT = frozenset({"kms:Decrypt"})
+# SQS producers need both: SQS generates the message's data key and decrypts it for reuse.
+SQS_SEND = frozenset({"kms:GenerateDataKey", "kms:Decrypt"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyUse:
+    """What one grant needs of the stack's customer-managed key: KMS actions, through one service."""
+
+    actions: frozenset[str]
+    service: KeyService
+
+
+def stack_key_statement(
+    key_arn: pulumi.Input[str] | None, region: str, uses: Iterable[KeyUse]
+) -> Statement | None:
+    """One statement for everything a role does under the stack's key: the union of the actions its
+    grants need, on that key only, and only through the services it uses (kms:ViaService)."""
+    needed = list(uses)
+    if key_arn is None or not needed:
+        return None
+    return Statement(
+        sid="UseStackKey",
+        actions=tuple(sorted(set().union(*(use.actions for use in needed)))),
+        resources=(key_arn,),
+        conditions={
+            "StringEquals": {
+                "kms:ViaService": sorted({f"{use.service}.{region}.amazonaws.com" for use in needed})
+            }
+        },
+    )
 
 
 def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:

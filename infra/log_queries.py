@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 QUERY_FOLDER: Final = "dmd-workers"
 IDENTIFIER_SLOT: Final = "{id}"
@@ -42,6 +42,8 @@ class LogQuery:
     text: str  # Logs Insights QL; `{id}` where the query takes an identifier
     columns: tuple[str, ...]  # the result's fields, in display order (every one named in `text`)
     workers: tuple[str, ...] | None = None  # the workers whose log groups it reads; None: every worker
+    # Whose logs: the workers' log groups, or the API's WAF log group (`platform.api.waf`).
+    reads: Literal["workers", "api-waf"] = "workers"
 
     @property
     def takes_identifier(self) -> bool:
@@ -72,7 +74,7 @@ class LogQuery:
 
     def applies_to(self, worker: str) -> bool:
         """Whether the query reads this worker's log group."""
-        return self.workers is None or worker in self.workers
+        return self.reads == "workers" and (self.workers is None or worker in self.workers)
 
 
 def checked_identifier(identifier: str) -> str:
@@ -149,13 +151,33 @@ NOTIFICATION: Final = LogQuery(
     ),
 )
 
+# The WAF's own log records (docs: "Log fields for web ACL traffic"): `action`, `terminatingRuleId`
+# (the web ACL's rule: a managed group's name in the ACL, `rate-limit-per-ip`, `body-size-limit`),
+# `httpRequest.clientIp`/`country`, and per managed group a `ruleGroupList` entry whose
+# `terminatingRule` names the group's rule that blocked (null for the groups that did not): the
+# first `"terminatingRule":{"ruleId":"…"` in the line is that rule.
+WAF_BLOCKS: Final = LogQuery(
+    preset="waf-blocks",
+    title="Requests the API's WAF blocked, by rule (and managed rule), client IP and country, most first",
+    text="""parse @message '"terminatingRule":{"ruleId":"*"' as managed_rule
+| filter action = "BLOCK"
+| stats count(*) as blocked by terminatingRuleId, managed_rule, httpRequest.clientIp, httpRequest.country
+| sort blocked desc
+| limit 100""",
+    columns=("terminatingRuleId", "managed_rule", "httpRequest.clientIp", "httpRequest.country", "blocked"),
+    reads="api-waf",
+)
+
 LOG_QUERIES: Final[tuple[LogQuery, ...]] = (ERRORS, SEND_LATENCY, COLD_STARTS, NOTIFICATION)
-PRESETS: Final[tuple[str, ...]] = tuple(query.preset for query in LOG_QUERIES)
+"""The presets over the workers' log groups (saved with the fleet's dashboard)."""
+WAF_QUERIES: Final[tuple[LogQuery, ...]] = (WAF_BLOCKS,)
+"""The presets over the API's WAF log group (saved with the web ACL, when the stack has one)."""
+PRESETS: Final[tuple[str, ...]] = tuple(query.preset for query in (*LOG_QUERIES, *WAF_QUERIES))
 
 
 def log_query(preset: str) -> LogQuery:
     """The query of a preset; LogQueryError lists the presets."""
-    for query in LOG_QUERIES:
+    for query in (*LOG_QUERIES, *WAF_QUERIES):
         if query.preset == preset:
             return query
     raise LogQueryError(f"no preset {preset!r} (presets: {', '.join(PRESETS)})")

@@ -10,6 +10,8 @@ PRODUCT_CODE = "prd3292"
 PRODUCT_NAME = "demand-capture"
 SHORT_NAME = "dmnd"
 REPOSITORY = "demand-capture/dmd-workers"
+# WAF refuses a logging destination whose name does not start with this.
+WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +81,11 @@ class Naming:
         return self.name(suffix)
 
     @property
+    def kms_alias_name(self) -> str:
+        """The alias of the stack's customer-managed KMS key, e.g. `alias/prd3292-qa1-us-east-1`."""
+        return f"alias/{self.prefix}"
+
+    @property
     def alarm_topic_name(self) -> str:
         """The SNS topic every alarm notifies."""
         return self.name("alarms")
@@ -92,6 +99,20 @@ class Naming:
     def api_logging_role_name(self) -> str:
         """The role AppSync assumes to write the API's logs."""
         return self.name("api-logs")
+
+    @property
+    def api_waf_name(self) -> str:
+        """The WAF web ACL in front of the API; also its CloudWatch metric name."""
+        return self.name("api-waf")
+
+    def api_waf_rule_metric_name(self, rule: str) -> str:
+        """The CloudWatch metric name (the `Rule` dimension) of one rule of the API's web ACL."""
+        return f"{self.api_waf_name}-{rule}"
+
+    @property
+    def api_waf_log_group_name(self) -> str:
+        """The web ACL's log group (WAF delivers only to groups named `aws-waf-logs-…`)."""
+        return f"{WAF_LOG_GROUP_PREFIX}{self.api_waf_name}"
 
     @property
     def dashboard_name(self) -> str:

@@ -14,6 +14,7 @@ from infra.catalog import QueueName, StreamName
 from infra.config import ExternalStreamSettings, StackConfig
 from infra.email_templates import TEMPLATES
 from infra.graphql_api import GraphqlApi, GraphqlApiArgs
+from infra.kms_key import StackKey, StackKeyArgs
 from infra.naming import Naming
 from infra.packaging import LayerSpec
 from infra.queue import WorkQueue, WorkQueueArgs
@@ -26,6 +27,7 @@ from infra.table import (
     DemandTable,
     DemandTableArgs,
 )
+from infra.waf import ApiFirewall, ApiFirewallArgs
 
 COMPONENT_TYPE = "dmd:platform:Platform"
 
@@ -47,6 +49,8 @@ class QueueRef:
     url: pulumi.Input[str]
     dead_letter_queue_name: str
     retention_seconds: int
+    dead_letter_queue_arn: pulumi.Input[str]
+    dead_letter_queue_url: pulumi.Input[str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,7 +61,9 @@ class StreamRef:
     arn: pulumi.Input[str]
     retention_hours: int
     kms_key_arn: str | None = None
-    """The customer KMS key its records are encrypted with; None for the AWS-managed key."""
+    """The customer KMS key of a stream another team owns; None for the AWS-managed key."""
+    under_stack_key: bool = False
+    """Created by the program under the stack's key: its consumers need kms:Decrypt on that key."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +82,9 @@ class PlatformRefs:
     email_template_names: Mapping[str, str]
     email_template_prefix: str
     email_identity_arn: str
+    kms_key_arn: pulumi.Input[str] | None = None
+    """The stack's customer-managed key (every table, log group, secret, queue and stream the
+    program creates is under it); None: AWS-managed keys."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,12 +104,14 @@ class PlatformArgs:
 
 
 class Platform(pulumi.ComponentResource):
-    """Table and CDC stream, queues, SMS status stream, alarm topic, secrets, API, SES templates, layer."""
+    """Stack key, table and CDC stream, queues, SMS status stream, alarm topic, secrets, API, SES, layer."""
 
     refs: PlatformRefs
+    stack_key: StackKey | None
     table: DemandTable
     alarm_topic: AlarmTopic
     api: GraphqlApi
+    api_firewall: ApiFirewall | None
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
@@ -108,10 +119,33 @@ class Platform(pulumi.ComponentResource):
         naming = Naming(environment=stack.environment, region=stack.region)
         child = pulumi.ResourceOptions(parent=self)
         settings = stack.platform
+        kms = settings.kms
+        self.stack_key = (
+            StackKey(
+                f"{name}-kms",
+                StackKeyArgs(
+                    naming=naming,
+                    account_id=stack.account_id,
+                    deletion_window_days=kms.deletion_window_days,
+                    production=stack.production,
+                ),
+                opts=child,
+            )
+            if kms is not None and kms.create
+            else None
+        )
+        key_arn: pulumi.Input[str] | None = (
+            self.stack_key.key.arn if self.stack_key is not None else (kms.key_arn if kms else None)
+        )
 
         self.alarm_topic = AlarmTopic(
             f"{name}-alarm-topic",
-            AlarmTopicArgs(naming=naming, account_id=stack.account_id, settings=settings.alarm_topic),
+            AlarmTopicArgs(
+                naming=naming,
+                account_id=stack.account_id,
+                settings=settings.alarm_topic,
+                kms_key_arn=key_arn,
+            ),
             opts=child,
         )
         alarm_target = AlarmTarget(
@@ -127,6 +161,7 @@ class Platform(pulumi.ComponentResource):
                 stream=settings.table_stream,
                 production=stack.production,
                 alarms=alarm_target,
+                kms_key_arn=key_arn,
             ),
             opts=child,
         )
@@ -135,8 +170,9 @@ class Platform(pulumi.ComponentResource):
                 name=naming.table_stream_name,
                 arn=self.table.stream.arn,
                 retention_hours=settings.table_stream.retention_hours,
+                under_stack_key=key_arn is not None,
             ),
-            "sms_status": self._sms_status_stream(name, naming, stack),
+            "sms_status": self._sms_status_stream(name, naming, stack, key_arn),
         }
         queues: dict[QueueName, QueueRef] = {}
         queue_suffixes: tuple[tuple[QueueName, str], ...] = (
@@ -147,7 +183,7 @@ class Platform(pulumi.ComponentResource):
             queue_settings = settings.queue(queue_name)
             queue = WorkQueue(
                 f"{name}-{suffix}",
-                WorkQueueArgs(naming=naming, suffix=suffix, settings=queue_settings),
+                WorkQueueArgs(naming=naming, suffix=suffix, settings=queue_settings, kms_key_arn=key_arn),
                 opts=child,
             )
             queues[queue_name] = QueueRef(
@@ -156,6 +192,8 @@ class Platform(pulumi.ComponentResource):
                 url=queue.queue.url,
                 dead_letter_queue_name=queue.dead_letter_queue_name,
                 retention_seconds=queue_settings.message_retention_seconds,
+                dead_letter_queue_arn=queue.dead_letter_queue.arn,
+                dead_letter_queue_url=queue.dead_letter_queue.url,
             )
         # Values are set outside the program (`dmd secrets set --stack <stack> <name>`), never in config.
         secrets = {
@@ -164,6 +202,7 @@ class Platform(pulumi.ComponentResource):
                 name=naming.secret_name(key),
                 description=description,
                 recovery_window_in_days=30 if stack.production else 7,
+                kms_key_id=key_arn,
                 tags=naming.tags(),
                 opts=child,
             )
@@ -177,8 +216,27 @@ class Platform(pulumi.ComponentResource):
                 authentication=settings.appsync_authentication,
                 log_retention_days=settings.appsync_log_retention_days,
                 alarms=alarm_target,
+                kms_key_arn=key_arn,
             ),
             opts=child,
+        )
+        waf = settings.api.waf
+        self.api_firewall = (
+            ApiFirewall(
+                f"{name}-api-waf",
+                ApiFirewallArgs(
+                    naming=naming,
+                    account_id=stack.account_id,
+                    region=stack.region,
+                    settings=waf,
+                    api_arn=self.api.api.arn,
+                    alarms=alarm_target,
+                    log_kms_key_arn=key_arn,
+                ),
+                opts=child,
+            )
+            if waf is not None and waf.enabled
+            else None
         )
         template_names: dict[str, str] = {}
         for locale in stack.email.locales:
@@ -226,6 +284,7 @@ class Platform(pulumi.ComponentResource):
             email_identity_arn=(
                 f"arn:aws:ses:{stack.region}:{stack.account_id}:identity/{stack.email.identity_domain}"
             ),
+            kms_key_arn=key_arn,
         )
         self.register_outputs(
             {
@@ -236,10 +295,12 @@ class Platform(pulumi.ComponentResource):
             }
         )
 
-    def _sms_status_stream(self, name: str, naming: Naming, stack: StackConfig) -> StreamRef:
+    def _sms_status_stream(
+        self, name: str, naming: Naming, stack: StackConfig, key_arn: pulumi.Input[str] | None
+    ) -> StreamRef:
         settings = stack.platform.sms_status_stream
         if isinstance(settings, ExternalStreamSettings):
-            # Owned by the SMS service's team: referenced, never managed here.
+            # Owned by the SMS service's team: referenced, never managed here (its key setting too).
             return StreamRef(
                 name=settings.existing_arn.rsplit("/", 1)[1],
                 arn=settings.existing_arn,
@@ -253,5 +314,11 @@ class Platform(pulumi.ComponentResource):
             settings=settings,
             tags=naming.tags(),
             opts=pulumi.ResourceOptions(parent=self),
+            kms_key_arn=key_arn,
         )
-        return StreamRef(name=stream_name, arn=stream.arn, retention_hours=settings.retention_hours)
+        return StreamRef(
+            name=stream_name,
+            arn=stream.arn,
+            retention_hours=settings.retention_hours,
+            under_stack_key=key_arn is not None,
+        )

@@ -1,4 +1,4 @@
-"""Kinesis data streams the program creates: encrypted, with the shard metrics the alarms watch."""
+"""Kinesis data streams the program creates: KMS-encrypted, with the shard metrics the alarms watch."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import pulumi_aws as aws
 
 from infra.config import StreamSettings
 
+AWS_MANAGED_KINESIS_KEY = "alias/aws/kinesis"
+
 
 def kinesis_stream(
     resource_name: str,
@@ -17,8 +19,9 @@ def kinesis_stream(
     settings: StreamSettings,
     tags: Mapping[str, str],
     opts: pulumi.ResourceOptions,
+    kms_key_arn: pulumi.Input[str] | None = None,
 ) -> aws.kinesis.Stream:
-    """An encrypted (AWS-managed KMS key) stream with its retention and capacity mode from config."""
+    """A stream encrypted with the stack's key (else AWS's Kinesis key), retention and mode from config."""
     return aws.kinesis.Stream(
         resource_name,
         name=stream_name,
@@ -26,7 +29,7 @@ def kinesis_stream(
         shard_count=settings.shard_count,
         stream_mode_details=aws.kinesis.StreamStreamModeDetailsArgs(stream_mode=settings.mode),
         encryption_type="KMS",
-        kms_key_id="alias/aws/kinesis",
+        kms_key_id=kms_key_arn if kms_key_arn is not None else AWS_MANAGED_KINESIS_KEY,
         shard_level_metrics=["IncomingRecords", "WriteProvisionedThroughputExceeded"],
         tags=dict(tags),
         opts=opts,

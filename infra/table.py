@@ -34,6 +34,8 @@ class DemandTableArgs:
     stream: StreamSettings
     production: bool
     alarms: AlarmTarget
+    kms_key_arn: pulumi.Input[str] | None = None
+    """The stack's customer-managed key for the table and its stream; None: AWS-managed keys."""
 
 
 class DemandTable(pulumi.ComponentResource):
@@ -115,7 +117,9 @@ class DemandTable(pulumi.ComponentResource):
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(
                 enabled=settings.point_in_time_recovery
             ),
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+                enabled=True, kms_key_arn=args.kms_key_arn
+            ),
             deletion_protection_enabled=args.production,
             tags=naming.tags(),
             opts=protected,
@@ -126,6 +130,7 @@ class DemandTable(pulumi.ComponentResource):
             settings=args.stream,
             tags=naming.tags(),
             opts=protected,
+            kms_key_arn=args.kms_key_arn,
         )
         self.streaming = aws.dynamodb.KinesisStreamingDestination(
             f"{name}-cdc",

@@ -18,9 +18,10 @@ from infra.config import (
     StreamTrigger,
     Trigger,
 )
-from infra.iam import Statement, assume_role_policy, policy_document
+from infra.iam import DECRYPT, SQS_SEND, KeyUse, Statement, assume_role_policy, policy_document
 from infra.naming import Naming, on_failure_queue_name, schedule_dlq_name, schedule_rule_name
 from infra.platform import PlatformRefs
+from infra.queue import queue_encryption
 
 ON_FAILURE_RETENTION_SECONDS = 1_209_600  # 14 days: the most SQS keeps, time to replay
 
@@ -126,15 +127,33 @@ def source_statements(
     return []
 
 
+def source_key_uses(trigger: Trigger, refs: PlatformRefs) -> list[KeyUse]:
+    """What reading the worker's source needs of the stack's key (Lambda reads and sends as the role)."""
+    if isinstance(trigger, StreamTrigger):
+        # Kinesis consumers need kms:Decrypt; the on-failure queue (Lambda's destination, and where
+        # the worker parks poison records) is written as the function's role.
+        uses = [KeyUse(actions=SQS_SEND, service="sqs")]
+        if refs.streams[trigger.stream].under_stack_key:
+            uses.append(KeyUse(actions=DECRYPT, service="kinesis"))
+        return uses
+    if isinstance(trigger, QueueTrigger):
+        return [KeyUse(actions=DECRYPT, service="sqs")]
+    return []
+
+
 def declare_on_failure_queue(
-    resource_name: str, function_name: str, tags: Mapping[str, str], parent: pulumi.Resource
+    resource_name: str,
+    function_name: str,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+    kms_key_arn: pulumi.Input[str] | None = None,
 ) -> aws.sqs.Queue:
-    """The queue that receives metadata of stream batches the worker gave up on."""
+    """The queue that receives metadata of stream batches the worker gave up on (and parked records)."""
     return aws.sqs.Queue(
         f"{resource_name}-on-failure",
         name=on_failure_queue_name(function_name),
         message_retention_seconds=ON_FAILURE_RETENTION_SECONDS,
-        sqs_managed_sse_enabled=True,
+        **queue_encryption(kms_key_arn),
         tags=dict(tags),
         opts=pulumi.ResourceOptions(parent=parent),
     )
@@ -154,7 +173,7 @@ def declare_trigger(
         case QueueTrigger():
             return _queue_mapping(trigger, target, refs.queues[trigger.queue].arn)
         case ScheduleTrigger():
-            return _schedule(trigger.settings, target)
+            return _schedule(trigger.settings, target, refs.kms_key_arn)
         case ResolverTrigger():
             return _resolver(trigger, target, refs.graphql_api_id)
         case _:
@@ -232,7 +251,9 @@ def _queue_mapping(
     return TriggerResources(event_source_mapping=mapping)
 
 
-def _schedule(settings: ScheduleTriggerSettings, target: TriggerTarget) -> TriggerResources:
+def _schedule(
+    settings: ScheduleTriggerSettings, target: TriggerTarget, kms_key_arn: pulumi.Input[str] | None
+) -> TriggerResources:
     name, tags = target.resource_name, target.tags
     rule_name, dlq_name = schedule_rule_name(target.function_name), schedule_dlq_name(target.function_name)
     rule = aws.cloudwatch.EventRule(
@@ -248,7 +269,8 @@ def _schedule(settings: ScheduleTriggerSettings, target: TriggerTarget) -> Trigg
         f"{name}-schedule-dlq",
         name=dlq_name,
         message_retention_seconds=ON_FAILURE_RETENTION_SECONDS,
-        sqs_managed_sse_enabled=True,
+        # Under the stack's key, EventBridge may send to it by the key policy (infra/key_policy.py).
+        **queue_encryption(kms_key_arn),
         tags=tags,
         opts=target.child(),
     )

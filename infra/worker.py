@@ -11,7 +11,7 @@ from infra.access import worker_grants
 from infra.alarms import AlarmTarget, declare_alarms
 from infra.catalog import WorkerSpec
 from infra.config import StackConfig, StreamTrigger, WorkerConfig
-from infra.iam import Statement, assume_role_policy, policy_document
+from infra.iam import Statement, assume_role_policy, policy_document, stack_key_statement
 from infra.naming import (
     Naming,
     log_group_name,
@@ -21,7 +21,13 @@ from infra.naming import (
 )
 from infra.packaging import Archive
 from infra.platform import PlatformRefs
-from infra.triggers import TriggerTarget, declare_on_failure_queue, declare_trigger, source_statements
+from infra.triggers import (
+    TriggerTarget,
+    declare_on_failure_queue,
+    declare_trigger,
+    source_key_uses,
+    source_statements,
+)
 from infra.worker_alarms import MetricScope, WatchedNames, worker_alarm_specs
 
 COMPONENT_TYPE = "dmd:workers:Worker"
@@ -75,15 +81,22 @@ class Worker(pulumi.ComponentResource):
             f"{name}-logs",
             name=log_group,
             retention_in_days=config.log_retention_days,
+            kms_key_id=refs.kms_key_arn,
             tags=tags,
             opts=child,
         )
         on_failure_queue = (
-            declare_on_failure_queue(name, self.function_name, tags, self)
+            declare_on_failure_queue(name, self.function_name, tags, self, refs.kms_key_arn)
             if isinstance(trigger, StreamTrigger)
             else None
         )
         grants = worker_grants(spec, stack, refs)
+        # One statement for the stack's key, derived from what the source and the grants reach.
+        key_statement = stack_key_statement(
+            refs.kms_key_arn,
+            stack.region,
+            [*source_key_uses(trigger, refs), *(use for grant in grants for use in grant.key_uses)],
+        )
         statements = [
             Statement(
                 sid="WriteOwnLogs",
@@ -92,6 +105,7 @@ class Worker(pulumi.ComponentResource):
             ),
             *source_statements(trigger, refs, on_failure_queue.arn if on_failure_queue else None),
             *(statement for grant in grants for statement in grant.statements),
+            *([key_statement] if key_statement is not None else []),
             *self._vpc_statements(stack),
         ]
         policy = aws.iam.RolePolicy(

@@ -21,6 +21,7 @@ from ops.aws_check import (
     DeployedState,
     Finding,
     Status,
+    check_account_concurrency,
     check_stack,
     checked_resources,
     unchecked_types,
@@ -74,8 +75,11 @@ def check(
 
     Functions, aliases, event-source mappings, schedule rules (state), log groups and their
     subscription filters (destination), alarms, queues, the table (indexes, TTL, deletion protection,
-    point-in-time recovery) and streams. A rule or mapping that an active maintenance window paused
-    (`dmd maintenance start`) is SKIPPED ("paused by maintenance since …"), not DRIFT.
+    point-in-time recovery) and streams; and the account's Lambda concurrency quota
+    (GetAccountSettings): DRIFT when it differs from platform.alarmTopic.accountConcurrencyLimit, or
+    when the stack's reserved concurrency would leave fewer than 100 unreserved in the account
+    (other stacks' and teams' reservations included). A rule or mapping that an active maintenance
+    window paused (`dmd maintenance start`) is SKIPPED ("paused by maintenance since …"), not DRIFT.
     Exit 0 when all checks pass, 1 on any MISSING/DRIFT, 2 when the stack or AWS access is misconfigured.
 
     Example: dmd aws check --stack prod1 --problems-only
@@ -112,7 +116,8 @@ def check(
             console=errors,
             transient=True,
         ) as progress:
-            task = progress.add_task(f"checking {stack}", total=len(resources))
+            # Every resource of the graph, then the account's Lambda concurrency quota.
+            task = progress.add_task(f"checking {stack}", total=len(resources) + 1)
             findings = check_stack(
                 graph,
                 state,
@@ -121,6 +126,11 @@ def check(
                 ),
                 maintenance=maintenance,
             )
+            progress.update(task, description="checking the account's Lambda concurrency quota")
+            findings += check_account_concurrency(
+                graph, state, config.platform.alarm_topic.account_concurrency_limit
+            )
+            progress.update(task, advance=1)
     except (AwsReadError, BotoCoreError) as error:
         errors.print(f"cannot read AWS: {error}", markup=False, highlight=False)
         raise typer.Exit(2) from None

@@ -16,6 +16,7 @@ from ops import (
     packaging_commands,
     replay_commands,
     sandbox_commands,
+    scan_commands,
     secrets_commands,
     status_commands,
     suppression_commands,
@@ -34,6 +35,7 @@ app.command("synth")(synth_commands.synth)
 app.command("package")(packaging_commands.package)
 app.command("status")(status_commands.status)
 app.command("replay")(replay_commands.replay)
+app.command("scan")(scan_commands.scan_command)
 workers_commands.app.command("create")(worker_scaffold_commands.create)
 workers_commands.app.command("remove")(worker_scaffold_commands.remove)
 app.add_typer(workers_commands.app, name="workers")

@@ -13,10 +13,13 @@ from infra.config import (
     ConfigError,
     QueueTriggerSettings,
     ScheduleTriggerSettings,
+    StackConfig,
     StreamTriggerSettings,
     TriggerSettings,
 )
-from infra.stack_files import load_committed
+from infra.config.production_gate import PLACEHOLDER_RULE_NAMES, GateReport, production_gate
+from infra.stack_files import load_committed, stack_file_values
+from ops.operator_io import EXIT_FAILED, JsonModel, JsonOption, StackOption, fail, print_json
 
 app = typer.Typer(help="Validate stack configuration and render its reference.", no_args_is_help=True)
 
@@ -42,16 +45,41 @@ def trigger_summary(trigger: TriggerSettings) -> str:
             return "AppSync resolver"
 
 
-@app.command()
-def validate(stack: Annotated[str, typer.Option(help="Stack to validate (Pulumi.<stack>.yaml).")]) -> None:
-    """Validate a stack file and show every worker's resolved settings."""
-    console = Console()
-    try:
-        config = load_committed(stack)
-    except ConfigError as error:
-        Console(stderr=True).print(str(error), markup=False, highlight=False)
-        raise typer.Exit(2) from None
-    table = Table(title=f"{stack}: resolved worker settings")
+class GateProblemJson(JsonModel):
+    """One problem of the production gate (`--json`)."""
+
+    key: str
+    rule: str
+    value: str
+    message: str
+    failing: bool
+
+
+class WorkerSettingsJson(JsonModel):
+    """One worker's resolved settings (`--json`)."""
+
+    memory_mb: int
+    timeout_seconds: int
+    architecture: str
+    reserved_concurrency: int
+    log_retention_days: int
+    log_streaming: bool
+    trigger: str
+
+
+class ValidationJson(JsonModel):
+    """`dmd config validate --json`."""
+
+    stack: str
+    production: bool
+    strict: bool
+    passed: bool
+    workers: dict[str, WorkerSettingsJson]
+    problems: list[GateProblemJson]
+
+
+def _workers_table(config: StackConfig) -> Table:
+    table = Table(title=f"{config.stack}: resolved worker settings")
     for column in ("worker", "memory", "timeout", "arch", "reserved", "logs", "trigger"):
         table.add_column(column)
     for name, worker in config.workers.items():
@@ -64,7 +92,106 @@ def validate(stack: Annotated[str, typer.Option(help="Stack to validate (Pulumi.
             f"{worker.log_retention_days} d" + (" + stream" if worker.log_streaming else ""),
             trigger_summary(worker.trigger),
         )
-    console.print(table)
+    return table
+
+
+def _validation_json(config: StackConfig, report: GateReport | None) -> ValidationJson:
+    problems = report.problems if report is not None else ()
+    return ValidationJson(
+        stack=config.stack,
+        production=config.production,
+        strict=report is not None,
+        passed=report is None or report.passed,
+        workers={
+            name: WorkerSettingsJson(
+                memory_mb=worker.memory_mb,
+                timeout_seconds=worker.timeout_seconds,
+                architecture=worker.architecture,
+                reserved_concurrency=worker.reserved_concurrency,
+                log_retention_days=worker.log_retention_days,
+                log_streaming=worker.log_streaming,
+                trigger=trigger_summary(worker.trigger),
+            )
+            for name, worker in config.workers.items()
+        },
+        problems=[
+            GateProblemJson(
+                key=problem.key,
+                rule=problem.rule,
+                value=problem.value,
+                message=problem.message,
+                failing=problem.failing,
+            )
+            for problem in problems
+        ],
+    )
+
+
+def _gate_summary(report: GateReport) -> str:
+    placeholders = sum(problem.rule in PLACEHOLDER_RULE_NAMES for problem in report.problems)
+    if not report.production:
+        return (
+            f"{report.stack}: {placeholders} placeholder(s) listed, not failing: {report.stack} is not a "
+            "production stack (the production requirements apply to production stacks only)"
+        )
+    if report.passed:
+        return f"{report.stack}: production gate passed"
+    missing = len(report.problems) - placeholders
+    return (
+        f"{report.stack} is not ready for production: {placeholders} placeholder(s), "
+        f"{missing} missing production requirement(s)"
+    )
+
+
+@app.command()
+def validate(
+    stack: StackOption,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Also run the production deploy gate: placeholders (every stack; they fail only "
+            "production stacks) and what production needs (production stacks).",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate a stack file and show every worker's resolved settings; `--strict`: the production gate.
+
+    Without --strict: the stack file against the config models (exit 2 with one line per bad key).
+    With --strict, also one line per gate problem, naming the full key path (as `pulumi config set
+    --path` takes it), then a summary; exit 1 when a production stack (`production: true`) holds a
+    placeholder (REPLACE_ME, a reserved domain such as example.com or *.example.invalid, a sample
+    account id, a template subnet/security-group id) or lacks a paging alarm subscription (https or
+    sms), the KMS key (platform.kms), the WAF (platform.api.waf.enabled), point-in-time recovery or
+    deletion protection. A stack that is not production gets its placeholders listed, exit 0.
+    CI runs `dmd config validate --stack prod1 --strict` before `pulumi preview`/`up` of prod1.
+
+    --json keys: stack, production, strict, passed, workers (name → memoryMb, timeoutSeconds,
+    architecture, reservedConcurrency, logRetentionDays, logStreaming, trigger), problems (key, rule,
+    value, message, failing).
+
+    Example: dmd config validate --stack prod1 --strict
+    """
+    stack_file = f"Pulumi.{stack}.yaml"
+    try:
+        config = load_committed(stack)
+        report = production_gate(config, stack_file_values(stack)) if strict else None
+    except ConfigError as error:
+        Console(stderr=True).print(str(error), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    if as_json:
+        print_json(_validation_json(config, report).model_dump())
+    else:
+        console = Console()
+        console.print(_workers_table(config))
+        if report is not None:
+            for problem in report.problems:
+                console.print(problem.line(stack_file), markup=False, highlight=False, soft_wrap=True)
+            console.print(_gate_summary(report), markup=False, highlight=False, soft_wrap=True)
+    if report is not None and not report.passed:
+        failing = sum(problem.failing for problem in report.problems)
+        fail(f"production gate: {stack_file} has {failing} problem(s) that block a deploy", code=EXIT_FAILED)
 
 
 @app.command()

@@ -14,12 +14,12 @@ import math
 import re
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from infra.log_queries import COLD_STARTS, ERRORS, NOTIFICATION, SEND_LATENCY, LogQuery
+from infra.log_queries import COLD_STARTS, ERRORS, NOTIFICATION, SEND_LATENCY, WAF_BLOCKS, LogQuery
 from ops.logs import RAW_LINES_QUERY, LogLine, LogReadError, LogSource, nested, raw_lines, run_insights
 
 INSIGHTS: Final = "logs-insights"
@@ -97,6 +97,8 @@ def evaluate(
             return _send_latency(lines)
         case COLD_STARTS.preset:
             return _cold_starts(lines)
+        case WAF_BLOCKS.preset:
+            return _waf_blocks(lines)[: _limit(query)]
     raise LogReadError(f"the {query.preset} preset has no client-side evaluation")
 
 
@@ -197,6 +199,44 @@ def _cold_starts(lines: Sequence[LogLine]) -> list[dict[str, str]]:
             row["max_memory_mb"] = _number(max(memory[key]))
         rows.append(row)
     return rows
+
+
+def _waf_blocks(lines: Sequence[LogLine]) -> list[dict[str, str]]:
+    """Blocked requests per (web ACL rule, managed rule, client IP, country), most first."""
+    blocked: dict[tuple[str | None, str | None, str | None, str | None], int] = defaultdict(int)
+    for line in lines:
+        record = line.record or {}
+        if record.get("action") != "BLOCK":
+            continue
+        request = nested(record, "httpRequest")
+        key = (
+            _optional_text(record.get("terminatingRuleId")),
+            _managed_rule(record),
+            _optional_text(request.get("clientIp")),
+            _optional_text(request.get("country")),
+        )
+        blocked[key] += 1
+    rows = []
+    for key, count in sorted(blocked.items(), key=lambda item: (-item[1], [part or "" for part in item[0]])):
+        columns = zip(WAF_BLOCKS.columns, key, strict=False)
+        row = {column: value for column, value in columns if value is not None}
+        row["blocked"] = str(count)
+        rows.append(row)
+    return rows
+
+
+def _managed_rule(record: Mapping[str, Any]) -> str | None:
+    """The rule of a managed group that blocked: the first group entry with a terminating rule."""
+    groups = record.get("ruleGroupList")
+    for group in groups if isinstance(groups, list) else []:
+        terminating = group.get("terminatingRule") if isinstance(group, dict) else None
+        if isinstance(terminating, dict) and terminating.get("ruleId") is not None:
+            return _text(terminating["ruleId"])
+    return None
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
 
 
 def _bin(moment: datetime) -> datetime:

@@ -40,6 +40,7 @@ from ops.operator_io import (
 from ops.target import Target
 
 ALL = "all"
+WAF_SOURCE = "api-waf"  # the `workers` entry of a WAF preset's --json (it reads no worker's logs)
 DEFAULT_TAIL_LIMIT = 1000
 
 app = typer.Typer(
@@ -50,6 +51,14 @@ app = typer.Typer(
 NameArgument = Annotated[
     str,
     typer.Argument(metavar="NAME", help="A worker (e.g. notification_send), or `all`.", show_default=False),
+]
+QueryNameArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="NAME",
+        help="A worker (e.g. notification_send), or `all` (the default).",
+        show_default=False,
+    ),
 ]
 LevelOption = Annotated[
     str | None,
@@ -160,7 +169,7 @@ def tail(
 
 @app.command()
 def query(
-    name: NameArgument,
+    name: QueryNameArgument = ALL,
     *,
     stack: StackOption,
     preset: Annotated[str, typer.Option(help=f"The query: {', '.join(PRESETS)}.", show_default=False)],
@@ -186,14 +195,19 @@ def query(
     lines with message, correlation id, exception; failed or timed-out invocations), send-latency
     (notification_send: sale-to-send seconds per 5 minutes), cold-starts (invocations, cold starts
     and init duration per function per 5 minutes), notification (every line of one notification
-    key or correlation id, oldest first; needs --id). NAME is a worker or `all` (every worker the
-    preset reads). On the local stack the emulator cannot run Insights queries: the preset's lines
-    are read there and the query is computed client-side (same columns).
+    key or correlation id, oldest first; needs --id), waf-blocks (the requests the API's WAF blocked,
+    by rule, managed rule, client IP and country, most first; reads the WAF's log group
+    aws-waf-logs-…, on stacks with platform.api.waf). NAME is a worker or `all` (the default: every
+    worker the preset reads; waf-blocks takes no worker). On the local stack the emulator cannot
+    run Insights queries: the preset's lines are read there and the query is computed client-side
+    (same columns).
 
     `--json`: stack, preset, title, workers, logGroups, query, since, until, evaluatedBy
     (logs-insights or client-side), columns, rows (field → value) and statistics.
 
     Example: dmd logs query all --stack prod1 --preset errors --since 30m
+
+    Example: dmd logs query --stack prod1 --preset waf-blocks --since 1h
     """
     try:
         chosen = log_query(preset)
@@ -246,6 +260,8 @@ def chosen_needs_id(preset: str) -> bool:
 
 def _sources(target: Target, name: str, query: LogQuery | None = None) -> list[LogSource]:
     """The log groups NAME stands for (every worker the query reads, for `all`); exit 2 for an unknown one."""
+    if query is not None and query.reads == "api-waf":
+        return [_waf_source(target, name, query)]
     with aws_errors("read the stack's fleet"):
         workers = target.fleet.workers
         if name == ALL:
@@ -259,6 +275,16 @@ def _sources(target: Target, name: str, query: LogQuery | None = None) -> list[L
         readers = ", ".join(query.workers or ())
         fail(f"the {query.preset} query reads {readers} only, not {name}", code=EXIT_BAD_INPUT)
     return [LogSource(worker.name, worker.log_group)]
+
+
+def _waf_source(target: Target, name: str, query: LogQuery) -> LogSource:
+    """The API's WAF log group; exit 2 for a worker NAME, 1 when the stack has no WAF."""
+    if name != ALL:
+        fail(f"the {query.preset} query reads the API's WAF log group, not a worker's: drop {name}", code=2)
+    waf = target.config.platform.api.waf
+    if waf is None or not waf.enabled:
+        fail(f"{target.stack} has no WAF in front of its API (platform.api.waf is off)")
+    return LogSource(WAF_SOURCE, target.naming.api_waf_log_group_name)
 
 
 class _LinePrinter:

@@ -30,8 +30,8 @@ SCRIPT_KEYS: Final = ("before_script", "script", "after_script")
 # Pulumi CLI subcommands the pipeline may call, with the flags each really has.
 PULUMI_FLAGS: Final[Mapping[str, frozenset[str]]] = {
     "login": frozenset(),
-    "preview": frozenset({"--stack", "--diff", "--non-interactive", "--refresh"}),
-    "up": frozenset({"--stack", "--diff", "--yes", "--non-interactive", "--refresh"}),
+    "preview": frozenset({"--stack", "--diff", "--non-interactive", "--refresh", "--policy-pack"}),
+    "up": frozenset({"--stack", "--diff", "--yes", "--non-interactive", "--refresh", "--policy-pack"}),
     "refresh": frozenset({"--stack", "--diff", "--yes", "--non-interactive"}),
     "destroy": frozenset({"--stack", "--yes", "--non-interactive", "--refresh"}),
     "stack": frozenset({"--stack"}),
@@ -222,6 +222,25 @@ def test_every_pulumi_up_refuses_first_while_a_maintenance_window_is_active() ->
         assert check < next(index for index, line in enumerate(script) if line.startswith("pulumi up")), name
 
 
+def _index_of(script: list[str], prefix: str) -> int:
+    return next(index for index, line in enumerate(script) if line.startswith(prefix))
+
+
+def test_prod1_preview_and_deploy_run_the_production_gate_first() -> None:
+    # A prod1 stack file still holding placeholders (or lacking KMS, WAF, paging, PITR) must stop the
+    # pipeline before Pulumi sees it: the strict validation runs before `pulumi preview` and `pulumi up`.
+    pipeline = _pipeline()
+    preview = _resolved(pipeline, "preview:prod1")
+    assert preview["variables"]["STACK"] == "prod1"
+    gate = '.venv/bin/dmd config validate --stack "$STACK" --strict'
+    assert _index_of(preview["script"], gate) < _index_of(preview["script"], "pulumi preview")
+    deploy = _resolved(pipeline, "deploy:prod1")["script"]
+    gate = ".venv/bin/dmd config validate --stack prod1 --strict"
+    assert _index_of(deploy, gate) < _index_of(deploy, "pulumi up --stack prod1")
+    # And the gate's command and options exist
+    assert dmd_problem(["config", "validate", "--stack", "prod1", "--strict"]) is None
+
+
 def test_every_committed_stack_but_local_has_a_preview_job() -> None:
     pipeline = _pipeline()
     stacks = [stack for stack in committed_stacks(ROOT) if stack != "local"]
@@ -233,7 +252,24 @@ def test_every_committed_stack_but_local_has_a_preview_job() -> None:
         assert job["stage"] == "preview"
         assert job["variables"]["STACK"] == stack
         previewing = [line for line in job["script"] if line.startswith("pulumi preview")]
-        assert previewing == ['pulumi preview --stack "$STACK" --diff --non-interactive --refresh']
+        assert previewing == [
+            'pulumi preview --stack "$STACK" --diff --non-interactive --refresh --policy-pack policy'
+        ]
+
+
+def test_every_preview_and_up_runs_the_fleet_policy_pack() -> None:
+    # The pack in policy/ (docs/security.md) must judge every graph the engine is about to apply.
+    pipeline = _pipeline()
+    calls = [
+        line
+        for name in _jobs(pipeline)
+        for line in _resolved(pipeline, name).get("script") or []
+        if line.startswith(("pulumi preview", "pulumi up"))
+    ]
+    assert len(calls) == 4  # preview qa1 and prod1, up qa1 and prod1
+    assert all(line.endswith("--policy-pack policy") for line in calls), calls
+    assert (ROOT / "policy" / "PulumiPolicy.yaml").is_file()
+    assert (ROOT / "policy" / "__main__.py").is_file()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,8 +13,9 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "aws_clients": frozenset(),
     "workers": frozenset(),
     "infra": frozenset(),
+    "policy": frozenset(),
     "sandbox": frozenset({"workers", "infra", "aws_clients"}),
-    "ops": frozenset({"sandbox", "workers", "infra", "aws_clients"}),
+    "ops": frozenset({"sandbox", "workers", "infra", "aws_clients", "policy"}),
 }
 LAYERS = frozenset(ALLOWED) | {"bench", "tests"}
 

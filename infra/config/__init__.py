@@ -6,6 +6,7 @@ from infra.config.loading import load_stack_config, stack_from_pulumi, stack_val
 from infra.config.platform import (
     AlarmTopicSettings,
     ExternalStreamSettings,
+    KmsSettings,
     PlatformSettings,
     QueueSettings,
     StreamSettings,
@@ -53,6 +54,7 @@ __all__ = [
     "EmailSettings",
     "ExternalStreamSettings",
     "FunctionSettings",
+    "KmsSettings",
     "ObservabilitySettings",
     "PlatformSettings",
     "QueueSettings",

@@ -40,7 +40,18 @@ def cross_resource_rules(
     # those it releases: one bound, or "how long until the sweeper acts" depends on who wrote last.
     problems += _one_value(stack_file, workers, RELEASE_AFTER_VARIABLE, "releaseAfterMinutes")
     problems += _reservations_leave_unreserved_minimum(stack_file, raw, workers)
+    problems += _production_has_customer_key(stack_file, raw)
     return problems
+
+
+def _production_has_customer_key(stack_file: str, raw: RawStackConfig) -> list[str]:
+    """Production data (fans' phone numbers and e-mails) is encrypted under a key the team controls."""
+    if not raw.production or raw.platform.kms is not None:
+        return []
+    return [
+        f"{stack_file}: {PROJECT}:platform.kms: a production stack needs a customer-managed KMS key "
+        "(kms: {create: true}, or kms: {keyArn: arn:aws:kms:REGION:ACCOUNT:key/KEY-ID}) (got None)"
+    ]
 
 
 def _visibility_covers_consumer(

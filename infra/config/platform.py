@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AfterValidator, Discriminator, Field, Tag, field_validator, model_validator
 
 from infra.catalog import QueueName, StreamName
+from infra.config.api import ApiSettings
 from infra.config.base import KeyRuleError, StackModel, known_retention
 
 KINESIS_STREAM_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/.+$")
@@ -118,6 +119,31 @@ class QueueSettings(StackModel):
         return value
 
 
+class KmsSettings(StackModel):
+    """The stack's customer-managed KMS key: created by the program, or an existing one the team manages."""
+
+    create: bool = False
+    """Create the key (rotation on, alias `alias/prd3292-{env}-{region}`, key policy from the program)."""
+    key_arn: Annotated[str | None, AfterValidator(_kms_key_arn)] = None
+    """Use this existing key instead (its key policy must hold the statements listed below)."""
+    deletion_window_days: int = Field(default=30, ge=7, le=30)
+    """Days a created key stays recoverable after it is scheduled for deletion."""
+
+    @model_validator(mode="after")
+    def _one_key(self) -> Self:
+        if self.create and self.key_arn is not None:
+            raise KeyRuleError("keyArn", "set either create: true or keyArn, not both", self.key_arn)
+        if not self.create and self.key_arn is None:
+            raise KeyRuleError(
+                "create", "set create: true (the program creates the key) or keyArn (an existing key)", False
+            )
+        if self.key_arn is not None and "deletion_window_days" in self.model_fields_set:
+            raise KeyRuleError(
+                "deletionWindowDays", "applies only with create: true", self.deletion_window_days
+            )
+        return self
+
+
 class Subscription(StackModel):
     """Who hears the alarms."""
 
@@ -188,12 +214,16 @@ class PlatformSettings(StackModel):
     """The customer KMS key of that stream, if not AWS-managed (log delivery gets kms:GenerateDataKey)."""
     alarm_topic: AlarmTopicSettings = AlarmTopicSettings()
     """The alarm SNS topic."""
+    kms: KmsSettings | None = None
+    """The stack's customer-managed KMS key (`create: true` or `keyArn`); absent: AWS-managed keys."""
     vpc: VpcSettings | None = None
     """Run every function in these subnets/security groups (optional)."""
     appsync_authentication: Literal["AWS_IAM", "API_KEY", "AMAZON_COGNITO_USER_POOLS"] = "AWS_IAM"
     """How AppSync callers authenticate."""
     appsync_log_retention_days: Annotated[int, AfterValidator(known_retention)] = 30
     """Retention of the AppSync API's own log group (a value CloudWatch accepts)."""
+    api: ApiSettings = ApiSettings()
+    """The public GraphQL API's edge protections (the WAF web ACL)."""
 
     def queue(self, name: QueueName) -> QueueSettings:
         """The settings of one of the platform's queues."""

@@ -236,6 +236,11 @@ def _kms_key(ctx: CloudContext) -> CloudOutputs:
     return CloudOutputs(id=key_id, outputs={"arn": ctx.arn("kms", f"key/{key_id}"), "keyId": key_id})
 
 
+def _kms_alias(ctx: CloudContext) -> CloudOutputs:
+    name = ctx.physical_name()  # `alias/…`, which is also the ARN's resource part
+    return CloudOutputs(id=name, outputs={"arn": ctx.arn("kms", name)})
+
+
 def _secretsmanager_secret(ctx: CloudContext) -> CloudOutputs:
     # Secrets Manager appends a random six-character suffix to every secret ARN.
     suffix = ctx.fake_id(6, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -272,6 +277,16 @@ def _appsync_resolver(ctx: CloudContext) -> CloudOutputs:
     )
 
 
+def _wafv2_web_acl(ctx: CloudContext) -> CloudOutputs:
+    # A regional web ACL's ARN carries its scope, name and id; Pulumi's id is the web ACL's id.
+    acl_id = ctx.fake_uuid()
+    name = ctx.physical_name()
+    scope = "global" if ctx.text("scope") == "CLOUDFRONT" else "regional"
+    return CloudOutputs(
+        id=acl_id, outputs={"arn": ctx.arn("wafv2", f"{scope}/webacl/{name}/{acl_id}"), "capacity": 0}
+    )
+
+
 def _ses_template(ctx: CloudContext) -> CloudOutputs:
     name = ctx.physical_name()
     return CloudOutputs(id=name, outputs={"arn": ctx.arn("ses", f"template/{name}")})
@@ -301,11 +316,13 @@ OUTPUT_TEMPLATES: Final[Mapping[str, OutputTemplate]] = {
     "aws:sns/topic:Topic": _sns_topic,
     "aws:sns/topicSubscription:TopicSubscription": _sns_subscription,
     "aws:kms/key:Key": _kms_key,
+    "aws:kms/alias:Alias": _kms_alias,
     "aws:secretsmanager/secret:Secret": _secretsmanager_secret,
     "aws:appsync/graphQLApi:GraphQLApi": _appsync_api,
     "aws:appsync/dataSource:DataSource": _appsync_data_source,
     "aws:appsync/resolver:Resolver": _appsync_resolver,
     "aws:ses/template:Template": _ses_template,
+    "aws:wafv2/webAcl:WebAcl": _wafv2_web_acl,
 }
 
 # Token modules whose ARN service prefix differs from the module name.

@@ -6,6 +6,7 @@ with one entry per resource type.
 """
 
 from ops.aws_check.comparisons import (
+    compare_account_concurrency,
     compare_alarm,
     compare_alias,
     compare_event_source_mapping,
@@ -23,6 +24,7 @@ from ops.aws_check.findings import NOT_REPORTED, Finding, Status
 from ops.aws_check.stack_check import (
     LIVE_ALIAS,
     CheckContext,
+    check_account_concurrency,
     check_stack,
     checked_resources,
     unchecked_types,
@@ -36,8 +38,10 @@ __all__ = [
     "DeployedState",
     "Finding",
     "Status",
+    "check_account_concurrency",
     "check_stack",
     "checked_resources",
+    "compare_account_concurrency",
     "compare_alarm",
     "compare_alias",
     "compare_event_source_mapping",

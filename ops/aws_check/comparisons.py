@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from infra.config.cross_resource_rules import UNRESERVED_CONCURRENCY_MINIMUM
 from ops.aws_check.findings import NOT_REPORTED, Finding, ResourceFindings, Status, show
 
 _ENABLED_STATES: Final = frozenset({"Enabled", "Enabling", "Creating", "Updating"})
@@ -298,3 +299,45 @@ def compare_stream(inputs: Mapping[str, Any], summary: Mapping[str, Any] | None)
         )
     )
     return findings
+
+
+def compare_account_concurrency(
+    configured_quota: int,
+    declared: Mapping[str, int],
+    deployed: Mapping[str, int | None],
+    settings: Mapping[str, Any] | None,
+) -> list[Finding]:
+    """The account's real Lambda concurrency quota against the configured one, and what stays unreserved.
+
+    `declared`: each function's reserved concurrency in the graph (< 0: none); `deployed`: what each
+    reserves in AWS now (None: none); `settings`: GetAccountSettings, None if the endpoint lacks it.
+    """
+    account = ResourceFindings("account", "lambda concurrency")
+    quota_check = "quota = platform.alarmTopic.accountConcurrencyLimit"
+    unreserved_check = f"unreserved >= {UNRESERVED_CONCURRENCY_MINIMUM} with the stack's reservations"
+    if settings is None:
+        return [
+            account.finding(quota_check, Status.SKIPPED, str(configured_quota), NOT_REPORTED),
+            account.finding(unreserved_check, Status.SKIPPED, "", NOT_REPORTED),
+        ]
+    limit = settings.get("AccountLimit") or {}
+    quota, unreserved = limit.get("ConcurrentExecutions"), limit.get("UnreservedConcurrentExecutions")
+    # AWS's unreserved figure already leaves out what the stack's functions reserve today; swap that
+    # for what the program declares, so the answer holds after the next `pulumi up` too.
+    reserved_now = sum(value for value in deployed.values() if value is not None and value > 0)
+    reserved_declared = sum(value for value in declared.values() if value > 0)
+    findings = [account.field(quota_check, configured_quota, quota)]
+    if unreserved is None:
+        return [*findings, account.finding(unreserved_check, Status.SKIPPED, "", NOT_REPORTED)]
+    left = int(unreserved) + reserved_now - reserved_declared
+    status = Status.OK if left >= UNRESERVED_CONCURRENCY_MINIMUM else Status.DRIFT
+    return [
+        *findings,
+        account.finding(
+            unreserved_check,
+            status,
+            f"stack reserves {reserved_declared}",
+            f"{left} left unreserved (account: {unreserved} unreserved of {quota}, stack reserves "
+            f"{reserved_now} now)",
+        ),
+    ]

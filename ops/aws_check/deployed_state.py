@@ -70,6 +70,24 @@ class DeployedState:
             configuration["ReservedConcurrentExecutions"] = concurrency["ReservedConcurrentExecutions"]
         return configuration
 
+    def reserved_concurrency(self, function: str) -> int | None:
+        """The function's reserved concurrency; None when it reserves none (or does not exist)."""
+        answer = self._read("lambda", "get_function_concurrency", FunctionName=function) or {}
+        reserved = answer.get("ReservedConcurrentExecutions")
+        return None if reserved is None else int(reserved)
+
+    def account_settings(self) -> dict[str, Any] | None:
+        """GetAccountSettings (the region's Lambda quotas); None when the endpoint does not implement it."""
+        try:
+            answer: dict[str, Any] = self._clients.client("lambda").get_account_settings()
+        except ClientError as error:
+            # AWS always answers this call; a 404 is an emulator without it (moto: "Not yet implemented").
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return None
+            code = error.response.get("Error", {}).get("Code", "")
+            raise AwsReadError(f"lambda get_account_settings: {code}: {error}") from error
+        return answer
+
     def alias(self, function: str, name: str) -> dict[str, Any] | None:
         """GetAlias."""
         return self._read("lambda", "get_alias", FunctionName=function, Name=name)

@@ -162,3 +162,21 @@ def check_stack(
         if on_progress is not None:
             on_progress(resource)
     return findings
+
+
+FUNCTION_TYPE: Final = "aws:lambda/function:Function"
+
+
+def check_account_concurrency(
+    graph: ResourceGraph, state: DeployedState, configured_quota: int
+) -> list[Finding]:
+    """The account's real concurrency quota and unreserved pool against the config and the reservations."""
+    functions = graph.of_type(FUNCTION_TYPE)
+    declared = {
+        str(function.inputs["name"]): int(function.inputs.get("reservedConcurrentExecutions", -1))
+        for function in functions
+    }
+    deployed = {name: state.reserved_concurrency(name) for name in declared}
+    return comparisons.compare_account_concurrency(
+        configured_quota, declared, deployed, state.account_settings()
+    )

@@ -25,6 +25,7 @@ from sandbox.materialize.step import Creator
 # A type missing here is reported skipped ("not materialized"), never dropped silently.
 CREATORS: Final[Mapping[str, Creator]] = {
     "aws:kms/key:Key": kms.create_key,
+    "aws:kms/alias:Alias": kms.create_alias,
     "aws:dynamodb/table:Table": dynamodb.create_table,
     dynamodb.KINESIS_DESTINATION_TYPE: dynamodb.create_kinesis_destination,
     "aws:kinesis/stream:Stream": kinesis.create_stream,

@@ -1,4 +1,4 @@
-"""KMS keys (with rotation)."""
+"""KMS keys (with rotation) and their aliases."""
 
 from __future__ import annotations
 
@@ -23,3 +23,14 @@ def create_key(step: Step) -> dict[str, str]:
         step.verify({"KeyRotationEnabled": True}, rotation)
     step.record(Kind.KMS_KEY, step.resource.name, metadata["Arn"])
     return {"id": metadata["KeyId"], "keyId": metadata["KeyId"], "arn": metadata["Arn"]}
+
+
+def create_alias(step: Step) -> dict[str, str]:
+    """An alias of a key, read back to check it points at that key."""
+    inputs, kms = step.inputs, step.client("kms")
+    name, key_id = step.physical_name(), inputs["targetKeyId"]
+    kms.create_alias(AliasName=name, TargetKeyId=key_id)
+    stored = next(alias for alias in kms.list_aliases(KeyId=key_id)["Aliases"] if alias["AliasName"] == name)
+    step.verify({"AliasName": name, "TargetKeyId": key_id}, stored)
+    step.record(Kind.KMS_ALIAS, name, stored["AliasArn"])
+    return {"id": name, "arn": stored["AliasArn"], "name": name}

@@ -21,6 +21,7 @@ class Kind(StrEnum):
     TOPIC = "topic"
     SUBSCRIPTION = "subscription"
     KMS_KEY = "kms-key"
+    KMS_ALIAS = "kms-alias"
     SECRET = "secret"  # noqa: S105 - a resource kind
     LOG_GROUP = "log-group"
     LOG_SUBSCRIPTION = "log-subscription"

@@ -11,6 +11,8 @@ from infra.log_queries import (
     LOG_QUERIES,
     NOTIFICATION,
     PRESETS,
+    WAF_BLOCKS,
+    WAF_QUERIES,
     LogQuery,
     LogQueryError,
     log_groups_for,
@@ -20,22 +22,25 @@ from infra.log_queries import (
 KEY = "fan:123|notification#E1-S1#sms"
 
 
-def test_the_presets_are_the_runbooks_four() -> None:
+def test_the_presets_are_the_runbooks_four_and_the_waf_review() -> None:
     # Given the saved queries
-    # Then they are the four the runbook names, in its order
-    assert PRESETS == ("errors", "send-latency", "cold-starts", "notification")
+    # Then they are the four over the workers' logs the runbook names, in its order, then the WAF's
+    assert PRESETS == ("errors", "send-latency", "cold-starts", "notification", "waf-blocks")
+    assert [query.preset for query in LOG_QUERIES] == list(PRESETS[:4])
+    assert [query.preset for query in WAF_QUERIES] == ["waf-blocks"]
 
 
 def _produced(text: str) -> tuple[str, ...]:
     """The fields a query's rows hold: its `fields` list, or its `stats` groups then aliases."""
     if text.startswith("fields "):
         return tuple(name.strip() for name in text.splitlines()[0].removeprefix("fields ").split(","))
-    groups = re.search(r"\bby (.+)$", text.strip())
+    stats = text[text.index("stats ") :]  # a `parse … as x` before the stats is not a column of its own
+    groups = re.search(r"\bby (.+)$", stats, flags=re.MULTILINE)
     assert groups is not None
-    return (*(name.strip() for name in groups.group(1).split(",")), *re.findall(r"\bas (\w+)", text))
+    return (*(name.strip() for name in groups.group(1).split(",")), *re.findall(r"\bas (\w+)", stats))
 
 
-@pytest.mark.parametrize("query", LOG_QUERIES, ids=PRESETS)
+@pytest.mark.parametrize("query", [*LOG_QUERIES, *WAF_QUERIES], ids=PRESETS)
 def test_the_columns_are_the_fields_the_query_produces_in_order(query: LogQuery) -> None:
     # Given a preset and the columns it promises (the CLI's table, the client-side evaluation)
     # Then they are exactly what its text yields
@@ -77,7 +82,7 @@ def test_the_other_presets_take_no_identifier() -> None:
     # Given the presets without a slot
     # When one is given an identifier
     # Then it is refused, and without one the text is the saved one
-    for query in LOG_QUERIES:
+    for query in (*LOG_QUERIES, *WAF_QUERIES):
         if query is NOTIFICATION:
             continue
         with pytest.raises(LogQueryError, match=f"the {query.preset} query takes no identifier"):
@@ -90,7 +95,8 @@ def test_a_preset_is_found_by_name_and_an_unknown_one_lists_them() -> None:
     # Then a known one gives its query, an unknown one the list
     assert log_query("cold-starts").preset == "cold-starts"
     with pytest.raises(
-        LogQueryError, match=r"no preset 'slow' \(presets: errors, send-latency, cold-starts, notification\)"
+        LogQueryError,
+        match=r"no preset 'slow' \(presets: errors, send-latency, cold-starts, notification, waf-blocks\)",
     ):
         log_query("slow")
 
@@ -103,3 +109,16 @@ def test_saved_names_and_log_groups_follow_the_stack_and_the_workers_read() -> N
     assert log_groups_for(log_query("send-latency"), groups) == ["/aws/lambda/a"]
     assert log_groups_for(log_query("errors"), groups) == ["/aws/lambda/a", "/aws/lambda/b"]
     assert log_query("errors").saved_name("qa1") == "dmd-workers/qa1/errors"
+
+
+def test_the_waf_query_reads_no_worker_and_counts_blocks_by_rule_and_client() -> None:
+    # Given the WAF review preset and two workers' log groups
+    groups = [("notification_send", "/aws/lambda/a"), ("event_details", "/aws/lambda/b")]
+
+    # Then it reads the WAF's log group, never a worker's, and ranks blocked requests per rule and IP
+    assert WAF_BLOCKS.reads == "api-waf"
+    assert log_groups_for(WAF_BLOCKS, groups) == []
+    assert not WAF_BLOCKS.applies_to("event_details")
+    assert 'filter action = "BLOCK"' in WAF_BLOCKS.text
+    assert WAF_BLOCKS.text.splitlines()[-2:] == ["| sort blocked desc", "| limit 100"]
+    assert log_query("waf-blocks").saved_name("prod1") == "dmd-workers/prod1/waf-blocks"

@@ -30,6 +30,8 @@ REFS = PlatformRefs(
             url=f"https://sqs.us-east-1.amazonaws.com/123456789012/{name}",
             dead_letter_queue_name=f"{name}-dlq",
             retention_seconds=345_600,
+            dead_letter_queue_arn=f"arn:aws:sqs:us-east-1:123456789012:{name}-dlq",
+            dead_letter_queue_url=f"https://sqs.us-east-1.amazonaws.com/123456789012/{name}-dlq",
         )
         for name in ("short_url", "generation")
     },

@@ -11,6 +11,7 @@ from ops.aws_check import (
     NOT_REPORTED,
     Finding,
     Status,
+    compare_account_concurrency,
     compare_alarm,
     compare_alias,
     compare_event_source_mapping,
@@ -374,4 +375,68 @@ def test_log_group_alarm_and_stream_comparisons() -> None:
     }
     assert [(f.check, f.expected, f.actual) for f in compare_stream(stream, summary) if f.failed] == [
         ("mode", "ON_DEMAND", "PROVISIONED")
+    ]
+
+
+def _account_settings(quota: int, unreserved: int) -> dict[str, Any]:
+    return {"AccountLimit": {"ConcurrentExecutions": quota, "UnreservedConcurrentExecutions": unreserved}}
+
+
+QUOTA_CHECK = "quota = platform.alarmTopic.accountConcurrencyLimit"
+UNRESERVED_CHECK = "unreserved >= 100 with the stack's reservations"
+
+
+def test_account_quota_as_configured_with_room_left_passes() -> None:
+    # Given a 1000 quota as configured, the stack reserving 120 (already deployed), 880 left unreserved
+    findings = compare_account_concurrency(
+        1000,
+        {"send": 100, "gen": 20, "api": -1},
+        {"send": 100, "gen": 20, "api": None},
+        _account_settings(1000, 880),
+    )
+    # Then both checks pass, and the actual says what stays unreserved
+    assert [(finding.check, finding.status) for finding in findings] == [
+        (QUOTA_CHECK, Status.OK),
+        (UNRESERVED_CHECK, Status.OK),
+    ]
+    assert (
+        findings[1].actual == "880 left unreserved (account: 880 unreserved of 1000, stack reserves 120 now)"
+    )
+
+
+def test_a_real_quota_other_than_the_configured_one_is_drift() -> None:
+    # Given the config assuming 3000 where the account's quota is still the default 1000
+    findings = compare_account_concurrency(3000, {}, {}, _account_settings(1000, 1000))
+    # Then the quota drifts, expected the configured value, actual AWS's
+    assert findings[0] == Finding("account", "lambda concurrency", QUOTA_CHECK, Status.DRIFT, "3000", "1000")
+
+
+def test_reservations_that_would_leave_under_100_unreserved_are_drift() -> None:
+    # Given another team reserving 800 of a 1000 quota (200 unreserved), and a stack about to
+    # reserve 125 on its first deploy (nothing reserved yet)
+    findings = compare_account_concurrency(
+        1000,
+        {"send": 100, "gen": 20, "url": 5},
+        {"send": None, "gen": None, "url": None},
+        _account_settings(1000, 200),
+    )
+    # Then the quota matches, but the reservations would leave 75: Lambda would refuse the last one
+    assert findings[0].status is Status.OK
+    assert findings[1] == Finding(
+        "account",
+        "lambda concurrency",
+        UNRESERVED_CHECK,
+        Status.DRIFT,
+        "stack reserves 125",
+        "75 left unreserved (account: 200 unreserved of 1000, stack reserves 0 now)",
+    )
+
+
+def test_account_settings_an_endpoint_does_not_answer_are_skipped() -> None:
+    # Given an emulator without GetAccountSettings (moto 5.2)
+    findings = compare_account_concurrency(1000, {"send": 100}, {"send": 100}, None)
+    # Then both checks are skipped, not passed
+    assert [(finding.status, finding.actual) for finding in findings] == [
+        (Status.SKIPPED, NOT_REPORTED),
+        (Status.SKIPPED, NOT_REPORTED),
     ]

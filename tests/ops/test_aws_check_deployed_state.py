@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
@@ -25,6 +26,7 @@ READS: dict[str, Callable[[DeployedState], Any]] = {
     "stream": lambda state: state.stream("changes"),
     "continuous backups": lambda state: state.continuous_backups("demand"),
     "rule": lambda state: state.rule("every-minute"),
+    "reserved concurrency": lambda state: state.reserved_concurrency("fn"),
 }
 
 
@@ -124,3 +126,45 @@ def test_subscription_filters_of_a_group_are_read_by_name_prefix(empty_account: 
 
     # Then the one filter is there with its destination
     assert [(item["filterName"], item["destinationArn"]) for item in filters] == [("fn-to-central-logs", arn)]
+
+
+ACCOUNT_SETTINGS = {
+    "AccountLimit": {
+        "TotalCodeSize": 80530636800,
+        "CodeSizeUnzipped": 262144000,
+        "CodeSizeZipped": 52428800,
+        "ConcurrentExecutions": 1000,
+        "UnreservedConcurrentExecutions": 875,
+    },
+    "AccountUsage": {"TotalCodeSize": 1048576, "FunctionCount": 9},
+}
+
+
+def test_account_settings_are_read_from_lambda() -> None:
+    # Given Lambda answering GetAccountSettings (stubbed: moto 5.2.5 does not implement it)
+    clients = AwsClients.for_emulator(None, region=REGION)
+    with Stubber(clients.client("lambda")) as stubber:
+        stubber.add_response("get_account_settings", ACCOUNT_SETTINGS, {})
+        # When the account's settings are read
+        settings = DeployedState(clients).account_settings()
+        stubber.assert_no_pending_responses()
+    # Then the quota and the unreserved pool are AWS's answer
+    assert settings is not None
+    assert settings["AccountLimit"]["ConcurrentExecutions"] == 1000
+    assert settings["AccountLimit"]["UnreservedConcurrentExecutions"] == 875
+
+
+def test_account_settings_of_an_emulator_without_them_read_as_none(empty_account: DeployedState) -> None:
+    # Given moto, which answers GetAccountSettings with 404 "Not yet implemented"
+    # When read; Then the answer is None (the findings are SKIPPED), not an error
+    assert empty_account.account_settings() is None
+
+
+def test_account_settings_refused_stop_the_check() -> None:
+    # Given credentials without lambda:GetAccountSettings
+    clients = AwsClients.for_emulator(None, region=REGION)
+    with Stubber(clients.client("lambda")) as stubber:
+        stubber.add_client_error("get_account_settings", "AccessDeniedException", http_status_code=403)
+        # When read; Then the check cannot conclude, naming the call and the code
+        with pytest.raises(AwsReadError, match="lambda get_account_settings: AccessDeniedException"):
+            DeployedState(clients).account_settings()

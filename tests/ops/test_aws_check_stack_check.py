@@ -6,10 +6,20 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
+from moto import mock_aws
 
 from aws_clients import AwsClients
+from infra.stack_files import load_committed
 from infra.synth import ResourceGraph
-from ops.aws_check import DeployedState, Finding, Status, check_stack, checked_resources, unchecked_types
+from ops.aws_check import (
+    DeployedState,
+    Finding,
+    Status,
+    check_account_concurrency,
+    check_stack,
+    checked_resources,
+    unchecked_types,
+)
 from ops.operations_records import MaintenanceRecord, RuleState
 from tests.infra.fleet import SHIPPED_WORKERS, added_workers, owner, shipped_graph
 
@@ -99,3 +109,44 @@ def test_a_disabled_rule_drifts_unless_a_maintenance_window_paused_it(
         "DISABLED: paused by maintenance since 2026-12-01 08:15 UTC",
     )
     assert [f.check for f in findings if f.failed] == ["point-in-time recovery"]
+
+
+class _AccountAnswering(DeployedState):
+    """The deployed state of moto, plus the GetAccountSettings answer moto 5.2.5 does not implement."""
+
+    def __init__(self, clients: AwsClients, quota: int, unreserved: int) -> None:
+        super().__init__(clients)
+        self._settings = {
+            "AccountLimit": {"ConcurrentExecutions": quota, "UnreservedConcurrentExecutions": unreserved}
+        }
+
+    def account_settings(self) -> dict[str, object]:
+        return self._settings
+
+
+def test_account_check_counts_what_the_stack_reserves_now_as_its_own(
+    local_graph: ResourceGraph, deployed: AwsClients
+) -> None:
+    # Given the local stack (no reservations declared) whose sender reserves 60 after a change by hand,
+    # in an account of the configured 1000 with 90 unreserved
+    deployed.client("lambda").put_function_concurrency(
+        FunctionName="prd3292-local-us-east-1-ntfcn-snd", ReservedConcurrentExecutions=60
+    )
+    quota = load_committed("local").platform.alarm_topic.account_concurrency_limit
+
+    # When the account's concurrency is checked
+    findings = check_account_concurrency(local_graph, _AccountAnswering(deployed, quota, 90), quota)
+
+    # Then the sender's 60 go back to the pool the program leaves: 150 unreserved, both checks OK
+    assert [finding.status for finding in findings] == [Status.OK, Status.OK]
+    assert findings[1].actual.startswith("150 left unreserved")
+
+
+def test_account_check_of_an_emulator_without_account_settings_is_skipped(local_graph: ResourceGraph) -> None:
+    # Given moto answering GetAccountSettings with "Not yet implemented"
+    # When the account's concurrency is checked; Then both checks are SKIPPED
+    with mock_aws():
+        findings = check_account_concurrency(
+            local_graph, DeployedState(AwsClients.for_emulator(None, region="us-east-1")), 1000
+        )
+    assert [finding.status for finding in findings] == [Status.SKIPPED, Status.SKIPPED]

@@ -37,7 +37,8 @@ def test_cli_exits_0_and_lists_every_check_when_nothing_drifted(
         len(checked_resources(local_graph)),
         len(check_stack(local_graph, DeployedState(deployed))),
     )
-    summary = f"{resources} resources, {checks} checks: {checks} OK, 0 MISSING, 0 DRIFT, 0 SKIPPED"
+    # plus the account's concurrency quota: two checks moto cannot answer (no GetAccountSettings)
+    summary = f"{resources} resources, {checks + 2} checks: {checks} OK, 0 MISSING, 0 DRIFT, 2 SKIPPED"
     assert summary in result.output
     assert "│ OK " in result.output
 
@@ -132,7 +133,7 @@ def test_one_drift_is_reported_exactly_and_fails_the_check(
     row = next(line for line in result.output.splitlines() if expected.resource in line)
     for cell in (expected.status.value, expected.check, expected.expected, expected.actual):
         assert cell in row
-    assert " 0 SKIPPED" in result.output
+    assert " 2 SKIPPED" in result.output  # the account quota checks moto cannot answer
 
 
 def test_cli_exits_2_for_a_stack_without_a_stack_file() -> None:
@@ -189,4 +190,36 @@ def test_cli_skips_a_rule_paused_by_the_active_maintenance_window(deployed: AwsC
     row = next(line for line in result.output.splitlines() if rule in line)
     assert "SKIPPED" in row
     assert "DISABLED: paused by maintenance since 2026-12-01 08:15 UTC" in row
-    assert "0 MISSING, 0 DRIFT, 1 SKIPPED" in result.output
+    assert "0 MISSING, 0 DRIFT, 3 SKIPPED" in result.output  # and the two account quota checks
+
+
+@pytest.mark.slow  # the command synthesizes the stack and reads every resource (~10 s)
+def test_cli_fails_when_the_real_concurrency_quota_is_not_the_configured_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an account whose real quota (GetAccountSettings, which moto lacks: answered here) is 400,
+    # where the local stack configures 1000, with 300 unreserved (nothing deployed: fast, the other
+    # resources are MISSING and the account rows are what this test reads)
+    settings = {"AccountLimit": {"ConcurrentExecutions": 400, "UnreservedConcurrentExecutions": 300}}
+    monkeypatch.setattr(DeployedState, "account_settings", lambda _state: settings)
+    configured = load_committed("local").platform.alarm_topic.account_concurrency_limit
+    assert configured != 400
+
+    # When the check runs
+    with mock_aws():
+        result = _run_cli("--stack", "local")
+
+    # Then the quota row drifts, configured against real, the unreserved row passes, the check fails
+    assert result.exit_code == 1, result.output
+    unreserved = next(line for line in result.output.splitlines() if "unreserved >= 100" in line)
+    assert "│ OK " in unreserved
+    assert "300 left unreserved" in unreserved
+    row = next(line for line in result.output.splitlines() if "accountConcurrencyLimit" in line)
+    assert [cell.strip() for cell in row.split("│")[1:-1]] == [
+        "DRIFT",
+        "account",
+        "lambda concurrency",
+        "quota = platform.alarmTopic.accountConcurrencyLimit",
+        str(configured),
+        "400",
+    ]

@@ -13,9 +13,10 @@ import yaml
 
 from infra import config_docs
 from infra.catalog import CATALOG
-from infra.stack_files import PROJECT_ROOT, committed_stacks, load_committed
+from infra.stack_files import PROJECT_ROOT, committed_stacks, load_committed, stack_file_values
 from ops import config_commands
-from tests.ops.cli_output import flat, run_dmd, table_rows
+from tests.infra.config.filled_prod1 import PROD1_PLACEHOLDERS, filled_project
+from tests.ops.cli_output import command_json, flat, run_dmd, table_rows
 
 COLUMNS = ("worker", "memory", "timeout", "arch", "reserved", "logs", "trigger")
 
@@ -156,3 +157,91 @@ def test_docs_writes_the_reference_once_then_reports_it_current(
     assert first.output == "docs/configuration.md updated\n"
     assert second.output == "docs/configuration.md already up to date\n"
     assert target.read_text(encoding="utf-8") == config_docs.render()
+
+
+# ---------------------------------------------------------------------------------------------
+# --strict: the production deploy gate
+# ---------------------------------------------------------------------------------------------
+
+
+def _gate_in(monkeypatch: pytest.MonkeyPatch, project: Path) -> None:
+    """Make the command read stack files from `project` (model validation and the gate's raw values)."""
+    _validate_in(monkeypatch, project)
+    monkeypatch.setattr(
+        config_commands, "stack_file_values", functools.partial(stack_file_values, project_root=project)
+    )
+
+
+def test_strict_fails_the_committed_prod1_template_naming_every_key() -> None:
+    # Given the committed prod1 file (a template: REPLACE_ME, example.com, sample account and ids)
+    # When the gate runs
+    result = run_dmd("config", "validate", "--stack", "prod1", "--strict")
+
+    # Then it exits 1: one line per problem with the full key path, a summary, the one-line reason
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    pagerduty = "dmd-workers:platform.alarmTopic.subscriptions[1].endpoint"
+    assert f'Pulumi.prod1.yaml: {pagerduty}: placeholder "REPLACE_ME"' in lines
+    assert 'Pulumi.prod1.yaml: dmd-workers:email.identityDomain: placeholder domain "example.com"' in lines
+    named = [line.split(": ")[1] for line in lines if line.startswith("Pulumi.prod1.yaml: ")]
+    assert [key for key, _ in PROD1_PLACEHOLDERS] == [key for key in named if key in dict(PROD1_PLACEHOLDERS)]
+    summary = "prod1 is not ready for production: 16 placeholder(s), 0 missing production requirement(s)"
+    assert summary in result.stdout
+    assert "dmd: production gate: Pulumi.prod1.yaml has" in flat(result.stderr)
+
+
+def test_strict_json_lists_each_problem_with_key_rule_and_value() -> None:
+    # Given the committed prod1 template
+    # When the gate runs for a script
+    result = run_dmd("config", "validate", "--stack", "prod1", "--strict", "--json")
+
+    # Then the document says it failed and lists key, rule and value of each problem
+    assert result.exit_code == 1
+    document = command_json(result.stdout)
+    assert (document["stack"], document["production"], document["strict"], document["passed"]) == (
+        "prod1",
+        True,
+        True,
+        False,
+    )
+    assert {
+        "key": "dmd-workers:accountId",
+        "rule": "sample-account-id",
+        "value": "210987654321",
+        "message": 'placeholder account id "210987654321"',
+        "failing": True,
+    } in document["problems"]
+    assert document["workers"]["notification_send"]["reservedConcurrency"] == 100
+
+
+def test_strict_passes_prod1_once_the_team_filled_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given prod1 with real-looking values for every placeholder, its KMS key and the WAF
+    _gate_in(monkeypatch, filled_project(tmp_path))
+
+    # When the gate runs
+    result = run_dmd("config", "validate", "--stack", "prod1", "--strict")
+
+    # Then it passes
+    assert result.exit_code == 0, result.output
+    assert "prod1: production gate passed" in result.stdout
+
+
+def test_strict_lists_qa1_placeholders_without_failing() -> None:
+    # Given qa1, not a production stack, with reserved domains and fake vendor account ids
+    # When the gate runs
+    result = run_dmd("config", "validate", "--stack", "qa1", "--strict")
+
+    # Then they are listed, and the stack passes because only production stacks are held to them
+    assert result.exit_code == 0, result.output
+    assert 'dmd-workers:vendors.accountsRoleArn: placeholder account id "222222222222"' in result.stdout
+    assert "not failing: qa1 is not a production stack" in flat(result.stdout)
+
+
+def test_without_strict_prod1_template_is_valid_and_gets_no_gate() -> None:
+    # Given the committed prod1 template; When validated without --strict (what synth and CI's tests do)
+    result = run_dmd("config", "validate", "--stack", "prod1", "--json")
+
+    # Then it is valid and no gate problem is listed
+    assert result.exit_code == 0, result.output
+    document = command_json(result.stdout)
+    assert (document["strict"], document["passed"], document["problems"]) == (False, True, [])

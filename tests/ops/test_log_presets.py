@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from aws_clients import AwsClients
-from infra.log_queries import COLD_STARTS, ERRORS, LOG_QUERIES, NOTIFICATION, SEND_LATENCY
+from infra.log_queries import COLD_STARTS, ERRORS, LOG_QUERIES, NOTIFICATION, SEND_LATENCY, WAF_BLOCKS
 from ops.log_presets import CLIENT_SIDE, INSIGHTS, evaluate, run_preset
 from ops.logs import LogLine, LogReadError, LogSource
 
@@ -20,6 +20,7 @@ REGION = "us-east-1"
 SEND = LogSource("notification_send", "/aws/lambda/prd3292-local-us-east-1-ntfcn-snd")
 STATUS = LogSource("sms_status_consumer", "/aws/lambda/prd3292-local-us-east-1-sms-status")
 KEY = "fan:1|notification#E1-S1#sms"
+WAF = LogSource("api-waf", "aws-waf-logs-prd3292-prod1-us-east-1-api-waf")
 # 08:00:00 UTC on a day: the start of a 5-minute bin.
 BASE = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -311,3 +312,85 @@ def test_every_preset_can_be_computed_client_side(query: Any) -> None:
 
     # Then every row holds only the preset's columns
     assert all(set(row) <= set(query.columns) for row in rows)
+
+
+def waf_record(
+    action: str, rule: str, ip: str, country: str = "US", managed: str | None = None
+) -> dict[str, Any]:
+    """A WAF log record as WAF writes it: the web ACL's terminating rule, the request, the managed groups."""
+    groups = [
+        {"ruleGroupId": "AWS#AWSManagedRulesCommonRuleSet", "terminatingRule": None},
+        {
+            "ruleGroupId": "AWS#AWSManagedRulesKnownBadInputsRuleSet",
+            "terminatingRule": None if managed is None else {"ruleId": managed, "action": "BLOCK"},
+        },
+    ]
+    return {
+        "timestamp": 1764576000000,
+        "formatVersion": 1,
+        "webaclId": "arn:aws:wafv2:us-east-1:210987654321:regional/webacl/prd3292-prod1-us-east-1-api-waf/x",
+        "terminatingRuleId": rule,
+        "terminatingRuleType": "MANAGED_RULE_GROUP" if managed else "REGULAR",
+        "action": action,
+        "ruleGroupList": groups,
+        "httpRequest": {"clientIp": ip, "country": country, "uri": "/graphql", "httpMethod": "POST"},
+    }
+
+
+def test_waf_blocks_rank_blocked_requests_by_rule_managed_rule_and_client() -> None:
+    # Given allowed requests, one IP over the rate limit, and a Log4j probe caught by a managed rule
+    lines = [
+        _line(WAF, timedelta(seconds=1), waf_record("ALLOW", "Default_Action", "198.51.100.1")),
+        *(
+            _line(
+                WAF,
+                timedelta(seconds=2 + index),
+                waf_record("BLOCK", "rate-limit-per-ip", "203.0.113.9", "BR"),
+            )
+            for index in range(3)
+        ),
+        _line(
+            WAF,
+            timedelta(seconds=9),
+            waf_record("BLOCK", "aws-known-bad-inputs", "192.0.2.7", "DE", managed="Log4JRCE_BODY"),
+        ),
+        _line(WAF, timedelta(seconds=10), "not a WAF record"),
+    ]
+
+    # When the waf-blocks preset is computed client-side
+    rows = evaluate(WAF_BLOCKS, lines)
+
+    # Then each blocked (rule, managed rule, IP, country) is one row, most first; allowed ones are absent
+    assert rows == [
+        {
+            "terminatingRuleId": "rate-limit-per-ip",
+            "httpRequest.clientIp": "203.0.113.9",
+            "httpRequest.country": "BR",
+            "blocked": "3",
+        },
+        {
+            "terminatingRuleId": "aws-known-bad-inputs",
+            "managed_rule": "Log4JRCE_BODY",
+            "httpRequest.clientIp": "192.0.2.7",
+            "httpRequest.country": "DE",
+            "blocked": "1",
+        },
+    ]
+    assert all(set(row) <= set(WAF_BLOCKS.columns) for row in rows)
+
+
+def test_waf_blocks_run_as_the_saved_insights_text_on_aws() -> None:
+    # Given Logs Insights
+    logs = _Insights()
+    now = datetime.now(UTC)
+
+    # When the preset runs on the WAF's log group
+    result = run_preset(
+        logs, WAF_BLOCKS, [WAF], identifier=None, start=now - timedelta(hours=1), end=now,
+        emulated=False, timeout_seconds=5,
+    )  # fmt: skip
+
+    # Then the saved text ran on that group
+    assert logs.started["queryString"] == WAF_BLOCKS.text
+    assert logs.started["logGroupNames"] == [WAF.log_group]
+    assert result.evaluated_by == INSIGHTS

@@ -11,11 +11,13 @@ import pytest
 from moto import mock_aws
 
 from aws_clients import AwsClients
+from infra.config.api import ApiSettings, WafSettings
 from infra.stack_files import load_committed
 from infra.synth import ResourceGraph
 from ops.target import Target
 from tests.infra.fleet import added_names
 from tests.ops.cli_output import flat, run_dmd, table_rows
+from tests.ops.test_log_presets import waf_record
 
 REGION = "us-east-1"
 KEY = "fan:1|notification#E1-S1#sms"
@@ -319,7 +321,12 @@ def test_query_notification_needs_an_id_and_finds_its_lines(emulated: LocalLogs)
     [
         (
             ("all", "--preset", "slow-sends"),
-            "dmd: no preset 'slow-sends' (presets: errors, send-latency, cold-starts, notification)",
+            "dmd: no preset 'slow-sends' (presets: "
+            "errors, send-latency, cold-starts, notification, waf-blocks)",
+        ),
+        (
+            ("notification_send", "--preset", "waf-blocks"),
+            "dmd: the waf-blocks query reads the API's WAF log group, not a worker's: drop notification_send",
         ),
         (
             ("notification_sweeper", "--preset", "send-latency"),
@@ -368,6 +375,69 @@ def test_query_against_aws_runs_the_saved_text(aws: LocalLogs) -> None:
     assert document["logGroups"] == [SEND_GROUP]
 
 
+def _with_waf(local: LocalLogs, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the command at the local stack as if it had `platform.api.waf`; the WAF log group's name."""
+    config = local.target.config
+    platform = config.platform.model_copy(update={"api": ApiSettings(waf=WafSettings())})
+    target = Target(
+        stack="local",
+        config=config.model_copy(update={"platform": platform}),
+        clients=local.target.clients,
+        endpoint_url=local.target.endpoint_url,
+    )
+    target.graph = local.target.graph  # type: ignore[misc]  # the cached property's value, set ahead
+    monkeypatch.setattr("ops.operator_io.resolve_target", lambda name, **_: target)
+    group = target.naming.api_waf_log_group_name
+    local.logs.create_log_group(logGroupName=group)
+    local.logs.create_log_stream(logGroupName=group, logStreamName=STREAM)
+    return group
+
+
+def test_query_waf_blocks_ranks_the_blocked_clients_of_the_api(
+    emulated: LocalLogs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a stack with a WAF whose log holds two rate-limit blocks of one IP, a managed-rule block
+    # and an allowed request
+    group = _with_waf(emulated, monkeypatch)
+    emulated.put(
+        group,
+        waf_record("BLOCK", "rate-limit-per-ip", "203.0.113.9", "BR"),
+        waf_record("BLOCK", "rate-limit-per-ip", "203.0.113.9", "BR"),
+        waf_record("BLOCK", "aws-known-bad-inputs", "192.0.2.7", "DE", managed="Log4JRCE_BODY"),
+        waf_record("ALLOW", "Default_Action", "198.51.100.1"),
+    )
+
+    # When the operator runs the WAF review without naming a worker, as a table and as JSON
+    result = run_dmd("logs", "query", "--stack", "local", "--preset", "waf-blocks", "--since", "10m")
+    as_json = run_dmd("logs", "query", "--stack", "local", "--preset", "waf-blocks", "--json")
+
+    # Then the blocked clients are listed most first, read from the WAF's log group only
+    assert result.exit_code == 0, result.output
+    rows = table_rows(result.stdout, ("terminatingRuleId", "managed_rule", "clientIp", "country", "blocked"))
+    assert [tuple(row.values()) for row in rows.values()] == [
+        ("rate-limit-per-ip", "-", "203.0.113.9", "BR", "2"),
+        ("aws-known-bad-inputs", "Log4JRCE_BODY", "192.0.2.7", "DE", "1"),
+    ]
+    assert as_json.exit_code == 0, as_json.output
+    document = json.loads(as_json.stdout)
+    assert (document["preset"], document["workers"], document["logGroups"]) == (
+        "waf-blocks",
+        ["api-waf"],
+        [group],
+    )
+    assert [row["blocked"] for row in document["rows"]] == ["2", "1"]
+
+
+def test_query_waf_blocks_on_a_stack_without_waf_says_so(emulated: LocalLogs) -> None:
+    # Given the local stack, which has no WAF in front of its API
+    # When the operator asks for the WAF review
+    result = run_dmd("logs", "query", "--stack", "local", "--preset", "waf-blocks")
+
+    # Then it fails with exit 1 and the reason
+    assert result.exit_code == 1, result.output
+    assert flat(result.stderr) == "dmd: local has no WAF in front of its API (platform.api.waf is off)"
+
+
 def test_logs_help_names_both_commands_with_examples() -> None:
     # Given the CLI
     # When the operator asks for help on each command
@@ -379,3 +449,4 @@ def test_logs_help_names_both_commands_with_examples() -> None:
         tail_help.stdout
     )
     assert "Example: dmd logs query all --stack prod1 --preset errors --since 30m" in flat(query_help.stdout)
+    assert "Example: dmd logs query --stack prod1 --preset waf-blocks --since 1h" in flat(query_help.stdout)

@@ -241,7 +241,7 @@ def test_queues_redrive_to_their_dead_letter_queue(
         assert policy["deadLetterTargetArn"] == materialized.ref(Kind.QUEUE, dlq_name)
         assert int(policy["maxReceiveCount"]) == declared["maxReceiveCount"]
         assert attributes["VisibilityTimeout"] == str(queue.inputs["visibilityTimeoutSeconds"])
-        assert attributes["SqsManagedSseEnabled"] == "true"
+        assert attributes["KmsMasterKeyId"] == materialized.ref(Kind.KMS_KEY, "platform-kms-key")
 
 
 def test_table_has_the_declared_indexes_ttl_and_a_change_stream_for_the_cdc_tailer(
@@ -362,10 +362,10 @@ def test_references_to_generated_ids_resolve_to_the_emulators(
         FunctionName="prd3292-local-us-east-1-evnt-dtls"
     )["Environment"]["Variables"]
     assert variables["DISCOVERY_SECRET_ARN"] == real
-    # And the alarm topic is encrypted with the emulator's key
+    # And the alarm topic is encrypted with the emulator's key (the stack's one key)
     topic = materialized.ref(Kind.TOPIC, "prd3292-local-us-east-1-alarms")
     attributes = emulator.client("sns").get_topic_attributes(TopicArn=topic)["Attributes"]
-    assert attributes["KmsMasterKeyId"] == materialized.ref(Kind.KMS_KEY, "platform-alarm-topic-key")
+    assert attributes["KmsMasterKeyId"] == materialized.ref(Kind.KMS_KEY, "platform-kms-key")
     # And the AppSync resolver roles trust the emulator's API id, not the mock's
     api_arn = materialized.ref(Kind.GRAPHQL_API, "prd3292-local-us-east-1-api")
     role = emulator.client("iam").get_role(RoleName="prd3292-local-us-east-1-evnt-dtls-appsync")["Role"]
@@ -374,3 +374,34 @@ def test_references_to_generated_ids_resolve_to_the_emulators(
         "Statement"
     ][0]
     assert statement["Condition"]["ArnLike"]["aws:SourceArn"] == api_arn
+
+
+def test_the_stack_key_rotates_and_encrypts_the_tables_queues_logs_secrets_and_streams(
+    materialized: Materialized, emulator: AwsClients
+) -> None:
+    # Given the local stack, which sets platform.kms: {create: true} like qa1 and prod1
+    key_arn = materialized.ref(Kind.KMS_KEY, "platform-kms-key")
+    kms = emulator.client("kms")
+    prefix = "prd3292-local-us-east-1"
+
+    # When the emulator's resources are read back
+    rotation = kms.get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"]
+    aliases = {alias["AliasName"]: alias["TargetKeyId"] for alias in kms.list_aliases()["Aliases"]}
+    table = emulator.client("dynamodb").describe_table(TableName=f"{prefix}-demand-table")["Table"]
+    queue_url = materialized.ref(Kind.QUEUE_URL, f"{prefix}-generation-jobs-dlq")
+    queue = emulator.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])
+    groups = emulator.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    secret = emulator.client("secretsmanager").describe_secret(SecretId=f"{prefix}/sms-service")
+    stream = emulator.client("kinesis").describe_stream_summary(StreamName=f"{prefix}-sms-status")
+
+    # Then the key rotates, its alias points at it, and the data of the stack is under it
+    assert rotation is True
+    assert aliases[f"alias/{prefix}"] == key_arn.rsplit("/", 1)[1]
+    assert table["SSEDescription"]["KMSMasterKeyArn"] == key_arn
+    assert queue["Attributes"]["KmsMasterKeyId"] == key_arn
+    assert {group["logGroupName"]: group.get("kmsKeyId") for group in groups} == {
+        group["logGroupName"]: key_arn for group in groups
+    }
+    assert len(groups) >= 9
+    assert secret["KmsKeyId"] == key_arn
+    assert stream["StreamDescriptionSummary"]["KeyId"] == key_arn

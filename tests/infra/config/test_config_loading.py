@@ -184,3 +184,38 @@ def test_sms_status_stream_is_created_or_referenced_by_the_keys_given() -> None:
         existing_arn="arn:aws:kinesis:us-east-1:210987654321:stream/prd3292-prod1-sms-status",
         retention_hours=24,
     )
+
+
+TEAM_KEY = "arn:aws:kms:us-east-1:343550350117:key/5e6f7081-92a3-4b4c-8d9e-0f1a2b3c4d5e"
+
+
+@pytest.mark.parametrize(
+    ("stack", "kms", "create", "key_arn"),
+    [
+        ("qa1", {"create": True}, True, None),
+        ("qa1", {"keyArn": TEAM_KEY}, False, TEAM_KEY),
+        ("prod1", {"create": True, "deletionWindowDays": 7}, True, None),
+    ],
+)
+def test_platform_kms_is_created_or_an_existing_key(
+    stack: str, kms: dict[str, object], create: bool, key_arn: str | None
+) -> None:
+    # Given platform.kms written as a created key or an existing key's ARN
+    values = with_change(VALUES[stack], "platform.kms", kms)
+
+    # When the stack is loaded
+    settings = load_stack_config(stack, values).platform.kms
+
+    # Then it holds exactly that choice (a created key's deletion window defaults to 30 days)
+    assert settings is not None
+    assert (settings.create, settings.key_arn) == (create, key_arn)
+    assert settings.deletion_window_days == kms.get("deletionWindowDays", 30)
+
+
+def test_a_non_production_stack_may_keep_aws_managed_keys() -> None:
+    # Given qa1 (not production) without platform.kms
+    values = with_change(VALUES["qa1"], "platform.kms", DELETED)
+
+    # When it is loaded
+    # Then it is accepted, with no customer-managed key
+    assert load_stack_config("qa1", values).platform.kms is None

@@ -16,6 +16,7 @@ from tests.infra.config.stack_file_edits import CATALOG_NAMES, DELETED, VALUES, 
 NOT_KINESIS = "arn:aws:sqs:us-east-1:210987654321:prd3292-prod1-sms-status"
 KINESIS_VIDEO = "arn:aws:kinesisvideo:us-east-1:343550350117:stream/prd3292-qa1-logs/1700000000000"
 LOG_KEY = "arn:aws:kms:us-east-1:210987654321:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+TEAM_KEY = "arn:aws:kms:us-east-1:343550350117:key/5e6f7081-92a3-4b4c-8d9e-0f1a2b3c4d5e"
 SIX_PATTERNS = [{"data": {"status": [f"S{index}"]}} for index in range(6)]
 
 INVALID = [
@@ -386,6 +387,43 @@ INVALID = [
         "dmd-workers:vendors.smsServiceRoleArn",
         ["not an IAM role ARN"],
         id="vendor-role-arn-not-a-role",
+    ),
+    # --- the stack's customer-managed KMS key ---
+    pytest.param(
+        "prod1", "platform.kms", DELETED,
+        "dmd-workers:platform.kms",
+        ["production stack needs a customer-managed KMS key", "create: true", "keyArn", "(got None)"],
+        id="production-without-a-kms-key",
+    ),
+    pytest.param(
+        "qa1", "platform.kms", {"create": True, "keyArn": TEAM_KEY},
+        "dmd-workers:platform.kms.keyArn",
+        ["either create: true or keyArn, not both", f"(got {TEAM_KEY!r})"],
+        id="kms-create-and-key-arn",
+    ),
+    pytest.param(
+        "qa1", "platform.kms", {},
+        "dmd-workers:platform.kms.create",
+        ["set create: true", "or keyArn", "(got False)"],
+        id="kms-neither-create-nor-key-arn",
+    ),
+    pytest.param(
+        "qa1", "platform.kms", {"keyArn": "arn:aws:kms:us-east-1:343550350117:alias/prd3292-qa1"},
+        "dmd-workers:platform.kms.keyArn",
+        ["not a KMS key ARN"],
+        id="kms-key-arn-is-an-alias",
+    ),
+    pytest.param(
+        "qa1", "platform.kms", {"keyArn": TEAM_KEY, "deletionWindowDays": 7},
+        "dmd-workers:platform.kms.deletionWindowDays",
+        ["applies only with create: true", "(got 7)"],
+        id="kms-deletion-window-on-an-existing-key",
+    ),
+    pytest.param(
+        "qa1", "platform.kms.deletionWindowDays", 3,
+        "dmd-workers:platform.kms.deletionWindowDays",
+        ["greater than or equal to 7", "(got 3)"],
+        id="kms-deletion-window-below-7-days",
     ),
     # --- stack identity ---
     pytest.param(

@@ -89,10 +89,28 @@ class Stack:
         return self.arn("kinesis", f"stream/{self.prefix}-sms-status")
 
     def source_stream_kms_key_arn(self, spec: WorkerSpec) -> str | None:
-        """The customer key of the worker's source stream (streams the program creates use AWS's)."""
+        """The customer key of another team's source stream (the program's own use the stack's key)."""
         assert isinstance(spec.source, StreamSource)
         settings = self.config.platform.stream(spec.source.stream)
         return settings.kms_key_arn if isinstance(settings, ExternalStreamSettings) else None
+
+    @property
+    def kms_key_arn(self) -> str | None:
+        """The stack's customer-managed key: `platform.kms.keyArn`, or the key the stack creates
+        (named by the id its alias targets); None when the stack has no `platform.kms`."""
+        kms = self.config.platform.kms
+        if kms is None:
+            return None
+        if kms.key_arn is not None:
+            return kms.key_arn
+        return self.arn("kms", f"key/{self.graph.named('platform-kms-alias').inputs['targetKeyId']}")
+
+    def queue_encryption(self) -> dict[str, Any]:
+        """The encryption inputs every queue of the stack has: the stack's key, else SSE-SQS."""
+        key = self.kms_key_arn
+        if key is None:
+            return {"sqsManagedSseEnabled": True}
+        return {"kmsMasterKeyId": key, "kmsDataKeyReusePeriodSeconds": 300}
 
     def work_queue_name(self, queue: str) -> str:
         return f"{self.prefix}-{QUEUE_SUFFIXES[queue]}"

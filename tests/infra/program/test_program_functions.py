@@ -321,22 +321,28 @@ def test_live_alias_points_at_the_published_version(stack: Stack) -> None:
     )
 
 
-def test_stream_workers_park_poison_records_in_their_own_on_failure_queue(stack: Stack) -> None:
-    # Given the stream workers, whose role may send to their on-failure queue only (test_program_iam)
+def test_workers_park_poison_records_in_their_own_dead_letter_queue(stack: Stack) -> None:
+    # Given the stream workers, whose role may send to their on-failure queue only (test_program_iam),
+    # and the generator, which parks malformed demand items in its queue's DLQ (GENERATION_DLQ_PARK)
+    streams = {spec.name for spec in STREAM_WORKERS}
+    parkers = streams | {spec.name for spec in SPECS.values() if Access.GENERATION_DLQ_PARK in spec.access}
+    assert "notification_generator" in parkers
+
     def expected(spec: WorkerSpec) -> str | None:
-        if spec not in STREAM_WORKERS:
+        if spec.name in streams:
+            name = f"{stack.function_name(spec)}-on-failure"
+        elif spec.name in parkers:
+            name = f"{stack.work_queue_name('generation')}-dlq"
+        else:
             return None
-        name = f"{stack.function_name(spec)}-on-failure"
         return f"https://sqs.{stack.config.region}.amazonaws.com/{stack.config.account_id}/{name}"
 
     # When the functions are declared
     def parking_queue(spec: WorkerSpec) -> str | None:
         return stack.environment_variables(spec).get("PARKING_QUEUE_URL")
 
-    # Then each stream worker names exactly that queue for parking, and no other worker names one
+    # Then each of them names exactly that queue for parking, and no other worker names one
     if stack.mode == "up":
         assert fleet(parking_queue) == fleet(expected)
     else:  # preview: the queue's URL is not known yet, but the variable is declared
-        assert {name for name, url in fleet(parking_queue).items() if url is not None} <= {
-            spec.name for spec in STREAM_WORKERS
-        }
+        assert {name for name, url in fleet(parking_queue).items() if url is not None} <= parkers

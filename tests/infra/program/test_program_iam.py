@@ -109,6 +109,8 @@ def _expected_worker_grants(stack: Stack, spec: WorkerSpec) -> set[tuple[str, st
             grants.add(("sqs:SendMessage", stack.queue_arn(stack.work_queue_name("short_url"))))
         elif access is Access.GENERATION_QUEUE_SEND:
             grants.add(("sqs:SendMessage", stack.queue_arn(stack.work_queue_name("generation"))))
+        elif access is Access.GENERATION_DLQ_PARK:
+            grants.add(("sqs:SendMessage", stack.queue_arn(f"{stack.work_queue_name('generation')}-dlq")))
         elif access is Access.EMAIL:
             identity = stack.arn("ses", f"identity/{stack.config.email.identity_domain}")
             templates = {
@@ -122,6 +124,7 @@ def _expected_worker_grants(stack: Stack, spec: WorkerSpec) -> set[tuple[str, st
             role_arn = role_arns.get(access)
             if role_arn is not None:
                 grants.add(("sts:AssumeRole", role_arn))
+    grants |= _expected_stack_key_grants(stack, spec)
     vpc = stack.config.platform.vpc
     if vpc is not None:
         interfaces = stack.arn("ec2", "network-interface/*")
@@ -136,6 +139,26 @@ def _expected_worker_grants(stack: Stack, spec: WorkerSpec) -> set[tuple[str, st
         grants |= {(action, interfaces) for action in ENI_MANAGE_ACTIONS}
         grants |= {("ec2:DescribeNetworkInterfaces", "*"), ("ec2:DescribeSubnets", "*")}
     return grants
+
+
+QUEUE_SEND_ACCESS = {Access.SHORT_URL_QUEUE_SEND, Access.GENERATION_QUEUE_SEND, Access.GENERATION_DLQ_PARK}
+TABLE_ACCESS = {Access.TABLE_READ, Access.TABLE_WRITE, Access.TABLE_UPDATE}
+
+
+def _expected_stack_key_grants(stack: Stack, spec: WorkerSpec) -> set[tuple[str, str]]:
+    """The stack key's grants: Decrypt for whatever encrypted the worker reads (table, secret, source
+    queue or stream) and, for SQS senders (a send grant, or a stream worker's on-failure queue),
+    GenerateDataKey; nothing without a stack key."""
+    key = stack.kms_key_arn
+    if key is None:
+        return set()
+    sends = bool(spec.access & QUEUE_SEND_ACCESS) or isinstance(spec.source, StreamSource)
+    reads = (
+        sends
+        or bool(spec.access & (TABLE_ACCESS | set(VENDOR_ACCESS)))
+        or isinstance(spec.source, QueueSource)
+    )
+    return ({("kms:Decrypt", key)} if reads else set()) | ({("kms:GenerateDataKey", key)} if sends else set())
 
 
 @pytest.mark.parametrize("worker", ["notification_sweeper", "notification_send", "sms_status_consumer"])
@@ -158,9 +181,12 @@ def test_workers_that_create_nothing_may_only_update_the_tables_items(stack: Sta
 def test_the_sweeper_reaches_nothing_but_the_table_and_its_logs(stack: Stack) -> None:
     # Given notification_sweeper's catalog entry: a schedule, the table, nothing else
     granted = grants_of(document(stack.child(SPECS["notification_sweeper"], "policy"), "policy"))
-    # Then it reaches no queue, stream, secret or vendor
+    # Then it reaches no queue, stream, secret or vendor (and the stack's key only to read the table)
     services = {action.split(":")[0] for action, _ in granted}
-    assert services - {"dynamodb", "logs", "ec2"} == set()
+    assert services - {"dynamodb", "logs", "ec2", "kms"} == set()
+    assert {grant for grant in granted if grant[0].startswith("kms:")} == (
+        {("kms:Decrypt", stack.kms_key_arn)} if stack.kms_key_arn else set()
+    )
 
 
 def test_worker_role_grants_exactly_what_its_catalog_access_implies(stack: Stack) -> None:
@@ -205,7 +231,8 @@ def test_demand_stream_to_sqs_grants_spot_check() -> None:
     granted = grants_of(policy)
 
     # Then they are, literally: logs on its own group, kinesis read on the table stream, SendMessage on
-    # the short-url queue and its own on-failure queue, the VPC interface actions, and no DynamoDB
+    # the short-url queue and its own on-failure queue, the stack key to read the stream and send to
+    # the queues, the VPC interface actions, and no DynamoDB
     assert {resource for action, resource in granted if action == "sqs:SendMessage"} == {
         account.format("sqs", "prd3292-prod1-us-east-1-event-short-url"),
         account.format("sqs", "prd3292-prod1-us-east-1-dmnd-stream-to-sqs-on-failure"),
@@ -216,8 +243,13 @@ def test_demand_stream_to_sqs_grants_spot_check() -> None:
     assert {resource for action, resource in granted if action.startswith("logs:")} == {
         account.format("logs", "log-group:/aws/lambda/prd3292-prod1-us-east-1-dmnd-stream-to-sqs:*")
     }
-    assert {action.split(":")[0] for action, _ in granted} == {"logs", "kinesis", "sqs", "ec2"}
+    assert {action.split(":")[0] for action, _ in granted} == {"logs", "kinesis", "sqs", "kms", "ec2"}
     assert not any(action.startswith("dynamodb:") for action, _ in granted)
+    key = prod1.graph.named("platform-kms-alias").inputs["targetKeyId"]
+    assert {grant for grant in granted if grant[0].startswith("kms:")} == {
+        ("kms:Decrypt", account.format("kms", f"key/{key}")),
+        ("kms:GenerateDataKey", account.format("kms", f"key/{key}")),
+    }
 
 
 def test_table_readers_may_query_the_indexes(stack: Stack) -> None:
@@ -312,6 +344,9 @@ def test_customer_keyed_streams_grant_their_key_to_who_writes_and_who_reads(tmp_
         },
     )
     consumer = grants_of(json.loads(graph.named("sms_status_consumer-policy").inputs["policy"]))
+    stack_key = (
+        f"arn:aws:kms:us-east-1:210987654321:key/{graph.named('platform-kms-alias').inputs['targetKeyId']}"
+    )
     deliveries = {
         policy.name: grants_of(json.loads(policy.inputs["policy"]))
         for policy in graph.of_type(ROLE_POLICY)
@@ -322,24 +357,34 @@ def test_customer_keyed_streams_grant_their_key_to_who_writes_and_who_reads(tmp_
         for name, grants in deliveries.items()
     }
 
-    # Then the SMS status consumer may decrypt with the stream's key (Lambda reads as its role), every
-    # log-delivery role may generate data keys with the central stream's key, and nothing more
-    assert {grant for grant in consumer if grant[0].startswith("kms:")} == {("kms:Decrypt", SMS_STATUS_KEY)}
+    # Then the SMS status consumer may decrypt with the stream's key (Lambda reads as its role) besides
+    # its use of the stack's key (table, on-failure queue), every log-delivery role may generate data
+    # keys with the central stream's key, and nothing more
+    assert {grant for grant in consumer if grant[0].startswith("kms:")} == {
+        ("kms:Decrypt", SMS_STATUS_KEY),
+        ("kms:Decrypt", stack_key),
+        ("kms:GenerateDataKey", stack_key),
+    }
     assert len(kms) == len(CATALOG)
     assert kms == {name: {("kms:GenerateDataKey", CENTRAL_LOG_KEY)} for name in deliveries}
 
 
-def test_streams_under_the_aws_managed_key_need_no_kms_grant(stack: Stack) -> None:
-    # Given the committed stacks, whose streams use the AWS-managed Kinesis key
+def test_kms_grants_name_the_stack_key_or_a_configured_stream_key_and_never_everything(stack: Stack) -> None:
+    # Given the committed stacks, each with its customer-managed key
     policies = stack.graph.of_type(ROLE_POLICY)
+    configured = {stack.config.platform.central_log_stream_kms_key_arn} | {
+        stack.source_stream_kms_key_arn(spec) for spec in CATALOG if isinstance(spec.source, StreamSource)
+    }
 
     # When every role policy is parsed
     kms = {
-        (policy.name, action)
+        (policy.name, action, resource)
         for policy in policies
-        for action, _ in grants_of(document(policy, "policy"))
+        for action, resource in grants_of(document(policy, "policy"))
         if action.startswith("kms:")
     }
 
-    # Then no role is granted a KMS action (that key needs no IAM grant)
-    assert kms == set()
+    # Then every KMS grant is Decrypt or GenerateDataKey, on the stack's key or a configured stream key
+    assert kms
+    assert {action for _, action, _ in kms} <= {"kms:Decrypt", "kms:GenerateDataKey"}
+    assert {resource for _, _, resource in kms} <= {stack.kms_key_arn, *configured} - {None}

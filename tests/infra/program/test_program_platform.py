@@ -89,7 +89,8 @@ def test_demand_table_keys_indexes_and_protection(stack: Stack) -> None:
     )
     assert inputs["ttl"] == {"attributeName": "expiresAt", "enabled": True}
     assert inputs["pointInTimeRecovery"] == {"enabled": settings.point_in_time_recovery}
-    assert inputs["serverSideEncryption"] == {"enabled": True}
+    key = stack.kms_key_arn
+    assert inputs["serverSideEncryption"] == {"enabled": True, **({"kmsKeyArn": key} if key else {})}
     assert inputs["deletionProtectionEnabled"] is production
     assert table.options["protect"] is production
 
@@ -103,11 +104,11 @@ def test_only_production_data_is_protected(stack_name: str, protected: bool) -> 
     table = graph.named("platform-demand-table")
     stream = graph.named("platform-demand-stream")
 
-    # Then deletion protection and Pulumi `protect` are on in prod1 only
+    # Then deletion protection and Pulumi `protect` are on in prod1 only (with the key they are under)
     assert table.inputs["deletionProtectionEnabled"] is protected
     assert (table.options["protect"], stream.options["protect"]) == (protected, protected)
     assert sorted(resource.name for resource in graph.resources if resource.options.get("protect")) == (
-        ["platform-demand-stream", "platform-demand-table"] if protected else []
+        ["platform-demand-stream", "platform-demand-table", "platform-kms-key"] if protected else []
     )
 
 
@@ -119,9 +120,13 @@ def test_table_changes_stream_into_an_encrypted_kinesis_stream(stack: Stack) -> 
     stream = stack.graph.named("platform-demand-stream")
     destination = only(stack.graph.children_of("platform-demand"), STREAMING_DESTINATION)
 
-    # Then the stream is KMS-encrypted with the configured retention and mode, and the table feeds it
+    # Then the stream is KMS-encrypted (the stack's key, else AWS's) with the configured retention and
+    # mode, and the table feeds it
     assert stream.inputs["name"] == f"prd3292-{stack.environment}-dmnd-table-stream"
-    assert (stream.inputs["encryptionType"], stream.inputs["kmsKeyId"]) == ("KMS", "alias/aws/kinesis")
+    assert (stream.inputs["encryptionType"], stream.inputs["kmsKeyId"]) == (
+        "KMS",
+        stack.kms_key_arn or "alias/aws/kinesis",
+    )
     assert stream.inputs["retentionPeriod"] == settings.retention_hours
     assert stream.inputs["streamModeDetails"] == {"streamMode": settings.mode}
     assert stream.inputs.get("shardCount") == settings.shard_count
@@ -167,16 +172,14 @@ def test_work_queues_redrive_to_encrypted_dead_letter_queues(stack: Stack, queue
     assert main["name"] == name
     assert main["visibilityTimeoutSeconds"] == settings.visibility_timeout_seconds
     assert main["messageRetentionSeconds"] == settings.message_retention_seconds
-    assert main["sqsManagedSseEnabled"] is True
+    assert {key: main[key] for key in stack.queue_encryption()} == stack.queue_encryption()
+    assert "sqsManagedSseEnabled" not in main or stack.kms_key_arn is None
     assert json.loads(main["redrivePolicy"]) == {
         "deadLetterTargetArn": stack.queue_arn(f"{name}-dlq"),
         "maxReceiveCount": settings.max_receive_count,
     }
-    assert (dlq["name"], dlq["sqsManagedSseEnabled"], dlq["messageRetentionSeconds"]) == (
-        f"{name}-dlq",
-        True,
-        settings.dlq_retention_seconds,
-    )
+    assert (dlq["name"], dlq["messageRetentionSeconds"]) == (f"{name}-dlq", settings.dlq_retention_seconds)
+    assert {key: dlq[key] for key in stack.queue_encryption()} == stack.queue_encryption()
     assert json.loads(allow["redriveAllowPolicy"]) == {
         "redrivePermission": "byQueue",
         "sourceQueueArns": [stack.queue_arn(name)],
@@ -220,10 +223,11 @@ def test_qa1_creates_its_own_encrypted_sms_status_stream() -> None:
     # When the platform is declared
     stream = qa1.graph.named("platform-sms-status")
 
-    # Then it creates it, encrypted, with the configured capacity, and the consumer reads it
+    # Then it creates it, under the stack's key, with the configured capacity, and the consumer reads it
     assert stream.parent == "platform"
     assert stream.inputs["name"] == "prd3292-qa1-us-east-1-sms-status"
-    assert (stream.inputs["encryptionType"], stream.inputs["kmsKeyId"]) == ("KMS", "alias/aws/kinesis")
+    assert qa1.kms_key_arn is not None
+    assert (stream.inputs["encryptionType"], stream.inputs["kmsKeyId"]) == ("KMS", qa1.kms_key_arn)
     assert (
         stream.inputs["streamModeDetails"],
         stream.inputs["shardCount"],
@@ -238,27 +242,25 @@ def test_qa1_creates_its_own_encrypted_sms_status_stream() -> None:
     )
 
 
-def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(stack: Stack) -> None:
-    # Given the AWS-managed SNS key does not let CloudWatch publish
+def test_alarm_topic_is_encrypted_with_the_stack_key_cloudwatch_may_use(stack: Stack) -> None:
+    # Given the AWS-managed SNS key does not let CloudWatch publish, and every committed stack has a key
     children = stack.graph.children_of("platform-alarm-topic")
+    assert stack.kms_key_arn is not None
 
-    # When the alarm topic and its key are declared
-    key = only(children, KMS_KEY)
+    # When the alarm topic and the stack's key are declared
     topic = only(children, TOPIC)
-    statements = statements_of(document(key, "policy"))
+    statements = statements_of(document(stack.graph.named("platform-kms-key"), "policy"))
 
-    # Then the topic uses its own rotating key, whose policy lets cloudwatch.amazonaws.com (from this
-    # account) decrypt and generate data keys
+    # Then the topic is under the stack's one key (no key of its own), whose policy lets
+    # cloudwatch.amazonaws.com (from this account) decrypt and generate data keys
     assert topic.inputs["name"] == f"{stack.prefix}-alarms"
-    assert re.fullmatch(
-        rf"{re.escape(stack.arn('kms', 'key/'))}[0-9a-f-]{{36}}", topic.inputs["kmsMasterKeyId"]
-    )
-    assert key.name in topic.options["dependencies"]
-    assert key.inputs["enableKeyRotation"] is True
+    assert topic.inputs["kmsMasterKeyId"] == stack.kms_key_arn
+    assert "platform-kms-key" in topic.options["dependencies"]
+    assert of_type(children, KMS_KEY) == []
     cloudwatch = [s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
     assert cloudwatch == [
         {
-            "Sid": "CloudWatchPublishes",
+            "Sid": "CloudWatchAlarmsPublishToAlarmTopic",
             "Effect": "Allow",
             "Principal": {"Service": "cloudwatch.amazonaws.com"},
             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
@@ -266,6 +268,26 @@ def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(stack: Stack) ->
             "Condition": {"StringEquals": {"aws:SourceAccount": stack.config.account_id}},
         }
     ]
+
+
+def test_without_a_stack_key_the_alarm_topic_keeps_a_rotating_key_of_its_own(tmp_path: Path) -> None:
+    # Given qa1 without platform.kms
+    graph = synthesize_with_changes(tmp_path, "qa1", {"platform.kms": None})
+    children = graph.children_of("platform-alarm-topic")
+
+    # When the alarm topic and its key are declared
+    key = only(children, KMS_KEY)
+    topic = only(children, TOPIC)
+    statements = statements_of(document(key, "policy"))
+
+    # Then the topic uses its own rotating key, whose policy lets CloudWatch of this account publish
+    assert re.fullmatch(
+        r"arn:aws:kms:us-east-1:343550350117:key/[0-9a-f-]{36}", topic.inputs["kmsMasterKeyId"]
+    )
+    assert key.name in topic.options["dependencies"]
+    assert key.inputs["enableKeyRotation"] is True
+    assert [s["Sid"] for s in statements] == ["AccountAdministers", "CloudWatchPublishes"]
+    assert statements[1]["Condition"] == {"StringEquals": {"aws:SourceAccount": "343550350117"}}
 
 
 def test_alarm_topic_subscriptions_are_the_configured_ones(stack: Stack) -> None:

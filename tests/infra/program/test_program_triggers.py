@@ -50,6 +50,12 @@ RESOLVER_FIELDS = {
 }
 
 
+def _encryption(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A queue's encryption inputs (SSE-SQS, or a KMS key and its data-key reuse period)."""
+    keys = ("sqsManagedSseEnabled", "kmsMasterKeyId", "kmsDataKeyReusePeriodSeconds")
+    return {key: inputs[key] for key in keys if key in inputs}
+
+
 @pytest.mark.parametrize("spec", STREAM_WORKERS, ids=ids_of(STREAM_WORKERS))
 def test_stream_mapping_has_every_option_from_config(stack: Stack, spec: WorkerSpec) -> None:
     # Given the worker's stream trigger settings
@@ -108,10 +114,11 @@ def test_stream_worker_owns_an_encrypted_on_failure_queue(stack: Stack, spec: Wo
     # When the worker's on-failure queue is declared
     queue = stack.child(spec, "on-failure")
 
-    # Then it is the worker's own, encrypted, and keeps failures for the SQS maximum of 14 days
+    # Then it is the worker's own, encrypted (the stack's key, else SSE-SQS), and keeps failures for
+    # the SQS maximum of 14 days
     assert queue.type_ == QUEUE
     assert queue.inputs["name"] == f"{stack.function_name(spec)}-on-failure"
-    assert queue.inputs["sqsManagedSseEnabled"] is True
+    assert _encryption(queue.inputs) == stack.queue_encryption()
     assert queue.inputs["messageRetentionSeconds"] == 1_209_600
 
 
@@ -256,7 +263,8 @@ def test_schedule_invokes_the_live_alias_with_retries_and_a_dead_letter_queue(
         "sourceArn": rule_arn,
     }
     assert dlq.type_ == QUEUE
-    assert (dlq.inputs["name"], dlq.inputs["sqsManagedSseEnabled"]) == (f"{function_name}-schedule-dlq", True)
+    assert dlq.inputs["name"] == f"{function_name}-schedule-dlq"
+    assert _encryption(dlq.inputs) == stack.queue_encryption()
     assert statements_of(document(dlq_policy, "policy")) == [
         {
             "Sid": "EventBridgeDeadLetters",
