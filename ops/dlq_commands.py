@@ -121,8 +121,10 @@ def show_command(
     """Peek at a DLQ or on-failure queue: each message's kind, reason and source position.
 
     Kinds: parked (a poison record the worker set aside with its payload: `dmd replay --worker W
-    --from-failures` re-drives it), on-failure (Lambda's record of a given-up Kinesis batch: shard and
-    sequence range), message (any other body, e.g. a queue worker's message SQS moved to its DLQ).
+    --from-failures` re-drives a stream worker's; the generator's, a malformed demand item with its
+    table and key as position, goes back with `dmd dlq redrive`), on-failure (Lambda's record of a
+    given-up Kinesis batch: shard and sequence range), message (any other body, e.g. a queue worker's
+    message SQS moved to its DLQ).
     Peeking is a ReceiveMessage with VisibilityTimeout 0: nothing is deleted or hidden, but SQS counts
     the receive (these queues have no redrive policy, so the count changes nothing); only the stack's
     DLQs and on-failure queues are accepted (a receive on a work queue would count towards its DLQ).
@@ -177,7 +179,10 @@ def redrive_command(
     the depth when it started); on an emulator without it (the sandbox) each message is received,
     sent to the source queue with its attributes and deleted. Shows the count and the source queue
     and asks first unless --yes. For a stream worker's on-failure queue use `dmd replay --worker W
-    --from-failures` instead (those messages describe stream records, they are no jobs).
+    --from-failures` instead (those messages describe stream records, they are no jobs). The
+    generation jobs' DLQ also holds the generator's parked demand items (`dmd dlq show`): each goes
+    back with the job it carries, which the generator runs again (conditional creates: only the
+    missing reminder), so redrive once the item's owner fixed it; one still malformed is parked again.
 
     JSON keys: {queue, sources, messages, moved, method, dryRun}.
 

@@ -4,7 +4,9 @@ Three kinds of message wait in the fleet's queues of given-up work:
 
 - `parked`: a poison record a stream worker set aside itself (`workers/shared/parking.py`: message
   attribute `dmdParked=1`, body `{"parked": {...}}` with the record, the reason and its position);
-  `dmd replay --from-failures` re-drives it from its payload;
+  `dmd replay --from-failures` re-drives it from its payload. The generator parks a malformed demand
+  item the same way in the generation jobs' DLQ (position: table and key; the body carries the job
+  that re-drives it): `dmd dlq redrive` sends it back to the generation queue with the failed jobs;
 - `on-failure`: Lambda's own record of a Kinesis batch it gave up on (shard and sequence range only);
 - `message`: anything else, e.g. a queue worker's message SQS moved to its DLQ (the body itself).
 
@@ -66,6 +68,8 @@ def held_message(message: dict[str, Any]) -> HeldMessage:
         source = parked.source
         if source.kind == "kinesis":
             position = f"{_name(source.event_source_arn)} {source.shard_id} {source.sequence_number}"
+        elif source.kind == "dynamodb":
+            position = f"{source.table_name or '?'} {' '.join((source.key or {}).values()) or '?'}"
         else:
             position = f"{_name(source.event_source_arn)} message {source.message_id}"
         return HeldMessage(

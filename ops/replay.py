@@ -257,9 +257,16 @@ def stream_worker(fleet: Fleet, name: str) -> FleetWorker:
     if worker is None:
         raise ReplayError(f"no worker {name!r} (stream workers: {names})")
     if worker.trigger != "stream" or not worker.event_source_arn:
+        # A queue worker's given-up messages (the generator's parked demand items too) wait in its
+        # source queue's DLQ, and SQS moves them back: nothing to read from a stream.
+        redrive = (
+            f"; its dead-letter queue is re-driven with `dmd dlq redrive --queue {worker.dead_letter_queue}`"
+            if worker.trigger == "queue" and worker.dead_letter_queue
+            else ""
+        )
         raise ReplayError(
             f"{name} is triggered by a {worker.trigger}, not a stream: replay re-delivers stream "
-            f"records (stream workers: {names})"
+            f"records (stream workers: {names}){redrive}"
         )
     return worker
 

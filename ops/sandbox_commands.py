@@ -31,6 +31,8 @@ from sandbox.demo import (
     demo_catalogue,
     run_demo,
 )
+from sandbox.demo.drills import apply_drills
+from sandbox.demo.restart_drill import RestartDrill
 from sandbox.emulator import DEFAULT_PORT, EmulatorError, answers
 from sandbox.materialize import Kind
 from sandbox.pipeline import Pipeline, PipelineMode
@@ -55,7 +57,11 @@ def demo(
         int, typer.Option(help="Notifiable sales in the scheduler window.", min=1)
     ] = DEFAULT_SALES,
     faults: Annotated[
-        str, typer.Option(help=f"Vendor faults, e.g. sms=0.3,bitly-429=0.2 ({fault_vocabulary()}).")
+        str,
+        typer.Option(
+            help="Vendor faults and sandbox drills, e.g. sms=0.3,bitly-429=0.2 or "
+            f"ddb-throttle=0.1,timeout=0.02,poison=0.01 ({fault_vocabulary()})."
+        ),
     ] = "",
     speed: Annotated[
         float, typer.Option(help="Sandbox seconds per real second (queues' visibility, stream ages, delays).")
@@ -138,7 +144,13 @@ def up(
         int, typer.Option(help="Emulator port (the local stack's endpoints use 4566).")
     ] = DEFAULT_PORT,
     speed: Annotated[float, typer.Option(help="Sandbox seconds per real second.")] = 1.0,
-    faults: Annotated[str, typer.Option(help=f"Vendor faults ({fault_vocabulary()}).")] = "",
+    faults: Annotated[
+        str,
+        typer.Option(
+            help="Vendor faults, the ddb-throttle/timeout drills and emulator-restart=SECONDS (after "
+            f"the start) ({fault_vocabulary()})."
+        ),
+    ] = "",
     seed: Annotated[int, typer.Option(help="Seed of the fault draws.")] = DEFAULT_SEED,
     worker_log: Annotated[Path, typer.Option(help="Where the workers' logs go.")] = DEFAULT_UP_LOG,
 ) -> None:
@@ -172,6 +184,9 @@ def up(
             except (EmulatorError, OSError) as error:
                 console.print(f"[red]cannot start the sandbox: {error}[/red]")
                 raise typer.Exit(2) from None
+        apply_drills(pipeline, plan, seed=seed)  # ddb-throttle, timeout (poison is the demo's)
+        # emulator-restart: sandbox seconds after the start (no tick here)
+        restart = RestartDrill.planned(plan, pipeline.clock.now_datetime())
         for payload in demo_catalogue(pipeline.clock.now_datetime()):
             pipeline.vendors.discovery.add(payload)
         console.print(_endpoints(pipeline))
@@ -182,6 +197,10 @@ def up(
         # the log file on top of it (the other order would put the workers' logs on the screen).
         with console.status("running") as status, worker_output(worker_log):
             while not stopping.wait(_STATUS_SECONDS):
+                if restart is not None and restart.due(pipeline.clock.now()):
+                    status.update("emulator restarting (state saved, down, restored)")
+                    restart.run(pipeline)  # from this thread: it started the emulator
+                    console.print(f"emulator restart: {restart.check()[2]}")
                 counters = pipeline.sandbox.counters()
                 invocations = sum(counter.invocations for counter in counters.values())
                 shipper = pipeline.sandbox.log_shipper

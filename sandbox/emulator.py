@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ DEFAULT_PORT: Final = 4566  # what Pulumi.local.yaml's provider endpoints point 
 DEFAULT_REGION: Final = "us-east-1"
 SERVER_MODULE: Final = "sandbox.emulator_server"  # moto's server without its per-request overheads
 CALLS_PATH: Final = "/_dmd/calls"  # the server's call counter (`sandbox.emulator_server.CALLS_PATH`)
+STATE_PATH: Final = "/_dmd/state"  # the state save of a restart (`sandbox.emulator_state.STATE_PATH`)
+RESTORE_OPTION: Final = "--restore"  # the server's option to start from a saved state
+THROTTLE_PATH: Final = "/_dmd/throttle"  # the throttle drill (`sandbox.emulator_throttle.THROTTLE_PATH`)
 _STARTUP_SECONDS: Final = 30.0
 _STOP_SECONDS: Final = 5.0
 _POLL_SECONDS: Final = 0.02
@@ -46,6 +50,48 @@ class CountedCalls:
     def bodies(self, operation: str) -> list[str]:
         """The kept request bodies of one operation."""
         return [body for name, body in self.kept if name == operation]
+
+
+@dataclass(frozen=True)
+class ThrottledWrites:
+    """The throttle drill's state: its rate and the workers' DynamoDB writes refused so far."""
+
+    rate: float
+    throttled: int
+    by_operation: dict[str, int]
+    by_table: dict[str, int]
+
+    @classmethod
+    def of(cls, answer: Mapping[str, Any]) -> ThrottledWrites:
+        """Read the answer of `GET /_dmd/throttle`."""
+        return cls(
+            rate=float(answer.get("rate", 0.0)),
+            throttled=int(answer.get("throttled", 0)),
+            by_operation={str(key): int(value) for key, value in (answer.get("byOperation") or {}).items()},
+            by_table={str(key): int(value) for key, value in (answer.get("byTable") or {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class EmulatorRestart:
+    """One restart: the server's pid before and after, what was saved, how long it took and was down."""
+
+    old_pid: int
+    new_pid: int
+    saved: dict[str, Any]  # the save's summary (`sandbox.emulator_state.StateSummary.as_json`)
+    saving_seconds: float  # from closing the door to the state written
+    down_seconds: float  # from closing the door to the new server answering
+
+    def as_json(self) -> dict[str, Any]:
+        """The restart as a JSON object (camelCase keys)."""
+        return {
+            "oldPid": self.old_pid,
+            "newPid": self.new_pid,
+            "stateBytes": self.saved.get("sizeBytes"),
+            "services": self.saved.get("services", []),
+            "savingSeconds": round(self.saving_seconds, 3),
+            "downSeconds": round(self.down_seconds, 3),
+        }
 
 
 class EmulatorError(Exception):
@@ -72,6 +118,7 @@ class Emulator:
         self._log_dir: tempfile.TemporaryDirectory[str] | None = None
         self._port: int | None = None
         self._saved_environment: dict[str, str | None] = {}
+        self._restarts = 0
 
     # ---------------------------------------------------------------------------------------------
 
@@ -108,18 +155,7 @@ class Emulator:
             _refuse_taken_port(self._requested_port)
         self._log_dir = tempfile.TemporaryDirectory(prefix="dmd-emulator-")
         log_path = Path(self._log_dir.name) / "moto-server.log"
-        environment = dict(os.environ)
-        with log_path.open("wb") as log:
-            self._process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
-                [sys.executable, "-m", SERVER_MODULE, "-H", HOST, "-p", str(self._requested_port)],
-                env=environment,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                # Its own session: a terminal's Ctrl-C reaches us, and we stop it after the pollers.
-                start_new_session=True,
-                preexec_fn=_die_with_parent_preexec(),  # noqa: PLW1509 - only calls prctl, see below
-            )
+        self._launch(log_path, self._requested_port)
         atexit.register(self.stop)
         try:
             self._port = self._wait_for_port(log_path)
@@ -130,6 +166,91 @@ class Emulator:
         if self._configure_environment:
             self._apply_environment()
         return self
+
+    def _launch(self, log_path: Path, port: int, *arguments: str) -> None:
+        with log_path.open("wb") as log:
+            self._process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
+                [sys.executable, "-m", SERVER_MODULE, "-H", HOST, "-p", str(port), *arguments],
+                env=dict(os.environ),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Its own session: a terminal's Ctrl-C reaches us, and we stop it after the pollers.
+                start_new_session=True,
+                preexec_fn=_die_with_parent_preexec(),  # noqa: PLW1509 - only calls prctl, see below
+            )
+
+    def restart(self, *, down_seconds: float = 0.0) -> EmulatorRestart:
+        """Stop the server with its state saved, stay down `down_seconds`, start a new one from the state.
+
+        The old server first closes its door (requests arriving from then on wait, and fail with
+        the process: clients see a reset, then connection refused until the new server listens)
+        and waits for the requests in flight to answer, so the saved state has every answered
+        write and none half done (`sandbox.emulator_state`). The new process listens on the same
+        port. Call it from a thread that lives as long as the sandbox: the new server's parent-death
+        signal follows the thread that starts it. EmulatorError when the state cannot be saved (the
+        old server then goes on serving) or the new server does not come up.
+        """
+        if self._process is None or self._log_dir is None or self._port is None:
+            raise EmulatorError("the emulator is not running")
+        old_pid, port = self._process.pid, self._port
+        state_path = Path(self._log_dir.name) / "state.pickle"
+        down_since = time.monotonic()
+        try:
+            saved = self._request("POST", STATE_PATH, {"path": str(state_path)})
+        except urllib.error.HTTPError as error:
+            reason = error.read().decode(errors="replace")
+            raise EmulatorError(f"the emulator's state could not be saved: {reason}") from None
+        except OSError as error:
+            raise EmulatorError(f"the emulator's state could not be saved: {error}") from None
+        stopped_at = time.monotonic()
+        self._terminate()
+        time.sleep(max(0.0, down_seconds))
+        self._restarts += 1
+        log_path = Path(self._log_dir.name) / f"moto-server-{self._restarts}.log"
+        self._launch(log_path, port, RESTORE_OPTION, str(state_path))
+        try:
+            if self._wait_for_port(log_path) != port:
+                raise EmulatorError(f"the restarted emulator did not listen on port {port}")
+            self._wait_until_counting()
+        except BaseException:
+            self.stop()
+            raise
+        answering_at = time.monotonic()
+        return EmulatorRestart(
+            old_pid=old_pid,
+            new_pid=self.pid,
+            saved=saved,
+            saving_seconds=stopped_at - down_since,
+            down_seconds=answering_at - down_since,
+        )
+
+    def _terminate(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            _signal_group(process, signal.SIGTERM)
+            try:
+                process.wait(timeout=_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait(timeout=_STOP_SECONDS)
+        else:
+            process.wait()
+
+    def _wait_until_counting(self) -> None:
+        deadline = time.monotonic() + _STARTUP_SECONDS
+        while True:
+            try:
+                self._request("GET", CALLS_PATH)
+                return
+            except OSError as error:
+                if time.monotonic() > deadline:
+                    raise EmulatorError(
+                        f"the restarted emulator on {self.endpoint_url} does not answer: {error}"
+                    ) from None
+                time.sleep(_POLL_SECONDS)
 
     def start_counting(self, *, keep: Iterable[str] = ()) -> None:
         """Count the AWS requests received from now on (from zero), keeping `keep` operations' bodies."""
@@ -146,6 +267,14 @@ class Emulator:
             kept=[(str(entry["operation"]), str(entry["body"])) for entry in answer.get("kept", [])],
         )
 
+    def throttle_writes(self, rate: float, *, seed: int = 0) -> ThrottledWrites:
+        """Refuse `rate` of the workers' DynamoDB writes from now on (0: none), counting from zero."""
+        return ThrottledWrites.of(self._request("POST", THROTTLE_PATH, {"rate": rate, "seed": seed}))
+
+    def throttled_writes(self) -> ThrottledWrites:
+        """The throttle drill's rate and the writes it refused since it was set."""
+        return ThrottledWrites.of(self._request("GET", THROTTLE_PATH))
+
     def reset(self) -> None:
         """Empty every service's state (moto's reset API)."""
         try:
@@ -157,16 +286,7 @@ class Emulator:
         """Stop the server process (terminate, then kill) and restore the environment; idempotent."""
         atexit.unregister(self.stop)
         self._restore_environment()
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            _signal_group(process, signal.SIGTERM)
-            try:
-                process.wait(timeout=_STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
-                process.wait(timeout=_STOP_SECONDS)
-        elif process is not None:
-            process.wait()
+        self._terminate()
         if self._log_dir is not None:
             self._log_dir.cleanup()
             self._log_dir = None

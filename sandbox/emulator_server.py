@@ -30,6 +30,14 @@ agent), keeping the bodies of the operations asked for; `GET /_dmd/calls` return
 Counting is O(1) per request (moto's own request recorder appends each request, body and headers,
 to a file: about 8 % of the server's time, and gigabytes for a 50,000-fan run).
 
+Behind the counter, `sandbox.emulator_throttle.WriteThrottle` refuses a seeded share of the workers'
+DynamoDB writes with `ProvisionedThroughputExceededException` while `POST /_dmd/throttle` set a rate
+(the `ddb-throttle` drill).
+
+In front of everything, `sandbox.emulator_state.StateControl` lets every request through a gate
+that `POST /_dmd/state` closes to save moto's backends (and the counts) to a file; `--restore FILE`
+starts a new server from such a file (the `emulator-restart` drill, `Emulator.restart`).
+
 Behaviour is otherwise moto's own: same application, request handler and backends.
 """
 
@@ -44,6 +52,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs
 
@@ -57,12 +66,18 @@ from moto.kinesis import models as kinesis_models
 from moto.moto_server import werkzeug_app
 from moto.sqs.models import Queue as SqsQueue
 
+from sandbox.emulator_state import StateControl, adopt_layer_state, layer_state, restore_state
+from sandbox.emulator_throttle import WriteThrottle
+
 _MOTO_SHARD_GET_RECORDS = kinesis_models.Shard.get_records
+CONTROL_PREFIX: Final = "/_dmd/"
 CALLS_PATH: Final = "/_dmd/calls"
 # moto's event sources that hold the mappings it invokes from (`lambda_event_source_mappings`).
 MAPPING_SOURCES: Final = (kinesis_models.Stream, SqsQueue, DynamoDbTable)
 MAPPING_HOOK: Final = "lambda_event_source_mappings"
 _counting_installed = False
+RESTORE_OPTION: Final = "--restore"
+_restored_layers: dict[str, Any] = {}  # the middlewares' state read by `--restore`, for the new ones
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -85,7 +100,8 @@ class CallCounter:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == CALLS_PATH:
             return self._control(environ, start_response)
-        if self._counting:
+        # The sandbox's other control paths (`/_dmd/…`, e.g. the throttle drill's) are no AWS calls.
+        if self._counting and not str(environ.get("PATH_INFO", "")).startswith(CONTROL_PREFIX):
             self._count(environ)
         return self.app(environ, start_response)
 
@@ -295,8 +311,18 @@ def tune() -> None:
     if not _counting_installed:
         dispatcher = werkzeug_app.DomainDispatcherApplication
 
-        def counted_application(create_app: Any) -> CallCounter:
-            return CallCounter(dispatcher(create_app))
+        def counted_application(create_app: Any) -> StateControl:
+            # Counted first, so a throttled request is still a call (`sandbox.emulator_throttle`).
+            throttle = WriteThrottle(dispatcher(create_app), read_body=_body)
+            counter = CallCounter(throttle)
+            # Across a restart the counts and the throttle's rate and counts go on where they were.
+            layers: dict[str, Any] = {"calls": counter, "throttle": throttle}
+            for name, layer in layers.items():
+                adopt_layer_state(layer, _restored_layers.get(name))
+            # Every request passes the state gate (a save sees no request half done).
+            return StateControl(
+                counter, extra=lambda: {name: layer_state(layer) for name, layer in layers.items()}
+            )
 
         # `moto.server.main` builds its application from this name.
         server.DomainDispatcherApplication = counted_application  # type: ignore[attr-defined,assignment]
@@ -305,8 +331,18 @@ def tune() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run moto's server with `argv` (moto's own options)."""
+    arguments = list(argv if argv is not None else sys.argv[1:])
     tune()
-    server.main(argv if argv is not None else sys.argv[1:])
+    if RESTORE_OPTION in arguments:
+        at = arguments.index(RESTORE_OPTION)
+        path = Path(arguments[at + 1])
+        del arguments[at : at + 2]
+        summary, extra = restore_state(path)
+        _restored_layers.update(extra)
+        print(
+            f"dmd: restored {', '.join(summary.services)} from {path} in {summary.seconds:.2f} s", flush=True
+        )
+    server.main(arguments)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from infra.naming import log_group_name
 from sandbox.clock import SandboxClock
+from sandbox.drill_faults import TIMEOUT, SeededRate
 from sandbox.environment import EnvironmentGate
 from sandbox.log_shipper import InvocationLog, InvocationLogSink, LogDestination, environment_stream_name
 
@@ -25,6 +26,10 @@ RUNTIME: Final = "python3.12"
 
 class HandlerImportError(Exception):
     """The handler path names no importable callable (Lambda's Runtime.ImportModuleError)."""
+
+
+class InvocationTimeoutError(Exception):
+    """The invocation timed out (the `timeout` drill): Lambda has no answer, only a function error."""
 
 
 @dataclass
@@ -68,7 +73,9 @@ class WorkerCounters:
     records_failed: int = 0
     records_filtered: int = 0
     records_discarded: int = 0
-    timeouts: int = 0  # invocations that ran past their timeout (real time)
+    timeouts: int = 0  # invocations that ran past their timeout (real time), injected ones included
+    timeouts_injected: int = 0  # invocations the `timeout` drill ended mid-batch
+    records_in_timed_out_batches: int = 0  # their batches' records (each batch is retried whole)
 
 
 class FunctionCounters:
@@ -140,6 +147,8 @@ class LambdaFunction:
         self._log_sink = log_sink
         # One execution environment per function instance, so one log stream, as Lambda names them.
         self.log_stream_name = environment_stream_name(settings.version)
+        # The `timeout` drill: which of the pollers' invocations time out mid-batch (rate 0: none).
+        self.injected_timeouts = SeededRate(TIMEOUT)
 
     @property
     def worker(self) -> str:
@@ -155,8 +164,12 @@ class LambdaFunction:
         """Tell running invocations that no time is left (their contexts report 0 ms from now on)."""
         self._shutdown.set()
 
-    def invoke(self, event: Any) -> Any:
-        """Run the handler with `event` and a fresh context; its exception propagates (a function error)."""
+    def invoke(self, event: Any, *, time_out: bool = False) -> Any:
+        """Run the handler with `event` and a fresh context; its exception propagates (a function error).
+
+        `time_out`: the invocation times out once the handler is done with `event` (its side effects
+        happen, its answer is lost): InvocationTimeoutError, counted and logged as Lambda's timeout.
+        """
         settings = self.settings
         with self._gate.applied(self._gate_owner, self._environment):
             # The timeout runs from when the invocation starts, not from when it began waiting for
@@ -179,7 +192,7 @@ class LambdaFunction:
                     handler, init_ms = self._resolve()
                     if log is not None:
                         log.handler_started(init_ms)
-                    return handler(event, context)
+                    response = handler(event, context)
                 except Exception:
                     self.counters.add(function_errors=1)
                     if log is not None:
@@ -198,6 +211,15 @@ class LambdaFunction:
                             overrun,
                             settings.timeout_seconds,
                         )
+                if time_out:
+                    self.counters.add(timeouts=1, timeouts_injected=1, function_errors=1)
+                    if log is not None:
+                        log.status = "timeout"
+                    raise InvocationTimeoutError(
+                        f"{settings.worker}: invocation {context.aws_request_id} timed out "
+                        f"(injected) after {settings.timeout_seconds} s"
+                    )
+                return response
 
     @contextmanager
     def _logged(self, request_id: str) -> Iterator[InvocationLog | None]:

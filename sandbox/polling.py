@@ -7,7 +7,12 @@ import threading
 from collections.abc import Callable
 from typing import Final
 
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError
+
 LOGGER: Final = logging.getLogger("sandbox")
+# What botocore raises while nothing listens on the emulator's port, or a connection dies with it.
+UNREACHABLE_ERRORS: Final = (BotoConnectionError, HTTPClientError)
 IDLE_MIN_SECONDS: Final = 0.005
 IDLE_MAX_SECONDS: Final = 0.2
 JOIN_SECONDS: Final = 30.0
@@ -65,6 +70,12 @@ class PollingThread:
         while not self._stopping.is_set():
             try:
                 done = self._poll_once()
+            except UNREACHABLE_ERRORS as error:
+                # The emulator is down (a restart): one line, not a traceback per round; retried.
+                self.errors += 1
+                LOGGER.warning("%s: emulator unreachable, retrying: %s", self.name, error)
+                done = 0
+                pause = self._idle_max
             except Exception:
                 self.errors += 1
                 LOGGER.exception("%s: poll failed", self.name)

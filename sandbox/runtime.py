@@ -32,7 +32,7 @@ from infra.synth import RecordedResource, ResourceGraph
 from sandbox.appsync import AppSyncResolver
 from sandbox.cdc import CdcTailer, ChangeObserver, Precision
 from sandbox.clock import SandboxClock
-from sandbox.emulator import DEFAULT_PORT, Emulator
+from sandbox.emulator import DEFAULT_PORT, Emulator, EmulatorRestart
 from sandbox.emulator import emulator_environment as sandbox_emulator_environment
 from sandbox.environment import PROCESS_GATE
 from sandbox.function import FunctionSettings, LambdaFunction, WorkerCounters
@@ -261,6 +261,11 @@ class Sandbox:
             if self._background or not self.pump():
                 time.sleep(RUN_UNTIL_PAUSE_SECONDS)
 
+    def inject_timeouts(self, rate: float, *, seed: int = 0) -> None:
+        """The `timeout` drill: `rate` of the pollers' invocations time out mid-batch from now on."""
+        for function in self.functions.values():
+            function.injected_timeouts.configure(rate=rate, seed=seed)
+
     def counters(self) -> dict[str, WorkerCounters]:
         """Per worker: invocations, function errors, records processed, failed, filtered and discarded."""
         return {worker: function.counters.snapshot() for worker, function in sorted(self.functions.items())}
@@ -294,6 +299,35 @@ class Sandbox:
     def background_errors(self) -> int:
         """Failed background rounds (emulator or delivery errors, not function errors)."""
         return sum(component.errors for component in self._components())
+
+    def restart_emulator(self, *, down_seconds: float = 0.0) -> EmulatorRestart:
+        """Restart the emulator with its state (`Emulator.restart`); pollers resume from their checkpoints.
+
+        Lambda's side pauses first: the event-source pollers and the schedules finish the
+        invocations they are in (against the running emulator) and invoke nothing while it is
+        down, as Lambda does not invoke what a mapping cannot read (no retry attempt spent); then
+        they go on from where they were (their shard positions, buffered and pending batches are
+        this process's, the queues' in-flight messages and their visibility the restored
+        emulator's; schedule firings that fell due meanwhile fire at once). An invocation cut off
+        mid-call is the `timeout` drill's subject, not this one's. The CDC copy and every other
+        client (the vendors' status publisher, log shipping, progress checks) keep running and
+        retry their calls until the emulator answers again. Call it from the thread that started
+        the sandbox (the new server's parent-death signal follows that thread).
+        """
+        if self.emulator is None:
+            raise SandboxError("the sandbox is not started")
+        paused: list[Schedule | Poller] = (
+            [*self.schedules, *self.pollers.values()] if self._background else []
+        )
+        for component in paused:
+            component.stop(wait=False)  # all at once, then wait for their current rounds
+        for component in paused:
+            component.stop()
+        try:
+            return self.emulator.restart(down_seconds=down_seconds)
+        finally:
+            for component in paused:
+                component.start()
 
     # ---------------------------------------------------------------------------------------------
 

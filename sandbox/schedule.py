@@ -212,10 +212,14 @@ class Schedule(PolledInBackground):
                         due.append((retry.event, retry.attempt))
                 self._in_flight = len(due)
             try:
-                for event, attempt in due:
+                for index, (event, attempt) in enumerate(due):
                     # A round can hold many firings (a minutely rule whose invocations waited for
                     # the environment gate, a clock jump): a stopping sandbox does not run them all.
+                    # The rest are kept for the next round, in order: a pause (the emulator's
+                    # restart, `Sandbox.restart_emulator`) delivers them when it resumes.
                     if self._thread.stopping:
+                        with self._lock:
+                            self._retries.extend(_Retry(now, left, rest) for rest, left in due[index:])
                         break
                     self._deliver(event, attempt=attempt)
                     with self._lock:

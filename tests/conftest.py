@@ -5,6 +5,17 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests (hypothesis): the same examples on every run and machine, so a CI failure reproduces
+# locally and `make test` never fails by luck; `HYPOTHESIS_PROFILE=explore` draws fresh ones (and more)
+# when hunting for new counterexamples. No deadline: this 2-core machine runs tests in parallel, and a
+# slow example is not a wrong one. 100 examples meet each strategy's fault classes several times over.
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, max_examples=100, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("explore", deadline=None, max_examples=1_000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

@@ -27,9 +27,16 @@ which the sandbox clock cannot speed up), the demo's suppressed artist is added 
 list (`SUPPRESSED_ARTIST_IDS`), as an operator would, and with `sms-timeout` faults the vendor
 timeout is 2 s instead of 10 s (each timeout holds the send shard that long).
 
+Fault drills (`--faults ddb-throttle=…,timeout=…,poison=…`, `sandbox.drill_faults`): the throttle
+and the timeouts start at the tick with the vendors' faults (`drills.apply_drills`); the poison
+records are written with the demand (`poison`). The report's `faultDrills` section says what each
+injected and how it ended (`drills.drill_report`), and "poison records accounted for" is checked.
+
 The package: `catalogue` (venues, events), `options` (what the command takes), `plan` (the window,
-Discovery's payloads, the fans' demand and the notifications it must produce), `snapshot` (the run's
-state), `report` (the JSON report and its invariants), `display` (live view, summary), `run` (the run).
+Discovery's payloads, the fans' demand and the notifications it must produce), `poison` (the
+malformed demand of the poison drill), `drills` (turning the drills on, reading back what they did),
+`snapshot` (the run's state), `report` (the JSON report and its invariants), `display` (live view,
+summary), `run` (the run).
 """
 
 from sandbox.demo.options import (

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from sandbox.demo.report import DemoReport
+from sandbox.demo.restart_drill import restart_rows
 from sandbox.demo.snapshot import Snapshot
 
 
@@ -49,6 +51,29 @@ def live_view(snapshot: Snapshot, expected: int) -> Group:
     return Group(header, workers, statuses, queues, footer)
 
 
+def drill_rows(drills: dict[str, Any]) -> list[tuple[str, str]]:
+    """The summary's lines for the fault drills that ran (none when no drill was asked for)."""
+    rows: list[tuple[str, str]] = []
+    throttle, timeouts, poison = (drills.get(name) or {} for name in ("ddbThrottle", "timeouts", "poison"))
+    if throttle.get("rate"):
+        rows.append(("DynamoDB writes throttled (retried)", str(throttle["throttledWrites"])))
+    if timeouts.get("rate"):
+        rows.append(
+            (
+                "invocations timed out mid-batch (records retried)",
+                f"{timeouts['injected']} ({timeouts['recordsInTimedOutBatches']})",
+            )
+        )
+    if poison.get("rate"):
+        rows.append(
+            (
+                "poison demand records: skipped by generator / parked",
+                f"{poison['injected']}: {poison['skippedByGenerator']} / {poison['parked']}",
+            )
+        )
+    return rows
+
+
 def _red_if(value: int) -> Text:
     return Text(str(value), style="bold red" if value else "")
 
@@ -75,6 +100,10 @@ def summary_table(report: DemoReport) -> Table:
     table.add_row("not terminal", str(notes["nonTerminal"]))
     table.add_row("duplicates sent", str(document["duplicatesSent"]["total"]))
     table.add_row("records in dead-letter queues", str(document["deadLetters"]["total"]))
+    for name, value in drill_rows(document.get("faultDrills") or {}):
+        table.add_row(name, value)
+    for name, value in restart_rows(document.get("faultDrills") or {}):
+        table.add_row(name, value)
     latency = document["latencySeconds"]["all"]
     if latency:
         table.add_row(

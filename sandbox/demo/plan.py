@@ -7,12 +7,15 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sandbox.demo.catalogue import NOTIFIABLE_EVENTS, REGISTRATION_SALE, SUPPRESSED_EVENT, DemoEvent
 from sandbox.demo.options import DemoOptions
 from sandbox.vendors import DiscoverySale, discovery_event
 from workers.shared.models import ContactMethod, DemandRecord, notification_key
+
+if TYPE_CHECKING:
+    from sandbox.demo.poison import PoisonRecord
 
 SLOT: Final = timedelta(minutes=30)
 _SHARE_SUPPRESSED_ARTIST: Final = 0.05
@@ -72,6 +75,7 @@ class DemoPlan:
     expected_sms: int = 0
     expected_email: int = 0
     fans_by_kind: Counter[str] = field(default_factory=Counter)
+    poison: list[PoisonRecord] = field(default_factory=list)  # the `poison` drill's malformed records
 
 
 def next_tick(now: datetime) -> datetime:
@@ -179,7 +183,7 @@ def demand_items(plan: DemoPlan) -> list[dict[str, Any]]:
     """The fans' opt-ins as plain items, as the fan-facing system writes them (docs/contracts/demand.md)."""
     # DemandRecord writes the reference's attributes only (PK, SK, type, fanId, eventId, saleId,
     # contactMethod, phoneNumber?, email?, marketId, locale): nothing the fan-facing system would not.
-    return [demand.to_item() for demand in plan.demand]
+    return [demand.to_item() for demand in plan.demand] + [record.item for record in plan.poison]
 
 
 def _expect(plan: DemoPlan, demand: DemandRecord) -> None:

@@ -15,6 +15,7 @@ from rich.live import Live
 from infra.naming import Naming
 from sandbox.demo.catalogue import NOTIFIABLE_EVENTS, SUPPRESSED_EVENT
 from sandbox.demo.display import live_view, summary_table
+from sandbox.demo.drills import apply_drills
 from sandbox.demo.options import DemoOptions
 from sandbox.demo.plan import (
     DemoPlan,
@@ -24,8 +25,11 @@ from sandbox.demo.plan import (
     plan_demand,
     window_sales,
 )
+from sandbox.demo.poison import poison_demand
 from sandbox.demo.report import DemoReport, build_report
+from sandbox.demo.restart_drill import RestartDrill, extend_report
 from sandbox.demo.snapshot import Snapshot
+from sandbox.drill_faults import POISON
 from sandbox.pipeline import Pipeline, PipelineMode
 from sandbox.vendors import NO_FAULTS
 from sandbox.worker_log import worker_output
@@ -79,9 +83,11 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
         environment_overrides=overrides,
         ship_logs=options.ship_logs,
     )
-    with worker_output(options.worker_log), pipeline:
+    with worker_output(options.worker_log) as worker_log, pipeline:
         snapshot = _run(pipeline, options, tick, screen, started)
+        worker_log.flush()  # the report reads the generator's skipped-record lines back (poison drill)
         report = build_report(pipeline, snapshot.plan, options, snapshot.state, time.monotonic() - started)
+        extend_report(report, pipeline, options.faults, snapshot.restart, snapshot.state.counters)
     screen.print()
     screen.print(summary_table(report))
     if options.report_path is not None:
@@ -94,7 +100,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
 def _sleep_showing(show: Callable[[str], None], phase: str, seconds: float) -> None:
     until = time.monotonic() + seconds
     while time.monotonic() < until:
-        time.sleep(_REFRESH_SECONDS)
+        time.sleep(min(_REFRESH_SECONDS, max(0.0, until - time.monotonic())))
         show(phase)
 
 
@@ -102,6 +108,7 @@ def _sleep_showing(show: Callable[[str], None], phase: str, seconds: float) -> N
 class _Finished:
     plan: DemoPlan
     state: Snapshot
+    restart: RestartDrill | None = None
 
 
 def _run(
@@ -149,6 +156,8 @@ def _run(
         # 2. The tick: the scheduler's window opens; faults and API-call counting start with it.
         pipeline.start_counting_api_calls()
         pipeline.vendors.configure_faults(options.faults, anchor=tick.timestamp())
+        apply_drills(pipeline, options.faults, seed=options.seed)  # ddb-throttle, timeout
+        restart = RestartDrill.planned(options.faults, tick)  # emulator-restart
         pipeline.clock.advance_to(tick)
         ticked = time.monotonic()
         give_up = ticked + options.deadline_seconds
@@ -158,17 +167,26 @@ def _run(
         while True:
             show("sending", check=True)
             seen = state.progress.seen
-            done = seen >= len(plan.expected) and state.terminal == seen
-            if done:
+            notified = seen >= len(plan.expected) and state.terminal == seen
+            if notified and state.pipeline_seconds is None:
                 state.pipeline_seconds = time.monotonic() - ticked
+            if restart is not None and restart.due(pipeline.clock.now()):
+                show("emulator restarting")  # from this thread: it started the emulator
+                restart.run(pipeline)
+                continue
+            done = notified and (restart is None or restart.finished)
             if done or time.monotonic() >= give_up:
                 break
-            _sleep_showing(show, "sending", _CHECK_SECONDS)
+            pause = _CHECK_SECONDS
+            if restart is not None and not restart.finished:  # on time, not up to a check late
+                until = pipeline.clock.real_seconds(restart.due_at - pipeline.clock.now())
+                pause = min(pause, max(until, _REFRESH_SECONDS / 10))
+            _sleep_showing(show, "sending", pause)
         # Let the stragglers (late status events, filtered change records) reach the counters.
         pipeline.sandbox.wait_until_idle(stable_for=0.5, deadline=5.0)
         show("done" if done else "deadline passed", check=True)
         state.settle(pipeline.notifications())  # everything, for the report
-    return _Finished(plan, state)
+    return _Finished(plan, state, restart)
 
 
 def _seed(pipeline: Pipeline, plan: DemoPlan, options: DemoOptions, show: Callable[[str], None]) -> None:
@@ -200,6 +218,7 @@ def _seed(pipeline: Pipeline, plan: DemoPlan, options: DemoOptions, show: Callab
     if not shortened:
         raise RuntimeError(f"the events' short URLs were not there within {options.deadline_seconds:g} s")
     plan_demand(plan, options, sale_ids)
+    poison_demand(plan, rate=options.faults.rates.get(POISON, 0.0), seed=options.seed)
     pipeline.vendors.sms.unassigned_numbers |= plan.unassigned_numbers
     pipeline.put_items(demand_items(plan))
     show("waiting for the sandbox to settle")

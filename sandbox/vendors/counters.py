@@ -29,6 +29,11 @@ class VendorCounters:
             if fault is not None:
                 self.faults[fault.value] += 1
 
+    def injected(self, fault: Effect) -> None:
+        """Count a fault injected apart from a request's answer (e.g. a message's statuses duplicated)."""
+        with self._lock:
+            self.faults[fault.value] += 1
+
     def of_key(self, endpoint: str, key: str) -> int:
         """How many requests of `endpoint` named `key`."""
         with self._lock:

@@ -153,4 +153,5 @@ class VendorFakes:
         report["sms"]["deduplicating"] = self.sms.deduplicate
         report["sms"]["statusEventsPublished"] = dict(self.publisher.published)
         report["sms"]["statusEventsPending"] = self.publisher.pending
+        report["sms"]["statusEventsDuplicated"] = dict(self.publisher.duplicated)
         return report

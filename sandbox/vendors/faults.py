@@ -3,7 +3,8 @@
 `parse_faults("sms=0.3,bitly-429=0.2")` reads a plan: an error rate per kind, a latency per vendor,
 and outage windows on the sandbox clock. Whether a request fails is a pure function of the seed, the
 vendor, the request's key and how many requests of that key came before, so a run with the same
-seed and inputs fails the same requests whatever the thread interleaving.
+seed and inputs fails the same requests whatever the thread interleaving. The sandbox's own drill
+kinds (`ddb-throttle`, `timeout`, `poison`: `sandbox.drill_faults`) are read into the same rates.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
 from sandbox.clock import SandboxClock
+from sandbox.drill_faults import DRILL_FAULT_KINDS
 
 VENDORS: Final = ("sms", "bitly", "discovery", "accounts")
 
@@ -31,6 +33,9 @@ class Effect(enum.StrEnum):
     INVALID = "invalid"  # SMS accepted, then failed by the carrier: INVALID_NUMBER
     BLOCKED = "blocked"  # SMS accepted, then failed by the carrier: BLOCKED
     OUT_OF_ORDER = "out-of-order"  # SMS accepted and delivered, statuses published last to first
+    # Not a request's answer: each status event of the message published twice, the copy late
+    # (after the next status; the last one's a second later), with the same timestamp.
+    DUPLICATE_STATUS = "duplicate-status"
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,17 @@ FAULT_KINDS: Final[Mapping[str, FaultKind]] = {
         ),
         FaultKind("sms-invalid", "sms", Effect.INVALID, "accepted, then failed INVALID_NUMBER"),
         FaultKind("sms-blocked", "sms", Effect.BLOCKED, "accepted, then failed BLOCKED"),
+        FaultKind(
+            "sms-out-of-order", "sms", Effect.OUT_OF_ORDER, "accepted; statuses published last to first"
+        ),
+        # Drawn apart from the request's own fault (`STATUS_STREAM`): a message's statuses may be
+        # reversed and duplicated at once.
+        FaultKind(
+            "sms-duplicate-status",
+            "sms-status",
+            Effect.DUPLICATE_STATUS,
+            "each status event published twice, the copy after the next status",
+        ),
         FaultKind("bitly-429", "bitly", Effect.THROTTLED, "Bitly answers 429 RATE_LIMIT_EXCEEDED"),
         FaultKind("bitly-5xx", "bitly", Effect.SERVER_ERROR, "Bitly answers 503"),
         FaultKind("discovery-5xx", "discovery", Effect.SERVER_ERROR, "Discovery answers 503"),
@@ -61,6 +77,8 @@ FAULT_KINDS: Final[Mapping[str, FaultKind]] = {
     )
 }
 FAULT_ALIASES: Final[Mapping[str, str]] = {"sms-5xx": "sms"}
+STATUS_STREAM: Final = "-status"  # a vendor's status stream faults: `sms-status`, drawn per message
+EMULATOR_RESTART: Final = "emulator-restart"  # `emulator-restart=SECONDS` after the tick (`Emulator.restart`)
 _LATENCY_SUFFIX: Final = "-latency"
 _OUTAGE_SUFFIX: Final = "-outage"
 
@@ -87,11 +105,17 @@ class FaultPlan:
     rates: Mapping[str, float] = field(default_factory=dict)
     latency: Mapping[str, float] = field(default_factory=dict)
     outages: Mapping[str, tuple[Window, ...]] = field(default_factory=dict)
+    emulator_restart: float | None = None  # sandbox seconds after the anchor (the demo's tick)
 
     @property
     def empty(self) -> bool:
         """Whether the plan injects nothing."""
-        return not (any(self.rates.values()) or any(self.latency.values()) or any(self.outages.values()))
+        return not (
+            any(self.rates.values())
+            or any(self.latency.values())
+            or any(self.outages.values())
+            or self.emulator_restart is not None
+        )
 
     def rates_of(self, vendor: str) -> list[tuple[Effect, float]]:
         """The vendor's (effect, rate) pairs, in the order of `FAULT_KINDS`."""
@@ -109,6 +133,8 @@ class FaultPlan:
             for vendor, windows in self.outages.items()
             for window in windows
         ]
+        if self.emulator_restart is not None:
+            parts.append(f"{EMULATOR_RESTART}={self.emulator_restart:g}")
         return ",".join(parts) or "none"
 
 
@@ -120,6 +146,7 @@ def parse_faults(text: str) -> FaultPlan:
     rates: dict[str, float] = {}
     latency: dict[str, float] = {}
     outages: dict[str, list[Window]] = {}
+    restart_at: float | None = None
     for raw in text.split(","):
         part = raw.strip()
         if not part or part == "none":
@@ -132,32 +159,45 @@ def parse_faults(text: str) -> FaultPlan:
             vendor = name.removesuffix(_LATENCY_SUFFIX)
             _refuse_repeat(name, vendor in latency)
             latency[vendor] = _seconds(name, value)
+        elif name == EMULATOR_RESTART:
+            _refuse_repeat(name, restart_at is not None)
+            restart_at = _restart_seconds(value)
         elif name.endswith(_OUTAGE_SUFFIX) and name.removesuffix(_OUTAGE_SUFFIX) in VENDORS:
             outages.setdefault(name.removesuffix(_OUTAGE_SUFFIX), []).append(_window(name, value))
-        elif name in FAULT_KINDS:
+        elif name in FAULT_KINDS or name in DRILL_FAULT_KINDS:
             _refuse_repeat(name, name in rates)
             rates[name] = _rate(name, value)
         else:
             raise FaultSpecError(f"unknown fault {name!r}; {fault_vocabulary()}")
     for vendor in VENDORS:
-        total = sum(rate for kind, rate in rates.items() if FAULT_KINDS[kind].vendor == vendor)
+        total = sum(rate for kind, rate in rates.items() if _vendor_of(kind) == vendor)
         if total > 1:
             named = ", ".join(
-                f"{kind}={rate:g}" for kind, rate in rates.items() if FAULT_KINDS[kind].vendor == vendor
+                f"{kind}={rate:g}" for kind, rate in rates.items() if _vendor_of(kind) == vendor
             )
             raise FaultSpecError(f"the {vendor} fault rates add up to {total:g} (> 1): {named}")
     return FaultPlan(
-        rates=rates, latency=latency, outages={vendor: tuple(found) for vendor, found in outages.items()}
+        rates=rates,
+        latency=latency,
+        outages={vendor: tuple(found) for vendor, found in outages.items()},
+        emulator_restart=restart_at,
     )
 
 
 def fault_vocabulary() -> str:
     """What `parse_faults` accepts, in one line (for error messages and `--help`)."""
     return (
-        f"known kinds: {', '.join(FAULT_KINDS)} (KIND=RATE, 0..1); "
+        f"known kinds: {', '.join(FAULT_KINDS)}; sandbox drills: {', '.join(DRILL_FAULT_KINDS)} "
+        "(KIND=RATE, 0..1); "
         f"per vendor ({', '.join(VENDORS)}): VENDOR-latency=SECONDS, VENDOR-outage=START-END "
-        "(sandbox seconds after the run starts)"
+        f"(sandbox seconds after the run starts); {EMULATOR_RESTART}=SECONDS (after the tick)"
     )
+
+
+def _vendor_of(kind: str) -> str | None:
+    """The vendor a fault kind hits; None for the sandbox's own drill kinds (`sandbox.drill_faults`)."""
+    found = FAULT_KINDS.get(kind)
+    return found.vendor if found is not None else None
 
 
 def _refuse_repeat(name: str, repeated: bool) -> None:
@@ -182,6 +222,18 @@ def _seconds(name: str, value: str) -> float:
         seconds = -1.0
     if not 0 <= seconds <= 60:
         raise FaultSpecError(f"{name} must be a number of seconds from 0 to 60, got {value!r}")
+    return seconds
+
+
+def _restart_seconds(value: str) -> float:
+    try:
+        seconds = float(value.removesuffix("s"))
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise FaultSpecError(
+            f"{EMULATOR_RESTART} must be sandbox seconds after the tick, from 0 to 3600, got {value!r}"
+        )
     return seconds
 
 
@@ -213,6 +265,7 @@ class VendorFaults:
         self._seed = seed
         self._lock = threading.Lock()
         self._rates: list[tuple[Effect, float]] = []
+        self._status_rates: dict[Effect, float] = {}  # the vendor's status stream (`STATUS_STREAM`)
         self._latency = 0.0
         self._outages: list[Window] = []  # sandbox epoch seconds
         self._scripted: dict[str, deque[Effect | None]] = {}
@@ -223,6 +276,7 @@ class VendorFaults:
         start = self._clock.now() if anchor is None else anchor
         with self._lock:
             self._rates = plan.rates_of(self.vendor)
+            self._status_rates = dict(plan.rates_of(self.vendor + STATUS_STREAM))
             self._latency = plan.latency.get(self.vendor, 0.0)
             self._outages = [
                 Window(start + window.start, start + window.end)
@@ -243,12 +297,19 @@ class VendorFaults:
         """No faults at all from now on (scripts, outages, rates, latency)."""
         with self._lock:
             self._rates, self._latency, self._outages = [], 0.0, []
+            self._status_rates = {}
             self._scripted.clear()
 
     @property
     def latency(self) -> float:
         """Seconds added to every answer."""
         return self._latency
+
+    def status_fault(self, effect: Effect, key: str) -> bool:
+        """Whether the status events of `key`'s message get `effect` (one seeded draw per key and effect)."""
+        with self._lock:
+            rate = self._status_rates.get(effect, 0.0)
+        return bool(rate) and seeded_draw(self._seed, f"{self.vendor}{STATUS_STREAM}:{effect}", key, 0) < rate
 
     def decide(self, key: str) -> Effect | None:
         """The effect for this request of `key`: scripted first, then outages, then the seeded rates."""

@@ -29,6 +29,7 @@ SMS_MESSAGES_PATH: Final = "/v1/messages"
 IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
 DEDUPLICATION_WINDOW_SECONDS: Final = 24 * 3600.0  # the documented window (sandbox seconds)
 DEFAULT_HANG_SECONDS: Final = 11.0  # longer than the workers' default vendor timeout (10 s)
+_COPY_AFTER_SECONDS: Final = 0.001  # a duplicated status's copy: just after the status that follows it
 _E164: Final = re.compile(r"^\+[1-9]\d{6,14}$")
 _CARRIER_FAILURES: Final[Mapping[Effect, tuple[str, str]]] = {
     Effect.INVALID: ("INVALID_NUMBER", "the number is not in service"),
@@ -199,8 +200,15 @@ class SmsService(VendorServer):
                 (status, delay, error)
                 for (status, _, error), delay in zip(reversed(steps), delays, strict=True)
             ]
-        for status, delay, error in steps:
-            due = accepted_at + delay * jitter
+        duplicated = self.faults.status_fault(Effect.DUPLICATE_STATUS, reference)
+        if duplicated:
+            self.counters.injected(Effect.DUPLICATE_STATUS)
+        dues = [accepted_at + delay * jitter for delay in delays]
+        for index, (status, _, error) in enumerate(steps):
+            due = dues[index]
+            # The copy comes late: after the next status (the last status's, one status gap later).
+            following = dues[index + 1] if index + 1 < len(dues) else due + self.delays.queued * jitter
+            again_at = following + _COPY_AFTER_SECONDS
             # Stamped when published, with the vendor's wall clock (the workers' clock too).
             self.publisher.schedule(
                 due,
@@ -213,4 +221,5 @@ class SmsService(VendorServer):
                     error_reason=error[1] if error else None,
                 ),
                 key=reference,
+                again_at=again_at if duplicated else None,
             )

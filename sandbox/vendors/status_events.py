@@ -46,13 +46,15 @@ class StatusPublisher:
     def __init__(self, clock: SandboxClock, sink: StatusSink | None = None) -> None:
         self._clock = clock
         self._sink = sink
-        self._heap: list[tuple[float, int, str, dict[str, Any]]] = []
+        # (due, order, history key, event, when to publish the event again: the duplicate drill)
+        self._heap: list[tuple[float, int, str, dict[str, Any], float | None]] = []
         self._order = 0
         self._condition = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.published: Counter[str] = Counter()
         self.history: dict[str, list[str]] = {}  # history key → statuses in the order published
+        self.duplicated: Counter[str] = Counter()  # statuses published a second time, per status
         self.errors = 0
 
     def attach(self, sink: StatusSink) -> None:
@@ -61,15 +63,23 @@ class StatusPublisher:
             self._sink = sink
             self._condition.notify_all()
 
-    def schedule(self, due: float, event: Mapping[str, Any], *, key: str | None = None) -> None:
+    def schedule(
+        self,
+        due: float,
+        event: Mapping[str, Any],
+        *,
+        key: str | None = None,
+        again_at: float | None = None,
+    ) -> None:
         """Publish `event` once the sandbox clock reaches `due`; its `history` is kept under `key`.
 
         `key` defaults to the event's messageId; the SMS fake passes the notification's reference,
-        which the events themselves need not carry.
+        which the events themselves need not carry. `again_at`: the same event (same timestamp) is
+        published a second time at that sandbox time, as a stream's at-least-once delivery can.
         """
         history_key = key if key is not None else str(event.get("messageId"))
         with self._condition:
-            heapq.heappush(self._heap, (due, self._order, history_key, dict(event)))
+            heapq.heappush(self._heap, (due, self._order, history_key, dict(event), again_at))
             self._order += 1
             self._condition.notify_all()
 
@@ -86,29 +96,33 @@ class StatusPublisher:
             now = self._clock.now()
             if sink is None:
                 return 0
-            due: list[tuple[str, dict[str, Any]]] = []
+            due: list[tuple[str, dict[str, Any], float | None]] = []
             while self._heap and self._heap[0][0] <= now:
-                _, _, history_key, event = heapq.heappop(self._heap)
-                due.append((history_key, event))
+                _, _, history_key, event, again_at = heapq.heappop(self._heap)
+                due.append((history_key, event, again_at))
         if not due:
             return 0
         stamp = iso_millis(datetime.now(UTC))
-        for _, event in due:
+        for _, event, _ in due:
             event.setdefault("timestamp", stamp)
         try:
-            sink([event for _, event in due])
+            sink([event for _, event, _ in due])
         except Exception:  # the stream may be briefly unavailable: keep the events, try again
             self.errors += 1
             LOGGER.exception("SMS status events could not be published; retrying")
             with self._condition:
-                for history_key, event in due:
-                    heapq.heappush(self._heap, (now, self._order, history_key, event))
+                for history_key, event, again_at in due:
+                    heapq.heappush(self._heap, (now, self._order, history_key, event, again_at))
                     self._order += 1
             return 0
-        self.published.update(str(event.get("status")) for _, event in due)
+        self.published.update(str(event.get("status")) for _, event, _ in due)
         with self._condition:
-            for history_key, event in due:
+            for history_key, event, again_at in due:
                 self.history.setdefault(history_key, []).append(str(event.get("status")))
+                if again_at is not None:  # the copy: the event as published, timestamp and all
+                    heapq.heappush(self._heap, (again_at, self._order, history_key, dict(event), None))
+                    self._order += 1
+                    self.duplicated[str(event.get("status"))] += 1
         return len(due)
 
     def start(self) -> None:

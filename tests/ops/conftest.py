@@ -10,6 +10,7 @@ from moto import mock_aws
 
 from aws_clients import AwsClients
 from infra.synth import ResourceGraph
+from sandbox.emulator_state import dump_state, load_state
 from sandbox.materialize import materialize
 from tests.infra.graphs import stack_graph
 from tests.ops.status_scenario import Incident, incident
@@ -23,13 +24,24 @@ def local_graph() -> ResourceGraph:
     return stack_graph("local")
 
 
-@pytest.fixture
-def deployed(local_graph: ResourceGraph) -> Iterator[AwsClients]:
-    """The local stack materialized into a fresh in-process moto; yields clients reaching it."""
+@pytest.fixture(scope="session")
+def local_stack_state() -> bytes:
+    """moto's state right after materializing the local stack, once per test process (pickled)."""
     with mock_aws():
-        clients = AwsClients.for_emulator(None, region=REGION)
-        materialize(local_graph, clients)
-        yield clients
+        materialize(stack_graph("local"), AwsClients.for_emulator(None, region=REGION))
+        return dump_state()
+
+
+@pytest.fixture
+def deployed(local_stack_state: bytes) -> Iterator[AwsClients]:
+    """The local stack materialized into a fresh in-process moto; yields clients reaching it.
+
+    Each test gets its own copy of the one materialization (restored in ~0.1 s instead of
+    materializing again in seconds): what a test changes is gone for the next.
+    """
+    with mock_aws():
+        load_state(local_stack_state)
+        yield AwsClients.for_emulator(None, region=REGION)
 
 
 @pytest.fixture

@@ -127,3 +127,41 @@ def test_a_marked_message_whose_body_is_unreadable_is_still_parked() -> None:
     held = held_message(message)
     assert (held.kind, held.reason, held.receive_count) == ("parked", "body unreadable", 2)
     assert held.sent_at is not None and held.sent_at.year == 2025
+
+
+def test_a_demand_item_the_generator_parked_shows_its_table_key_and_reason() -> None:
+    # Given the generator's parked message: a malformed demand item with its table, key and job
+    body = json.dumps(
+        {
+            "parked": {
+                "worker": "notification_generator",
+                "parkedAt": "2026-12-01T12:00:00Z",
+                "reason": {
+                    "errorType": "DemandDeviation:no-supported-contact-method",
+                    "message": "contactMethod: missing",
+                },
+                "source": {
+                    "kind": "dynamodb",
+                    "tableName": "prd3292-prod1-us-east-1-demand-table",
+                    "key": {"PK": "fan:fan-3", "SK": "demand#G5vYZ9-G5vYZ9-presale"},
+                },
+                "record": {"PK": {"S": "fan:fan-3"}, "SK": {"S": "demand#G5vYZ9-G5vYZ9-presale"}},
+                "job": {"eventId": "G5vYZ9", "saleId": "G5vYZ9-presale"},
+            }
+        }
+    )
+    message = {
+        "MessageId": "m-7",
+        "Body": body,
+        "Attributes": {"SentTimestamp": "1796126400000", "ApproximateReceiveCount": "1"},
+        "MessageAttributes": {"dmdParked": {"StringValue": "1", "DataType": "String"}},
+    }
+
+    # When it is read
+    held = held_message(message)
+
+    # Then it is parked by the generator, at the item's table and key, for its deviation, payload kept
+    assert (held.kind, held.worker) == ("parked", "notification_generator")
+    assert held.position == "prd3292-prod1-us-east-1-demand-table fan:fan-3 demand#G5vYZ9-G5vYZ9-presale"
+    assert held.reason == "DemandDeviation:no-supported-contact-method: contactMethod: missing"
+    assert held.body == body

@@ -112,6 +112,18 @@ def test_a_worker_without_a_stream_is_refused_naming_the_stream_workers(
     assert f"(stream workers: {listed})" in str(refused.value)
 
 
+def test_a_queue_worker_is_refused_naming_the_dlq_redrive_that_re_drives_it(target: Target) -> None:
+    # Given the generator, whose failed jobs and parked demand items wait in its queue's DLQ
+    # When it is chosen for a replay
+    with pytest.raises(ReplayError) as refused:
+        stream_worker(target.fleet, "notification_generator")
+
+    # Then the refusal names the command that re-drives them
+    dead_letters = target.fleet.workers["notification_generator"].dead_letter_queue
+    assert dead_letters is not None and dead_letters.endswith("generation-jobs-dlq")
+    assert f"`dmd dlq redrive --queue {dead_letters}`" in str(refused.value)
+
+
 # --- a time range ---------------------------------------------------------------------------------
 
 

@@ -94,3 +94,16 @@ def test_any_other_dead_letter_discard_or_missing_notification_is_lost(overrides
 
 def test_a_clean_run_lost_nothing() -> None:
     assert lost().ok
+
+
+def test_poison_demand_records_parked_in_a_queue_are_accounted_for_and_nothing_else_is() -> None:
+    # Given two poison demand records parked in the sender's on-failure queue and one in another queue
+    dlq = {SEND_DLQ: 2, "prd3292-local-us-east-1-generation-jobs-dlq": 1}
+    parked = {SEND_DLQ: 2, "prd3292-local-us-east-1-generation-jobs-dlq": 1}
+    # When the run is checked
+    accounted = lost(dlq=dlq, parked_poison=parked)
+    # Then nothing was lost, and the detail says they are accounted for
+    assert accounted.ok
+    assert "3 poison demand records parked (accounted for)" in accounted.detail
+    # But one more dead letter than the parked poison is lost
+    assert not lost(dlq={**dlq, "prd3292-local-us-east-1-generation-jobs-dlq": 2}, parked_poison=parked).ok

@@ -100,3 +100,28 @@ def test_the_emulator_counts_the_calls_it_receives_from_when_counting_starts() -
     # And the email's request was kept whole
     [body] = counted.bodies("SendTemplatedEmail")
     assert "Action=SendTemplatedEmail" in body and "b%40fans.example.com" in body
+
+
+def test_a_restart_carries_the_state_and_the_counts_to_a_new_process_on_the_same_port() -> None:
+    # Given a running emulator with a queue holding a message, counting calls
+    with Emulator(port=0, configure_environment=False) as emulator:
+        clients = AwsClients.for_emulator(emulator.endpoint_url, region="us-east-1")
+        sqs = clients.client("sqs")
+        url = sqs.create_queue(QueueName="kept")["QueueUrl"]
+        emulator.start_counting()
+        sqs.send_message(QueueUrl=url, MessageBody="before")
+        old_pid, port = emulator.pid, emulator.port
+
+        # When it restarts, staying down a moment
+        restart = emulator.restart(down_seconds=0.2)
+
+        # Then another process serves on the same port, the old one is gone
+        assert restart.old_pid == old_pid and restart.new_pid == emulator.pid != old_pid
+        assert emulator.port == port and not _alive(old_pid)
+        assert "sqs" in restart.saved["services"] and restart.down_seconds >= 0.2
+        # And the queue and its message are there, and the counts went on from where they were
+        [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        assert message["Body"] == "before"
+        counted = emulator.counted_calls().counts
+        assert counted == {("sqs", "SendMessage", ""): 1, ("sqs", "ReceiveMessage", ""): 1}
+    assert not _alive(restart.new_pid)

@@ -322,3 +322,24 @@ def test_while_its_mapping_is_disabled_the_poller_reads_nothing_and_resumes_wher
     poller.poll_once()
     poller.poll_once()
     assert [call.identifiers for call in handlers.invocations("succeed")] == [first, later]
+
+
+def test_a_timed_out_invocation_retries_the_whole_batch_its_handled_part_included(
+    aws: AwsClients, stream: str, clock: SandboxClock, make_function: FunctionFactory, handlers: Any
+) -> None:
+    # Given a poller whose function times out on its next invocation (the `timeout` drill)
+    function = make_function("succeed")
+    poller = KinesisPoller(_mapping(BisectBatchOnFunctionError=False), function, aws, clock)
+    sequence = _put(aws, {"n": 1}, {"n": 2}, {"n": 3}, {"n": 4})
+    function.injected_timeouts.configure(rate=1.0, seed=0)
+    # When the poller runs once: the handler gets through the first half, then the invocation times out
+    poller.poll_once()
+    # And once more without the drill
+    function.injected_timeouts.configure(rate=0.0, seed=0)
+    poller.poll_once()
+    # Then the retry held the whole batch again, the records handled before the timeout included
+    assert [call.identifiers for call in handlers.invocations("succeed")] == [sequence[:2], sequence]
+    counters = function.counters.snapshot()
+    assert (counters.timeouts_injected, counters.records_in_timed_out_batches) == (1, 4)
+    assert (counters.records_failed, counters.records_processed, counters.records_discarded) == (4, 4, 0)
+    assert poller.poll_once() == 0

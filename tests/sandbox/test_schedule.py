@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -221,3 +222,33 @@ def test_a_stopping_schedule_leaves_the_rest_of_a_long_round_undelivered() -> No
     # Then the round ends after it: a stopping sandbox does not run an hour of sweeps first
     assert len(delivered) == 1
     assert schedule.fired == 60
+
+
+def test_a_schedule_paused_mid_round_delivers_the_rest_in_order_when_it_starts_again() -> None:
+    # Given a minutely rule three firings behind the clock, paused while it delivers the first
+    # (what `Sandbox.restart_emulator` does to the schedules)
+    clock = SandboxClock(start=START, wall_time=FakeWallClock())
+    delivered: list[str] = []
+
+    def pause_during_the_first(event: dict[str, Any]) -> None:
+        delivered.append(event["time"])
+        if len(delivered) == 1:
+            schedule.stop(wait=False)
+
+    schedule = _schedule(clock, pause_during_the_first, "rate(1 minute)")
+    clock.advance(180)
+    schedule.poll_once()
+    assert len(delivered) == 1 and not schedule.idle()
+
+    # When it starts again
+    schedule.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(delivered) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        schedule.stop()
+
+    # Then the firings it held back are delivered once each, in order, none lost
+    assert len(delivered) == 3 and delivered == sorted(set(delivered))
+    assert schedule.fired == 3 and schedule.dropped == 0 and schedule.idle()

@@ -16,7 +16,9 @@ from sandbox.vendors import (
     FaultPlan,
     SmsService,
     SmsStatusDelays,
+    StatusPublisher,
     VendorFakes,
+    VendorFaults,
     Window,
     parse_faults,
 )
@@ -256,3 +258,96 @@ def test_behind_iam_auth_an_unsigned_message_is_refused_before_it_is_read() -> N
 def test_a_failure_reply_has_the_services_error_shape(status: int, reason: str | None, body: object) -> None:
     reply = SmsService.failure(status, reason)
     assert (reply.status, reply.body) == (status, body)
+
+
+@pytest.fixture
+def manual_sms() -> Iterator[tuple[SmsService, SandboxClock, Published]]:
+    """An SMS service whose statuses are published only when the test asks (no publishing thread)."""
+    clock = SandboxClock(speed=0.000_001)
+    sink = Published()
+    publisher = StatusPublisher(clock, sink)
+    service = SmsService(
+        clock=clock,
+        publisher=publisher,
+        faults=VendorFaults("sms", clock=clock, seed=2),
+        delays=SmsStatusDelays(1, 2, 3),
+        seed=2,
+    )
+    service.start()
+    try:
+        yield service, clock, sink
+    finally:
+        service.stop()
+
+
+def post(service: SmsService, reference: str = REFERENCE) -> tuple[int, Any]:
+    """One message posted to the service as the workers post it."""
+    message = {"to": "+13125550142", "body": "Presale starts 10:00 AM CT", "reference": reference}
+    headers = {"x-api-key": SMS_API_KEY, IDEMPOTENCY_KEY_HEADER: idempotency_key(reference)}
+    return call("POST", f"{service.url}/v1/messages", message, headers)
+
+
+def publish_for(clock: SandboxClock, publisher: StatusPublisher, seconds: float) -> None:
+    """Move the clock in small steps, publishing what falls due at each (copies included)."""
+    for _ in range(int(seconds * 10)):
+        clock.advance(0.1)
+        publisher.publish_due()
+
+
+def test_duplicated_statuses_are_each_published_again_after_the_next_one_with_the_same_timestamp(
+    manual_sms: tuple[SmsService, SandboxClock, Published],
+) -> None:
+    # Given an SMS service duplicating every message's status events
+    service, clock, sink = manual_sms
+    service.faults.configure(parse_faults("sms-duplicate-status=1"))
+    # When a message is accepted and its statuses fall due
+    assert post(service)[0] == 202
+    publish_for(clock, service.publisher, 10)
+    # Then each status is published twice, the copy late (after the next status), same timestamp
+    assert [event["status"] for event in sink.events] == [
+        "QUEUED",
+        "SENT",
+        "QUEUED",
+        "DELIVERED",
+        "SENT",
+        "DELIVERED",
+    ]
+    stamps: dict[str, set[str]] = {}
+    for event in sink.events:
+        stamps.setdefault(event["status"], set()).add(event["timestamp"])
+    assert all(len(times) == 1 for times in stamps.values())
+    # And the copies are counted as injected faults and as published duplicates
+    assert service.counters.snapshot()["faultsInjected"] == {"duplicate-status": 1}
+    assert service.publisher.duplicated == Counter({"QUEUED": 1, "SENT": 1, "DELIVERED": 1})
+    assert service.sends_for(REFERENCE) == 1
+
+
+def test_out_of_order_and_duplicated_statuses_combine_on_one_message(
+    manual_sms: tuple[SmsService, SandboxClock, Published],
+) -> None:
+    # Given a service reversing and duplicating every message's statuses
+    service, clock, sink = manual_sms
+    service.faults.configure(parse_faults("sms-out-of-order=1,sms-duplicate-status=1"))
+    # When a message is accepted
+    assert post(service)[0] == 202
+    publish_for(clock, service.publisher, 10)
+    # Then the last status comes first, and each comes again after the one that follows it
+    assert [event["status"] for event in sink.events] == [
+        "DELIVERED",
+        "SENT",
+        "DELIVERED",
+        "QUEUED",
+        "SENT",
+        "QUEUED",
+    ]
+    assert service.counters.snapshot()["faultsInjected"] == {"out-of-order": 1, "duplicate-status": 1}
+
+
+def test_without_status_faults_no_status_is_published_twice(
+    manual_sms: tuple[SmsService, SandboxClock, Published],
+) -> None:
+    service, clock, sink = manual_sms
+    assert post(service)[0] == 202
+    publish_for(clock, service.publisher, 10)
+    assert [event["status"] for event in sink.events] == ["QUEUED", "SENT", "DELIVERED"]
+    assert not service.publisher.duplicated

@@ -24,7 +24,7 @@ from workers.notification_generator.render import (
     email_template_variables,
     render_sms,
 )
-from workers.shared.errors import PermanentError
+from workers.shared.errors import PermanentError, RetryableError
 from workers.shared.keys import DEFAULT_RELEASE_AFTER
 from workers.shared.models import (
     ContactMethod,
@@ -49,7 +49,7 @@ from workers.shared.observability import (
 from workers.shared.short_links import with_tracking
 
 if TYPE_CHECKING:
-    from workers.shared.repository import DemandRepository
+    from workers.shared.repository import DemandPage, DemandRepository, SkippedDemand
     from workers.shared.short_links import UrlShortener
 
 # Reminders a fan did not get by one method (dimension `reason`: a SkipReason value).
@@ -58,6 +58,14 @@ NOTIFICATIONS_SKIPPED = "NotificationsSkipped"
 
 class InvalidEventError(PermanentError):
     """The cached event cannot be turned into a reminder (e.g. its timezone is unknown)."""
+
+
+class DemandNotParkedError(RetryableError):
+    """A malformed demand item could not be parked: the job fails and comes back (nothing is lost)."""
+
+
+# Parks one malformed demand item with the job that re-drives it; False when the queue did not take it.
+ParkDemand = Callable[["SkippedDemand", GenerationJob], bool]
 
 
 @dataclass(frozen=True)
@@ -269,6 +277,21 @@ def _expired(job: GenerationJob, reason: str, outcome: GenerationOutcome) -> Gen
     return outcome
 
 
+def _take_page(
+    outcome: GenerationOutcome, page: DemandPage, park: ParkDemand | None, job: GenerationJob
+) -> None:
+    """Count a page read and park its skipped demand items (DemandNotParkedError at the first refused)."""
+    outcome.pages += 1
+    outcome.demand_items += page.items
+    outcome.add_deviations(page.deviations)
+    if park is None:
+        return
+    for item in page.skipped:
+        if not park(item, job):
+            raise DemandNotParkedError(f"demand item {' '.join(item.key.values())} could not be parked")
+        outcome.parked += 1
+
+
 def generate(
     job: GenerationJob,
     repository: DemandRepository,
@@ -281,12 +304,16 @@ def generate(
     late_grace: timedelta,
     release_after: timedelta = DEFAULT_RELEASE_AFTER,
     now: Callable[[], datetime] = _utc_now,
+    park: ParkDemand | None = None,
 ) -> GenerationOutcome:
     """Create the sale's notifications from `job.cursor` on; hand the rest to a continuation job in time.
 
     Conditional creates make a redelivered job or a re-run window create nothing twice. Nothing is
     created once the sale started more than `late_grace` ago. Each notification is listed as pending
     until `release_after` after its creation (the sweeper's bound, docs/notification-send.md).
+    With `park`, each demand item no reminder can come from (malformed, no supported contact method)
+    is parked as its page is read, with this job from that page on (re-sending it re-drives the item
+    once fixed); one not parked fails the job (DemandNotParkedError: it comes back, nothing is lost).
     """
     event = repository.get_event(job.event_id)
     sale = repository.get_sale(job.event_id, job.sale_id)
@@ -309,10 +336,10 @@ def generate(
     try:
         while True:
             page = repository.demand_for_sale(job.event_id, job.sale_id, page_size=page_size, cursor=cursor)
+            # The job from this page on re-drives a parked item (parked first: the page's writes are
+            # idempotent, so a job failed by a refused park redoes nothing twice).
+            _take_page(outcome, page, park, job.model_copy(update={"cursor": cursor}))
             cursor = page.cursor
-            outcome.pages += 1
-            outcome.demand_items += page.items
-            outcome.add_deviations(page.deviations)
             at = now()
             # A long sale (or a slow table) can cross the sale's start mid-job.
             late = _too_late(sale, at, late_grace)
@@ -378,6 +405,7 @@ def generate(
                 skip_reason.value: skipped for skip_reason, skipped in outcome.skipped.items()
             },
             "demand_items": outcome.demand_items,
+            "demand_parked": outcome.parked,
             "demand_deviations": {deviation.value: found for deviation, found in outcome.deviations.items()},
         },
     )

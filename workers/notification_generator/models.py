@@ -113,6 +113,7 @@ class GenerationOutcome:
     deviations: dict[DemandDeviation, int] = field(default_factory=dict)
     continuation: GenerationJob | None = None
     reason: str | None = None
+    parked: int = 0  # malformed demand items parked in the dead-letter queue
 
     def skip(self, reason: SkipReason) -> None:
         """Count one reminder that was not created."""

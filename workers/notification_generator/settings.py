@@ -10,13 +10,17 @@ from workers.shared.settings import TableSettings
 
 
 class GeneratorSettings(TableSettings):
-    """TABLE_READ/TABLE_WRITE, GENERATION_QUEUE_SEND and BITLY variables plus GeneratorTunables."""
+    """TABLE_READ/TABLE_WRITE, GENERATION_QUEUE_SEND/_DLQ_PARK and BITLY variables plus GeneratorTunables."""
 
     generation_queue_url: str = Field(pattern=r"^https?://\S+$")
     bitly_url: str = Field(pattern=r"^https?://\S+$")
     bitly_secret_arn: str = Field(pattern=r"^arn:aws[a-z-]*:secretsmanager:\S+$")
     # Required even when empty (Bitly's default group): the BITLY access always renders it.
     bitly_group_guid: str
+    # The generation queue's DLQ (GENERATION_DLQ_PARK): where malformed demand items are parked.
+    parking_queue_url: str | None = Field(
+        default=None, validation_alias="PARKING_QUEUE_URL", pattern=r"^https?://\S+/[^/\s]+$"
+    )
     # Infra always renders the tunables, so none has a default: a missing one is a deploy defect.
     # Bounds mirror infra/catalog.py GeneratorTunables.
     write_parallelism: int = Field(ge=1, le=64)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Self
+from typing import Any, Self
 
 from pydantic import (
-    AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,13 +16,13 @@ from pydantic import (
 )
 
 from workers.shared.errors import RecordError
-from workers.shared.models import format_sale_time, validation_reason
+from workers.shared.models import UtcInstant, format_sale_time, validation_reason
 from workers.shared.records import parse_scheduled_event
 
 MAX_WINDOW = timedelta(hours=24)
 _WINDOW_KEYS = ("startDateTime", "endDateTime")
 # Windows are UTC so job deduplication ids and logs read the same whatever offset an override used.
-UtcDateTime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
+UtcDateTime = UtcInstant
 
 
 class ScheduleWindow(BaseModel):

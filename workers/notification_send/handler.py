@@ -10,7 +10,14 @@ from workers.notification_send.breaker import SendBreaker
 from workers.notification_send.channels import Channel, EmailChannel, SmsChannel
 from workers.notification_send.logic import NotificationSender
 from workers.notification_send.models import SendPolicy
-from workers.notification_send.pacing import TimeBudget, due_first, send_reserve_seconds
+from workers.notification_send.pacing import (
+    VENDOR_CALL_ATTEMPTS,
+    VENDOR_CALL_BACKOFF_SECONDS,
+    VENDOR_RETRY_WINDOW_SECONDS,
+    TimeBudget,
+    due_first,
+    send_reserve_seconds,
+)
 from workers.notification_send.settings import SendSettings
 from workers.shared.clients import demand_repository
 from workers.shared.models import ContactMethod
@@ -62,6 +69,9 @@ def _channels(settings: SendSettings) -> dict[ContactMethod, Channel]:
         region=settings.aws_region,
         role_arn=settings.sms_service_role_arn,
         timeout_seconds=settings.vendor_timeout_seconds,
+        max_attempts=VENDOR_CALL_ATTEMPTS,
+        backoff_base=VENDOR_CALL_BACKOFF_SECONDS,
+        retry_window_seconds=VENDOR_RETRY_WINDOW_SECONDS,
     )
     email = EmailChannel(
         from_address=settings.email_from_address, template_prefix=settings.email_template_prefix

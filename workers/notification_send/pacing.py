@@ -14,6 +14,12 @@ from workers.shared.records import parse_change_record
 # After waking, one send still needs its vendor call plus the claim and status writes, and the
 # handler must flush spans (≤ 3 s) before Lambda's deadline.
 WRITES_AND_FLUSH_SECONDS = 5.0
+# A vendor answering quickly with a 5xx or 429 is asked again within this window (same idempotency
+# key), so a blip costs the lane a fraction of a second, not a RETRY that goes round the stream
+# behind the lane's backlog; a slow failure (a timeout) is never repeated in the call.
+VENDOR_RETRY_WINDOW_SECONDS = 1.0
+VENDOR_CALL_ATTEMPTS = 3
+VENDOR_CALL_BACKOFF_SECONDS = 0.05  # full jitter: 0-50 ms, then 0-100 ms
 # A wait for a backed-off record sleeps in slices of at most this, asking the context for the time
 # left after each: the context is the authority on the deadline (the sandbox's runs on its own clock,
 # and reports no time left once the sandbox stops).
@@ -35,7 +41,7 @@ class SendDeferredError(RetryableError):
 
 def send_reserve_seconds(vendor_timeout_seconds: float) -> float:
     """Time one send needs from its start to the handler's return, at worst."""
-    return vendor_timeout_seconds + WRITES_AND_FLUSH_SECONDS
+    return VENDOR_RETRY_WINDOW_SECONDS + vendor_timeout_seconds + WRITES_AND_FLUSH_SECONDS
 
 
 class TimeBudget:

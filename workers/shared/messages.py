@@ -6,8 +6,10 @@ import enum
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from workers.shared.models import UtcInstant, in_utc
 
 IDENTIFIER = r"^[^#|\s]+$"
 
@@ -24,9 +26,9 @@ class GenerationJob(_Message):
 
     event_id: str = Field(pattern=IDENTIFIER)
     sale_id: str = Field(pattern=IDENTIFIER)
-    sale_start_date_time: AwareDatetime
-    window_start: AwareDatetime
-    window_end: AwareDatetime
+    sale_start_date_time: UtcInstant
+    window_start: UtcInstant
+    window_end: UtcInstant
     cursor: str | None = None
     part: int = Field(default=0, ge=0, description="continuation number (0 = first job of the sale)")
 
@@ -64,6 +66,14 @@ def _text(value: Any) -> Any:
 VendorText = Annotated[str, BeforeValidator(_text)]
 
 
+def _storable_instant(value: datetime) -> datetime:
+    # Kept as sent (a naive one is read as UTC by the consumer), but it must exist in UTC, where every
+    # status date is stored: 0001-01-01T00:00:00+05:00 does not, and is no status time.
+    if value.tzinfo is not None:
+        in_utc(value)
+    return value
+
+
 class SmsSendRequest(_Message):
     """The JSON body of POST {SMS_SERVICE_URL}/v1/messages (docs/contracts/sms.md)."""
 
@@ -85,7 +95,7 @@ class SmsStatusEvent(_Message):
     message_id: VendorText = Field(min_length=1, max_length=256)
     status: Annotated[SmsStatus, BeforeValidator(_upper)]
     # Absent: the record's arrival time stands in (the consumer's call, not the model's).
-    timestamp: datetime | None = None
+    timestamp: Annotated[datetime, AfterValidator(_storable_instant)] | None = None
     # Echoed by services that return the request's `reference`; correlation falls back to messageId.
     reference: str | None = None
     error_code: VendorText | None = None

@@ -70,21 +70,31 @@ class ContactMethod(enum.StrEnum):
 def format_timestamp(value: datetime) -> str:
     """ISO-8601 UTC with milliseconds, e.g. 2024-01-15T10:00:00.000Z (status dates, attempts)."""
     value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # The year by hand: strftime's %Y drops leading zeros (year 999 → "999-…", which reads back as nothing).
+    return f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def format_sale_time(value: datetime) -> str:
     """ISO-8601 UTC to the second, e.g. 2024-01-15T10:00:00Z: the sales index sort key format."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    value = value.astimezone(UTC)
+    return f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%SZ")
+
+
+def in_utc(value: datetime) -> datetime:
+    """An aware datetime in UTC; ValueError (a validation error in a model) when UTC cannot hold it."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00: the UTC instant is before year 1
+        raise ValueError(f"{value.isoformat()} is out of range in UTC") from None
 
 
 def _utc_milli(value: datetime) -> datetime:
-    value = value.astimezone(UTC)
+    value = in_utc(value)
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def _utc_second(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(microsecond=0)
+    return in_utc(value).replace(microsecond=0)
 
 
 def _lower(value: Any) -> Any:
@@ -102,6 +112,8 @@ def _contact_methods(value: Any) -> Any:
     return ",".join(methods)
 
 
+# An aware instant held in UTC: one UTC cannot hold is a validation error, never a later OverflowError.
+UtcInstant = Annotated[AwareDatetime, AfterValidator(in_utc)]
 Timestamp = Annotated[
     AwareDatetime, AfterValidator(_utc_milli), PlainSerializer(format_timestamp, return_type=str)
 ]
@@ -124,7 +136,8 @@ def validation_reason(error: ValidationError) -> str:
 
 def expiry(at: datetime, *, hours: float) -> int:
     """The `expiresAt` TTL value (epoch seconds) `hours` after `at`."""
-    return int((at + timedelta(hours=hours)).timestamp())
+    # In epoch seconds, not datetimes: `at` late in year 9999 (a vendor's timestamp) has no datetime after it.
+    return int(at.timestamp() + hours * 3600)
 
 
 # --------------------------------------------------------------------------------------------

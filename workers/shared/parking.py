@@ -5,6 +5,11 @@ sends its own on-failure records to). Its body is `{"parked": {...}}` (`ParkedMe
 Lambda event record as received, the reason and the source position; its message attribute
 `dmdParked=1` tells it from Lambda's on-failure records without reading the body. `dmd replay
 --from-failures` re-drives it as a one-record event. See docs/workers-runtime.md ("Poison records").
+
+The generator parks a malformed demand item it read from the table (`kind` "dynamodb": the item as
+DynamoDB returned it, the table and key) in its generation queue's dead-letter queue, with the
+generation `job` that re-drives it: `dmd dlq redrive` sends that message back to the generation
+queue, where the generator runs the job again (conditional creates: only the missing reminder).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from workers.shared.queue_sender import QueueSender
 PARKED_ATTRIBUTE = "dmdParked"  # message attribute "1" on every parked record
 WORKER_ATTRIBUTE = "dmdWorker"  # message attribute: the worker that parked it
 PARKED_VERSION = 1
-SourceKind = Literal["kinesis", "sqs"]
+SourceKind = Literal["kinesis", "sqs", "dynamodb"]
 # A vendor refusing our credentials fails every record alike: that is the environment, not the record.
 _CREDENTIAL_STATUSES = frozenset({401, 403})
 
@@ -43,13 +48,15 @@ class ParkedReason(_Camel):
 
 
 class ParkedSource(_Camel):
-    """Where the record came from: the stream, shard and sequence number, or the queue and message id."""
+    """Where the record came from: stream, shard and sequence number; queue and message id; table and key."""
 
     kind: SourceKind
     event_source_arn: str | None = Field(default=None, alias="eventSourceARN")
     shard_id: str | None = None
     sequence_number: str | None = None
     message_id: str | None = None
+    table_name: str | None = None  # dynamodb: the table the item was read from
+    key: dict[str, str] | None = None  # dynamodb: the item's key (PK, SK)
 
 
 class ParkedRecord(_Camel):
@@ -61,6 +68,8 @@ class ParkedRecord(_Camel):
     reason: ParkedReason
     source: ParkedSource
     record: dict[str, Any]
+    # A record parked by a queue worker's job (the generator): the job message that re-drives it.
+    job: dict[str, Any] | None = None
 
     def event(self) -> dict[str, Any]:
         """The one-record Lambda event that re-drives it (`{"Records": [record]}`)."""
@@ -94,16 +103,23 @@ def is_poison(error: BaseException) -> bool:
 
 
 def source_of(record: dict[str, Any], kind: SourceKind) -> ParkedSource:
-    """The source position of a raw Lambda record (Kinesis: shard from `eventID`; SQS: message id)."""
-    arn = record.get("eventSourceARN")
+    """The source position of a raw Lambda record (Kinesis: shard from `eventID`; SQS: message id).
+
+    A part of the envelope that is not where or what Lambda puts it is left out (None): a malformed
+    record is the one most in need of parking.
+    """
+    arn = _string(record.get("eventSourceARN"))
     if kind == "sqs":
-        return ParkedSource(kind=kind, event_source_arn=arn, message_id=record.get("messageId"))
-    kinesis = record.get("kinesis") or {}
-    event_id = str(record.get("eventID") or "")
+        return ParkedSource(kind=kind, event_source_arn=arn, message_id=_string(record.get("messageId")))
+    kinesis = record.get("kinesis")
+    sequence_number = _string(kinesis.get("sequenceNumber")) if isinstance(kinesis, dict) else None
+    event_id = _string(record.get("eventID")) or ""
     shard_id = event_id.partition(":")[0] if ":" in event_id else None
-    return ParkedSource(
-        kind=kind, event_source_arn=arn, shard_id=shard_id, sequence_number=kinesis.get("sequenceNumber")
-    )
+    return ParkedSource(kind=kind, event_source_arn=arn, shard_id=shard_id, sequence_number=sequence_number)
+
+
+def _string(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,19 +137,44 @@ class RecordParking:
     def park(self, record: dict[str, Any], kind: SourceKind, error: BaseException) -> bool:
         """Send the record with its reason and position; False (logged) when the queue did not take it."""
         source = source_of(record, kind)
-        message = ParkedMessage(
-            parked=ParkedRecord(
+        reason = ParkedReason(error_type=type(error).__name__, message=str(error))
+        return self._send(
+            ParkedRecord(
+                worker=self.worker, parked_at=datetime.now(UTC), reason=reason, source=source, record=record
+            ),
+            position=source.sequence_number or source.message_id,
+        )
+
+    def park_item(
+        self,
+        item: dict[str, Any],
+        *,
+        table_name: str,
+        key: dict[str, str],
+        reason: ParkedReason,
+        job: dict[str, Any] | None = None,
+    ) -> bool:
+        """Park a table item as read (DynamoDB JSON) with its table, key and the job that re-drives it.
+
+        False (logged) when the queue did not take it: the caller fails its work, so nothing is lost.
+        """
+        source = ParkedSource(kind="dynamodb", table_name=table_name, key=key)
+        return self._send(
+            ParkedRecord(
                 worker=self.worker,
                 parked_at=datetime.now(UTC),
-                reason=ParkedReason(error_type=type(error).__name__, message=str(error)),
+                reason=reason,
                 source=source,
-                record=record,
-            )
+                record=item,
+                job=job,
+            ),
+            position=" ".join(key.values()),
         )
-        position = source.sequence_number or source.message_id
+
+    def _send(self, parked: ParkedRecord, *, position: str | None) -> bool:
         try:
             self.queue.send(
-                message,
+                ParkedMessage(parked=parked),
                 correlation_id=position,
                 attributes={PARKED_ATTRIBUTE: "1", WORKER_ATTRIBUTE: self.worker},
             )
@@ -145,7 +186,7 @@ class RecordParking:
             return False
         LOGGER.warning(
             "Record parked",
-            extra={"record_id": position, "queue": self.queue.name, "error_type": type(error).__name__},
+            extra={"record_id": position, "queue": self.queue.name, "error_type": parked.reason.error_type},
         )
         return True
 

@@ -18,7 +18,7 @@ from pydantic.alias_generators import to_camel
 
 from workers.shared.errors import PermanentError, RecordError
 from workers.shared.keys import Key
-from workers.shared.models import DemandTableRecord, deserialize_item, validation_reason
+from workers.shared.models import DemandTableRecord, UtcInstant, deserialize_item, validation_reason
 from workers.shared.observability import (
     BATCH_RECORDS_FAILED,
     BATCH_RECORDS_PARKED,
@@ -141,7 +141,9 @@ def parse_change_record(record: Mapping[str, Any]) -> ChangeRecord:
         raise RecordError(f"not a DynamoDB change record: {error}") from None
 
 
-def _decode_json(data: str) -> dict[str, Any]:
+def _decode_json(data: object) -> dict[str, Any]:
+    if not isinstance(data, str | bytes):
+        raise RecordError(f"data is a JSON {type(data).__name__}, not a base64 string")
     try:
         decoded = json.loads(base64.b64decode(data, validate=True))
     except (binascii.Error, ValueError) as error:
@@ -155,12 +157,32 @@ def _epoch(value: float | None) -> datetime | None:
     """ApproximateCreationDateTime: epoch milliseconds or microseconds (table setting), or seconds."""
     if value is None:
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        raise RecordError(f"ApproximateCreationDateTime {value} is out of range") from None
     if number > 1e14:
         number /= 1_000_000
     elif number > 1e11:
         number /= 1000
-    return datetime.fromtimestamp(number, UTC)
+    return _instant(number)
+
+
+def _instant(epoch_seconds: float) -> datetime:
+    """An epoch time as an aware datetime; RecordError when no datetime can hold it."""
+    try:
+        return datetime.fromtimestamp(epoch_seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        # OverflowError/OSError: beyond the platform's time_t; ValueError: NaN or beyond year 9999.
+        raise RecordError(f"epoch time {epoch_seconds!r} is out of range") from None
+
+
+def _mapping(record: Mapping[str, Any], name: str, kind: str) -> Mapping[str, Any]:
+    """`record[name]` when it is a JSON object; RecordError naming what it is otherwise."""
+    value = record.get(name) if isinstance(record, Mapping) else None
+    if not isinstance(value, Mapping):
+        raise RecordError(f"not {kind}: {name} is {type(value).__name__}, not an object")
+    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,19 +209,34 @@ def stream_message(model: type[ModelT]) -> Callable[[Mapping[str, Any]], StreamM
     """A parser of Kinesis JSON records into `model` bodies, for `process_batch`."""
 
     def parse(record: Mapping[str, Any]) -> StreamMessage[ModelT]:
+        kinesis = _mapping(record, "kinesis", "a Kinesis record")
         try:
-            kinesis = record["kinesis"]
-            arrival = kinesis.get("approximateArrivalTimestamp")
-            return StreamMessage(
-                sequence_number=kinesis["sequenceNumber"],
-                partition_key=kinesis.get("partitionKey", ""),
-                arrival_time=datetime.fromtimestamp(float(arrival), UTC) if arrival is not None else None,
-                body=_validate(model, _decode_json(kinesis["data"])),
-            )
+            sequence_number, data = kinesis["sequenceNumber"], kinesis["data"]
         except KeyError as error:
             raise RecordError(f"not a Kinesis record: missing {error}") from None
+        return StreamMessage(
+            sequence_number=_text(sequence_number, "sequenceNumber"),
+            partition_key=_text(kinesis.get("partitionKey", ""), "partitionKey"),
+            arrival_time=_arrival(kinesis.get("approximateArrivalTimestamp")),
+            body=_validate(model, _decode_json(data)),
+        )
 
     return parse
+
+
+def _text(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise RecordError(f"not a Kinesis record: {name} is {type(value).__name__}, not a string")
+    return value
+
+
+def _arrival(value: object) -> datetime | None:
+    """approximateArrivalTimestamp: epoch seconds (a JSON number), None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RecordError(f"approximateArrivalTimestamp is {type(value).__name__}, not a number")
+    return _instant(float(value))
 
 
 @dataclass(frozen=True)
@@ -221,26 +258,41 @@ def queue_message(model: type[ModelT]) -> Callable[[Mapping[str, Any]], QueueMes
     """A parser of SQS records into `model` bodies, for `process_batch`."""
 
     def parse(record: Mapping[str, Any]) -> QueueMessage[ModelT]:
+        raw = record.get("body") if isinstance(record, Mapping) else None
+        if not isinstance(raw, str):
+            raise RecordError(f"not an SQS record: body is {type(raw).__name__}, not a string")
         try:
-            body = json.loads(record["body"])
-        except KeyError:
-            raise RecordError("not an SQS record: missing body") from None
+            body = json.loads(raw)
         except ValueError as error:
             raise RecordError(f"body is not JSON: {error}") from None
         return QueueMessage(
             message_id=str(record.get("messageId", "")),
             body=_validate(model, body),
             attributes=_string_attributes(record),
-            receive_count=int(record.get("attributes", {}).get("ApproximateReceiveCount", 1)),
+            receive_count=_receive_count(record),
         )
 
     return parse
 
 
+def _receive_count(record: Mapping[str, Any]) -> int:
+    """ApproximateReceiveCount (a numeric string in SQS records); 1 when absent or not a count."""
+    attributes = record.get("attributes")
+    value = attributes.get("ApproximateReceiveCount", 1) if isinstance(attributes, Mapping) else 1
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(value) if isinstance(value, str) else 1
+    except ValueError:
+        return 1
+
+
 def _string_attributes(record: Mapping[str, Any]) -> dict[str, str]:
-    attributes = record.get("messageAttributes") or {}
+    attributes = record.get("messageAttributes") if isinstance(record, Mapping) else None
+    if not isinstance(attributes, Mapping):
+        return {}
     return {
-        name: str(value["stringValue"])
+        str(name): str(value["stringValue"])
         for name, value in attributes.items()
         if isinstance(value, Mapping) and value.get("stringValue") is not None
     }
@@ -275,7 +327,7 @@ class ScheduledEvent(BaseModel):
     detail_type: str = Field(alias="detail-type")
     source: str
     account: str
-    time: AwareDatetime
+    time: UtcInstant
     region: str
     resources: tuple[str, ...] = ()
     detail: dict[str, Any] = Field(default_factory=dict)
@@ -358,7 +410,8 @@ def _batch_module() -> ModuleType:
 def _record_id(record: Mapping[str, Any], event_type: BatchEventType) -> str:
     if event_type == "SQS":
         return str(record.get("messageId", "?"))
-    return str(record.get("kinesis", {}).get("sequenceNumber", "?"))
+    kinesis = record.get("kinesis")
+    return str(kinesis.get("sequenceNumber", "?")) if isinstance(kinesis, Mapping) else "?"
 
 
 def process_batch(

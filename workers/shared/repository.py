@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from workers.shared.demand_reading import DemandDeviation, read_demand
+from workers.shared.demand_reading import DemandDeviation, Deviation, read_demand
 from workers.shared.errors import RecordError
 from workers.shared.keys import demand_sort_key, event_key, sale_key
 from workers.shared.models import (
@@ -29,6 +29,15 @@ _DEMAND_CURSOR_KEYS = frozenset({"PK", "SK", "eventId"})
 
 
 @dataclass(frozen=True, kw_only=True)
+class SkippedDemand:
+    """A demand item no reminder can come from: the item as DynamoDB returned it, its key and why."""
+
+    item: dict[str, Any]  # DynamoDB JSON (attribute values), exactly as the query read it
+    key: dict[str, str]  # PK and SK (as far as the item has them as strings)
+    deviation: Deviation
+
+
+@dataclass(frozen=True, kw_only=True)
 class DemandPage:
     """One page of a sale's demand: the records to remind from, what the page held, the next cursor."""
 
@@ -36,6 +45,7 @@ class DemandPage:
     cursor: str | None
     items: int  # demand items read, kept or skipped: a sale with none found no demand at all
     deviations: dict[DemandDeviation, int] = field(default_factory=dict)
+    skipped: list[SkippedDemand] = field(default_factory=list)  # the items behind the skipping deviations
 
 
 class DemandRepository(NotificationLifecycle):
@@ -124,12 +134,17 @@ class DemandRepository(NotificationLifecycle):
         if cursor is not None:
             arguments["ExclusiveStartKey"] = serialize_item(_decode_cursor(cursor, event_id, sale_id))
         response = self.client.query(**arguments)
-        items = [deserialize_item(item) for item in response.get("Items", [])]
+        raw_items = response.get("Items", [])
         records: list[DemandRecord] = []
         deviations: dict[DemandDeviation, int] = {}
-        for item in items:
+        skipped: list[SkippedDemand] = []
+        for raw in raw_items:
+            item = deserialize_item(raw)
             reading = read_demand(item, event_id=event_id, sale_id=sale_id)
             for deviation in reading.deviations:
+                if deviation.kind.skips_the_record:
+                    key = {name: value for name in ("PK", "SK") if isinstance(value := item.get(name), str)}
+                    skipped.append(SkippedDemand(item=dict(raw), key=key, deviation=deviation))
                 deviations[deviation.kind] = deviations.get(deviation.kind, 0) + 1
                 # One odd opt-in must not block the sale's other 49,999 fans; the log names the fan
                 # and the field, never the phone number or email.
@@ -152,8 +167,9 @@ class DemandRepository(NotificationLifecycle):
         return DemandPage(
             records=records,
             cursor=_encode_cursor(deserialize_item(last_key)) if last_key else None,
-            items=len(items),
+            items=len(raw_items),
             deviations=deviations,
+            skipped=skipped,
         )
 
     def count_demand_for_sale(self, event_id: str, sale_id: str) -> int:

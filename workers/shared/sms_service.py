@@ -77,6 +77,8 @@ class SmsServiceClient:
         role_arn: str | None = None,
         timeout_seconds: float = 10.0,
         max_attempts: int = 1,
+        backoff_base: float = 0.2,
+        retry_window_seconds: float | None = None,
         signer: RequestSigner | None = None,
         pool: urllib3.PoolManager | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -86,12 +88,15 @@ class SmsServiceClient:
         if self._signer is None and role_arn:
             self._signer = SigV4Signer(role_arn, region, SIGNING_SERVICE)
         # One request per attempt by default: the notification's RETRY status paces the retries.
-        # The service deduplicates on the Idempotency-Key header, so extra attempts are safe.
+        # The service deduplicates on the Idempotency-Key header, so extra attempts are safe;
+        # `retry_window_seconds` keeps them to quick answers (see VendorClient).
         self._vendor = VendorClient(
             base_url,
             name=SMS_SERVICE,
             timeout_seconds=timeout_seconds,
             max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            retry_window_seconds=retry_window_seconds,
             signer=self._signer,
             headers_provider=self._api_key_header,
             pool=pool,

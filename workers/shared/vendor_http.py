@@ -86,7 +86,12 @@ class VendorClient:
         clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
         pool: urllib3.PoolManager | None = None,
+        retry_window_seconds: float | None = None,
     ) -> None:
+        """`retry_window_seconds`: a further attempt starts only while the call, its backoff included,
+        has taken less than this; it then takes at most its own timeout. A quick answer (a 5xx, a 429)
+        is retried at once, a slow one (a timeout) is left to the caller, whose time budget holds one
+        attempt (the sender's reserve is one vendor timeout plus its writes)."""
         if not 0 < timeout_seconds <= MAX_TIMEOUT_SECONDS:
             raise ValueError(
                 f"timeout_seconds must be in (0, {MAX_TIMEOUT_SECONDS:g}], got {timeout_seconds}"
@@ -108,6 +113,7 @@ class VendorClient:
         self._clock = clock
         self._jitter = jitter
         self._pool = pool
+        self.retry_window_seconds = retry_window_seconds
 
     def request(
         self,
@@ -138,6 +144,7 @@ class VendorClient:
             "server.address": self.name,
             "url.path": urlsplit(url).path,
         }
+        started = self._clock()
         with span(f"{self.name} {method}", kind="client", attributes=attributes) as current:
             for attempt in range(1, self.max_attempts + 1):
                 current.set_attribute("dmd.attempts", attempt)
@@ -152,6 +159,9 @@ class VendorClient:
                 delay = self._delay(attempt, outcome.retry_after)
                 if delay is None:  # the vendor asks for a longer pause than a retry here may take
                     raise outcome
+                window = self.retry_window_seconds
+                if window is not None and self._clock() - started + delay > window:
+                    raise outcome  # no time for another attempt within the caller's budget
                 LOGGER.warning(
                     "Vendor call failed; retrying",
                     extra={
@@ -261,7 +271,7 @@ def _retry_after(value: str | None, clock: Callable[[], float]) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to isdigit(), not to float()
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

@@ -14,6 +14,7 @@ from sandbox.pipeline import Pipeline
 from sandbox.vendors import Effect
 from tests.ops.cli_output import command_json, run_dmd
 from tests.sandbox.e2e.flows import e2e_marks, notification, now_utc, wait_done
+from workers.notification_send.pacing import VENDOR_CALL_ATTEMPTS
 from workers.shared.keys import Key
 from workers.shared.models import NotificationRecord
 
@@ -57,7 +58,8 @@ def test_a_reminder_failed_by_the_sms_service_is_retried_and_delivered_exactly_o
 ) -> None:
     # Given an SMS reminder the SMS service answers 503 for every one of its attempts
     record = reminder("e2e-retry-1", "+13125550191")
-    pipeline.vendors.faults["sms"].script(record.reference, *[Effect.SERVER_ERROR] * MAX_SEND_ATTEMPTS)
+    failing = MAX_SEND_ATTEMPTS * VENDOR_CALL_ATTEMPTS  # every request of every attempt's call
+    pipeline.vendors.faults["sms"].script(record.reference, *[Effect.SERVER_ERROR] * failing)
     pipeline.put_items([record.to_item()])
     failed = wait_done(pipeline, [record.key], deadline=30)[record.key]
     assert failed["status"]["id"] == "FAILED"
@@ -72,7 +74,7 @@ def test_a_reminder_failed_by_the_sms_service_is_retried_and_delivered_exactly_o
     assert [row["outcome"] for row in document["results"]] == ["retried"]
     assert pipeline.sandbox.run_until(lambda: status(pipeline, record.key) == "DELIVERED", deadline=30)
     sms = pipeline.vendors.sms
-    assert sms.requests_for(record.reference) == MAX_SEND_ATTEMPTS + 1
+    assert sms.requests_for(record.reference) == failing + 1
     assert sms.accepted_for(record.reference) == sms.sends_for(record.reference) == 1
     assert sms.duplicates() == {}
     delivered = notification(pipeline, record.key)

@@ -1,4 +1,5 @@
-"""Commands that start their own sandbox: `dmd sandbox demo` (small, under SMS faults), `dmd workers invoke`.
+"""Commands that start their own sandbox: `dmd sandbox demo` (small, under SMS faults and an emulator
+restart), `dmd workers invoke`.
 
 No other sandbox runs in the process meanwhile: the workers' clients are cached per process.
 """
@@ -9,6 +10,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -52,6 +54,8 @@ def test_the_demo_sends_every_reminder_once_under_sms_faults_and_reports_it(tmp_
     assert (tmp_path / "workers.log").stat().st_size > 0
 
 
+# Its own sandbox: a group of its own, so xdist can run it beside the module's other demos.
+@pytest.mark.xdist_group("e2e-own-sandbox-harsh")
 def test_under_every_sms_fault_at_once_every_reminder_ends_terminal_once_and_tracked(tmp_path: Path) -> None:
     # Given a demo whose SMS service fails 30 % of requests in every way it can at once (5xx, 429,
     # timeouts, answers lost after sending) and is down for two minutes of sandbox time
@@ -77,6 +81,46 @@ def test_under_every_sms_fault_at_once_every_reminder_ends_terminal_once_and_tra
     assert {"5xx", "429", "timeout", "lost-answer"} <= set(injected), injected
     # And the breaker held the sends while the service was down
     assert '"Send breaker open' in (tmp_path / "workers.log").read_text()
+
+
+# Its own sandbox: a group of its own, so xdist can run it beside the module's other demos.
+@pytest.mark.xdist_group("e2e-own-sandbox-restart")
+def test_an_emulator_restart_mid_sale_loses_nothing_and_sends_nothing_twice(tmp_path: Path) -> None:
+    # Given a small demo whose emulator restarts five sandbox seconds after the tick (state saved,
+    # the process stopped and down for seconds, a new process started from the state), and whose
+    # SMS service publishes statuses twice and out of order
+    options = DemoOptions(
+        fans=24,
+        sales=1,
+        faults=parse_faults("emulator-restart=5,sms-duplicate-status=0.5,sms-out-of-order=0.3"),
+        speed=10.0,
+        seed=3,
+        deadline_seconds=60.0,
+        report_path=tmp_path / "report.json",
+        worker_log=tmp_path / "workers.log",
+    )
+    screen = io.StringIO()
+    # When it runs
+    report = run_demo(options, Console(file=screen, width=140))
+    # Then the emulator really restarted (another process) with every service's state
+    assert report.ok, [invariant for invariant in report.invariants if not invariant.ok]
+    document = json.loads((tmp_path / "report.json").read_text())
+    restart = document["faultDrills"]["emulatorRestart"]
+    assert restart["restarted"] and restart["newPid"] != restart["oldPid"]
+    assert {"dynamodb", "dynamodbstreams", "kinesis", "sqs", "lambda"} <= set(restart["services"])
+    assert restart["happenedAtSeconds"] >= 5 and restart["downSeconds"] >= 3
+    # And the sale went on after it from where it was: sends and statuses processed afterwards,
+    # every reminder terminal, none missing, none sent twice, nothing dead-lettered
+    assert restart["recordsProcessedAfterByWorker"].get("notification_send", 0) > 0
+    notes = document["notifications"]
+    assert notes["created"] == notes["expected"] > 0
+    assert notes["nonTerminal"] == 0 and notes["missing"] == 0
+    assert document["duplicatesSent"]["total"] == 0
+    assert document["deadLetters"]["total"] == 0
+    # And the report says what the drills injected
+    status = document["faultDrills"]["smsStatus"]
+    assert status["messagesWithDuplicatedStatuses"] > 0 and status["statusEventsDuplicated"] > 0
+    assert "emulator restart" in screen.getvalue()
 
 
 def test_workers_invoke_runs_one_send_in_a_fresh_sandbox() -> None:

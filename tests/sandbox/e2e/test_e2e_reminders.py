@@ -29,6 +29,7 @@ from tests.sandbox.e2e.flows import (
     short_url,
     wait_done,
 )
+from workers.notification_send.pacing import VENDOR_CALL_ATTEMPTS
 from workers.shared.keys import notification_reference
 from workers.shared.models import NotificationRecord, StatusDates, StatusStamp, notification_key
 from workers.shared.parking import parked_record
@@ -180,11 +181,12 @@ def test_an_invalid_number_fails_at_once_without_a_retry(pipeline: Pipeline) -> 
 
 
 def test_an_sms_service_error_is_retried_and_the_message_sent_once(pipeline: Pipeline) -> None:
-    # Given the SMS service fails the fan's first request with a 503
+    # Given the SMS service fails every request of the fan's first send call with a 503 (the call
+    # asks again at once within its retry window: VENDOR_CALL_ATTEMPTS requests)
     starts = far_sale_time(pipeline)
     sales = seed_event(pipeline, "E2eRetry", sales=[(None, starts)])
     fan = Fan("e2e-retry-1", "E2eRetry", sales[None], phone="+13125550131")
-    pipeline.vendors.faults["sms"].script(fan.reference(), Effect.SERVER_ERROR)
+    pipeline.vendors.faults["sms"].script(fan.reference(), *[Effect.SERVER_ERROR] * VENDOR_CALL_ATTEMPTS)
     opt_in(pipeline, [fan])
     # When the window is run
     run_window(pipeline, starts)
@@ -195,8 +197,8 @@ def test_an_sms_service_error_is_retried_and_the_message_sent_once(pipeline: Pip
         (503, "SERVICE_UNAVAILABLE")
     ]
     assert "retry" in item["date"]
-    # And the service saw two requests and accepted one: one message sent
-    assert pipeline.vendors.sms.requests_for(fan.reference()) == 2
+    # And the service saw the first call's requests and one more, and accepted one: one message sent
+    assert pipeline.vendors.sms.requests_for(fan.reference()) == VENDOR_CALL_ATTEMPTS + 1
     assert pipeline.vendors.sms.accepted_for(fan.reference()) == 1
 
 
@@ -216,8 +218,8 @@ def test_an_sms_outage_longer_than_the_attempts_fails_the_reminder_after_three(p
     assert sms["status"]["id"] == "FAILED" and sms["sendAttempts"] == 3
     assert [error["reason"] for error in sms["errors"]] == ["SERVICE_UNAVAILABLE"] * 3
     assert items[fan.key("email")]["status"]["id"] == "TRIGGERED"
-    # And the service saw three requests and accepted none: no message, no duplicate
-    assert pipeline.vendors.sms.requests_for(fan.reference()) == 3
+    # And the service saw three calls' requests and accepted none: no message, no duplicate
+    assert pipeline.vendors.sms.requests_for(fan.reference()) == 3 * VENDOR_CALL_ATTEMPTS
     assert pipeline.vendors.sms.accepted_for(fan.reference()) == 0
     assert pipeline.dlq_depths()[SEND_ON_FAILURE] == 0
 

@@ -1,25 +1,29 @@
 """End to end, the SMS contract (docs/contracts/sms.md): status events as the service sends them, and
-no second SMS when a retry follows an answer that never arrived.
+no second SMS when a retry follows an answer that never arrived; status events delivered twice and
+out of order (the `sms-duplicate-status` and `sms-out-of-order` drills).
 
 The module runs its own pipeline with a one-second vendor timeout, so a lost answer costs a second.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 
-from sandbox.pipeline import Pipeline, PipelineMode
-from sandbox.vendors import Effect
+from sandbox.pipeline import STATUS_WORKER, Pipeline, PipelineMode
+from sandbox.vendors import Effect, parse_faults
 from tests.sandbox.e2e.flows import (
     E2E_OVERRIDES,
     FAST_STATUSES,
     Fan,
     e2e_marks,
     far_sale_time,
+    notification,
     opt_in,
     run_window,
     seed_event,
@@ -139,3 +143,75 @@ def test_a_service_that_does_not_deduplicate_would_send_the_retry_as_a_second_sm
     assert sms.sends_for(fan.reference()) == 2 and sms.duplicates() == {fan.reference(): 1}
     assert item["status"]["id"] == "DELIVERED" and item["sendAttempts"] == 2
     assert item["messageId"] != sms.message_ids[fan.reference()]  # not the first message's id
+
+
+def test_statuses_delivered_twice_and_out_of_order_leave_each_reminder_delivered_once(
+    pipeline: Pipeline,
+) -> None:
+    # Given an SMS service that reverses half of the messages' statuses and publishes every status
+    # event twice, the copy after the next status (the `--faults` drill)
+    starts = far_sale_time(pipeline)
+    sales = seed_event(pipeline, "E2eStatusDrill", sales=[(None, starts)])
+    fans = [Fan(f"e2e-drill-{n}", "E2eStatusDrill", sales[None], phone=f"+1312555019{n}") for n in range(6)]
+    pipeline.vendors.configure_faults(parse_faults("sms-out-of-order=0.5,sms-duplicate-status=1"))
+    consumer = pipeline.sandbox.counters()[STATUS_WORKER]
+    opt_in(pipeline, fans)
+
+    # When the window is run and every status event (copies included) has been consumed
+    run_window(pipeline, starts)
+    wait_done(pipeline, [fan.key("sms") for fan in fans])
+    publisher = pipeline.vendors.publisher
+    assert pipeline.sandbox.run_until(
+        lambda: all(len(publisher.history.get(fan.reference(), [])) == 6 for fan in fans), deadline=30
+    )
+    assert pipeline.sandbox.wait_until_idle(deadline=30)
+
+    # Then both faults were injected: reversed histories and duplicated events on the stream
+    histories = {fan.reference(): publisher.history[fan.reference()] for fan in fans}
+    firsts = {reference: _first_appearances(history) for reference, history in histories.items()}
+    assert set(firsts.values()) == {("QUEUED", "SENT", "DELIVERED"), ("DELIVERED", "SENT", "QUEUED")}
+    assert all(_copies_come_late(history) for history in histories.values()), histories
+    sms = pipeline.vendors.sms
+    for fan in fans:
+        item = notification(pipeline, fan.key("sms"))
+        assert item is not None
+        events = status_stream_events(pipeline, item["messageId"])
+        assert [event["status"] for event in events] == histories[fan.reference()]
+        # And each reminder was sent once and ends DELIVERED, with every status's time: the late
+        # SENT after DELIVERED kept as a timestamp only, the duplicate DELIVERED changing nothing
+        assert sms.sends_for(fan.reference()) == 1 and item["sendAttempts"] == 1
+        assert item["status"]["id"] == "DELIVERED"
+        assert {"queued", "sent", "delivered"} <= set(item["date"])
+        delivered = {event["timestamp"] for event in events if event["status"] == "DELIVERED"}
+        assert len(delivered) == 1 and _same_moment(item["date"]["delivered"], delivered.pop())
+    assert not {fan.reference() for fan in fans} & set(sms.duplicates())
+    # And every event was handled as a success: nothing retried, discarded or dead-lettered
+    after = pipeline.sandbox.counters()[STATUS_WORKER]
+    assert after.records_processed - consumer.records_processed >= 6 * len(fans)
+    assert after.records_failed == consumer.records_failed
+    assert after.records_discarded == consumer.records_discarded
+    assert pipeline.dlq_depths()[STATUS_ON_FAILURE] == 0
+    counters = pipeline.vendors.counters()["sms"]
+    assert counters["faultsInjected"]["duplicate-status"] >= len(fans)
+    assert sum(counters["statusEventsDuplicated"].values()) >= 3 * len(fans)
+
+
+def _same_moment(stored: str, published: str) -> bool:
+    """Whether two ISO timestamps (the table's and the event's) name the same millisecond."""
+    return datetime.fromisoformat(stored.replace("Z", "+00:00")) == datetime.fromisoformat(
+        published.replace("Z", "+00:00")
+    )
+
+
+def _first_appearances(history: list[str]) -> tuple[str, ...]:
+    """The statuses in the order of their first publication."""
+    return tuple(dict.fromkeys(history))
+
+
+def _copies_come_late(history: list[str]) -> bool:
+    """Each status published exactly twice, its copy after the first publication of the next one."""
+    order = _first_appearances(history)
+    if any(history.count(status) != 2 for status in order):
+        return False
+    second = {status: len(history) - 1 - history[::-1].index(status) for status in order}
+    return all(second[status] > history.index(following) for status, following in itertools.pairwise(order))

@@ -26,6 +26,7 @@ from send_builders import (
 
 from sandbox.vendors import SmsService
 from workers.notification_send.handler import lambda_handler
+from workers.notification_send.pacing import VENDOR_CALL_ATTEMPTS
 from workers.shared.clients import dynamodb
 from workers.shared.keys import Key
 from workers.shared.models import NotificationRecord, deserialize_item
@@ -161,13 +162,35 @@ def test_an_invalid_number_fails_at_once_with_one_request_and_no_retry(
     assert metrics(emf_blobs())["SmsFailed"] == [(1.0, {"reason": "INVALID_NUMBER"}), (1.0, {})]
 
 
-def test_a_503_is_retried_on_the_next_delivery_and_accepted_exactly_once(
+def test_a_quick_503_is_asked_again_in_the_same_call_and_accepted_exactly_once(
     lambda_context: Any, repository: DemandRepository, stream: TableStream, sms_service: SmsService
 ) -> None:
-    # Given a notification and a service that fails its first request
+    # Given a notification and a service that answers its first request 503 at once
     notification = sms_notification()
     repository.create_notification(notification)
     sms_service.reply_next(SmsService.failure(503))
+
+    # When it is delivered
+    response = lambda_handler(batch(stream.record(notification.key, event_name="INSERT")), lambda_context)
+
+    # Then the call repeated the request (same Idempotency-Key) within its retry window: one attempt
+    # of the notification, two requests, one accepted message, no RETRY round through the stream
+    assert failure_ids(response) == set()
+    assert sms_service.requests_for(notification.reference) == 2
+    assert sms_service.accepted_for(notification.reference) == 1
+    record = stored(stream, notification.key)
+    assert record.status.id is NotificationStatus.TRIGGERED
+    assert record.send_attempts == 1
+    assert not record.errors
+
+
+def test_a_503_that_outlasts_the_call_is_retried_on_the_next_delivery_and_accepted_exactly_once(
+    lambda_context: Any, repository: DemandRepository, stream: TableStream, sms_service: SmsService
+) -> None:
+    # Given a notification and a service that fails every request of the first call
+    notification = sms_notification()
+    repository.create_notification(notification)
+    sms_service.reply_next(*[SmsService.failure(503)] * VENDOR_CALL_ATTEMPTS)
 
     # When it is delivered, then delivered again by its own RETRY write
     first = lambda_handler(batch(stream.record(notification.key, event_name="INSERT")), lambda_context)
@@ -184,8 +207,8 @@ def test_a_503_is_retried_on_the_next_delivery_and_accepted_exactly_once(
         (503, "Service Unavailable")
     ]
     assert stream.triggers_sender(retry_record)
-    # ... and the second sent it: two requests, one accepted message
-    assert sms_service.requests_for(notification.reference) == 2
+    # ... and the second sent it: one request more, one accepted message
+    assert sms_service.requests_for(notification.reference) == VENDOR_CALL_ATTEMPTS + 1
     assert sms_service.accepted_for(notification.reference) == 1
     record = stored(stream, notification.key)
     assert record.status.id is NotificationStatus.TRIGGERED
@@ -213,9 +236,9 @@ def test_an_outage_fails_the_notification_after_three_attempts_with_three_errors
         deliveries += 1
         record = stream.record(notification.key)
 
-    # Then it took three attempts, each recorded, and ended FAILED
+    # Then it took three attempts (each of three requests within its call), each recorded, and ended FAILED
     assert deliveries == 3
-    assert sms_service.requests_for(notification.reference) == 3
+    assert sms_service.requests_for(notification.reference) == 3 * VENDOR_CALL_ATTEMPTS
     final = stored(stream, notification.key)
     assert final.status.id is NotificationStatus.FAILED
     assert final.send_attempts == 3

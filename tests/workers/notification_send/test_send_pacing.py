@@ -133,7 +133,7 @@ def test_the_budget_never_waits_into_the_reserve(seconds_left: float, reserve: f
 
 
 def test_the_reserve_covers_the_vendor_timeout_writes_and_span_flush() -> None:
-    assert send_reserve_seconds(10) == 15.0
+    assert send_reserve_seconds(10) == 16.0
 
 
 def test_the_budget_of_an_invocation_ends_at_its_deadline(lambda_context: Any) -> None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import http.server
+import itertools
+import json
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 from runtime_fakes import OtlpReceiver
 
@@ -80,9 +87,10 @@ def test_clients_share_the_lambda_configuration() -> None:
     # When the DynamoDB client is built
     config = clients.dynamodb().meta.config
 
-    # Then it has bounded timeouts, standard retries, a pool for parallel writes, no account endpoints
+    # Then it has bounded timeouts, DynamoDB's retry policy, a pool for parallel writes, no account endpoints
     assert (config.connect_timeout, config.read_timeout) == (2, 5)
-    assert config.retries == {"mode": "standard", "total_max_attempts": 3}
+    assert config.retries == {"mode": "legacy", "total_max_attempts": 6}
+    assert clients.sqs().meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
     assert config.max_pool_connections == clients.DYNAMODB_POOL_CONNECTIONS
     assert config.account_id_endpoint_mode == "disabled"
     assert clients.sqs().meta.config.read_timeout == 10
@@ -139,3 +147,54 @@ def test_each_aws_call_is_a_client_span_under_the_invocation(
     assert call.attributes["rpc.system"] == "aws-api"
     assert call.attributes["rpc.method"] == "ListTables"
     assert call.attributes["http.response.status_code"] == 200
+
+
+def test_a_throttled_dynamodb_write_is_retried_after_50_ms_doubling_not_after_seconds() -> None:
+    # Given a DynamoDB endpoint that answers every write ProvisionedThroughputExceeded
+    arrivals: list[float] = []
+
+    class Throttling(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            arrivals.append(time.monotonic())
+            body = json.dumps(
+                {
+                    "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                    "message": "throughput exceeded",
+                }
+            ).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/x-amz-json-1.0")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Throttling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{server.server_port}",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=clients.dynamodb().meta.config,
+    )
+
+    # When a write is made with the fleet's DynamoDB configuration
+    try:
+        with pytest.raises(ClientError):
+            client.put_item(TableName="demand", Item={"PK": {"S": "fan:1"}})
+    finally:
+        server.shutdown()
+
+    # Then it was tried 6 times, waiting about 50, 100, 200, 400 and 800 ms in between (not 0-1 s, 0-2 s)
+    waits = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert len(arrivals) == clients.DYNAMODB_ATTEMPTS == 6
+    assert all(
+        0.04 <= wait <= expected + 0.25
+        for wait, expected in zip(waits, (0.05, 0.1, 0.2, 0.4, 0.8), strict=True)
+    )
+    assert sum(waits) < 2.5

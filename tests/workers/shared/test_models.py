@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from record_strategies import plain_values
 
 from workers.shared.errors import RecordError
 from workers.shared.keys import (
@@ -279,15 +280,6 @@ def test_floats_become_decimals_and_non_finite_numbers_are_refused() -> None:
     }
     with pytest.raises(ValueError, match="cannot store nan"):
         serialize_item({"bad": float("nan")})
-
-
-plain_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**15), 10**15) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
 
 
 @given(st.dictionaries(st.text(min_size=1, max_size=12), plain_values, max_size=8))

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from moto.events.models import EventPattern
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
+from record_strategies import notification_like, text
 from runtime_fakes import OtlpReceiver
 
 from infra.catalog import DEMAND_STREAM_TO_SQS_FILTERS, NOTIFICATION_SEND_FILTERS
@@ -207,36 +208,6 @@ def test_an_invalid_image_is_a_record_error_naming_the_field(load_event: EventLo
 def test_malformed_change_records_are_record_errors_with_a_reason(data: bytes, reason: str) -> None:
     with pytest.raises(RecordError, match=reason.replace("(", r"\(").replace(")", r"\)")):
         parse_change_record(kinesis_record("1", data))
-
-
-statuses = st.sampled_from([status.value for status in NotificationStatus])
-text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
-notification_like = st.fixed_dictionaries(
-    {
-        "PK": st.from_regex(r"fan:[A-Za-z0-9-]{1,20}", fullmatch=True),
-        "SK": st.from_regex(r"notification#[A-Za-z0-9]{1,10}-[A-Za-z0-9]{1,10}#(sms|email)", fullmatch=True),
-        "type": st.just("notification"),
-        "status": st.fixed_dictionaries({"id": statuses, "date": text}),
-        "date": st.dictionaries(
-            st.sampled_from(["created", "triggered", "queued", "sent"]), text, max_size=4
-        ),
-        "sendAttempts": st.integers(0, 3),
-        "errors": st.lists(
-            st.fixed_dictionaries(
-                {"reason": text, "timestamp": text}, optional={"statusCode": st.integers(100, 599)}
-            ),
-            max_size=3,
-        ),
-    },
-    optional={
-        "messageBody": text,
-        "templateVariables": st.dictionaries(st.text(min_size=1, max_size=12), text, max_size=5),
-        "messageId": st.uuids().map(str),
-        "nextAttemptAt": text,
-        "isTest": st.booleans(),
-        "expiresAt": st.integers(0, 2**40),
-    },
-)
 
 
 @settings(max_examples=75, deadline=None)

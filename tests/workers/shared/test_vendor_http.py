@@ -85,6 +85,36 @@ def test_5xx_is_retried_with_exponential_backoff_and_full_jitter(
     assert sleep.delays == [0.5, 1.0]
 
 
+def test_within_a_retry_window_quick_5xx_answers_are_repeated_at_once(
+    vendor_server: ScriptedServer, sleep: RecordedSleep
+) -> None:
+    # Given a vendor answering 503 twice at once, then taking the message, and a 1 s retry window
+    vendor_server.respond(Scripted(status=503), Scripted(status=503), Scripted(body=json_body({"id": "m-1"})))
+    vendor = client(vendor_server, sleep, retry_window_seconds=1.0, jitter=lambda: 1.0)
+
+    # When an idempotent POST is sent
+    response = vendor.request("POST", "/messages", json={"ref": "r"}, idempotent=True)
+
+    # Then the blips cost two short backoffs in the call, not a failure for the caller to retry
+    assert response.json() == {"id": "m-1"}
+    assert len(vendor_server.requests) == 3
+    assert sleep.delays == [0.2, 0.4]
+
+
+def test_a_slow_failure_is_not_repeated_beyond_the_retry_window(
+    vendor_server: ScriptedServer, sleep: RecordedSleep
+) -> None:
+    # Given a vendor that lets an idempotent POST time out, and a retry window shorter than the timeout
+    vendor_server.respond(Scripted(delay_seconds=1.0), Scripted(body=json_body({"id": "m-1"})))
+    vendor = client(vendor_server, sleep, timeout_seconds=0.3, retry_window_seconds=0.25)
+
+    # When the attempt times out, then it fails at once: one attempt fits the caller's budget, two not
+    with pytest.raises(AnswerLostError):
+        vendor.request("POST", "/messages", json={"ref": "r"}, idempotent=True)
+    assert len(vendor_server.requests) == 1
+    assert sleep.delays == []
+
+
 def test_jitter_keeps_every_delay_within_its_exponential_bound(
     vendor_server: ScriptedServer, sleep: RecordedSleep
 ) -> None:
