@@ -16,7 +16,7 @@ from moto.core.base_backend import BackendDict
 
 from aws_clients import AwsClients
 from infra.synth import ResourceGraph
-from sandbox.emulator_server import CallCounter, detach_event_source_mappings
+from sandbox.emulator_server import MAPPING_HOOK, MAPPING_SOURCES, CallCounter, detach_event_source_mappings
 from sandbox.emulator_state import (
     STATE_PATH,
     EmulatorStateError,
@@ -33,9 +33,13 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def moto_process() -> Iterator[AwsClients]:
+def moto_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsClients]:
     """A fresh in-process moto (what the emulator's process holds), with clients reaching it."""
-    detach_event_source_mappings()  # as the emulator's process does: moto invokes nothing itself
+    # As the emulator's process does: moto invokes nothing itself. Restored after the test, so this
+    # test process's moto stays stock for the tests that rely on it.
+    for source in MAPPING_SOURCES:
+        monkeypatch.setattr(source, MAPPING_HOOK, None, raising=False)
+    detach_event_source_mappings()
     with mock_aws():
         yield AwsClients.for_emulator(None, region=REGION)
 

@@ -62,6 +62,9 @@ class NotificationLifecycle(DemandTable):
             return CreateCounts(0, 0)
         workers = max(1, min(parallelism, DYNAMODB_POOL_CONNECTIONS, len(pending)))
         client = self.client  # resolved once, on this thread
+        # botocore builds a client's exception classes on first use, unlocked: two pool threads doing it
+        # at once can raise one class and catch another (a duplicate then fails the job). Build them here.
+        client.exceptions.ConditionalCheckFailedException  # noqa: B018 - warms the lazy property
         with span("DynamoDB.PutItem batch", kind="client", attributes={"dmd.items": len(pending)}) as current:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dmd-write") as pool:
                 # Each task runs in a copy of this context: log keys and the parent span carry over.
