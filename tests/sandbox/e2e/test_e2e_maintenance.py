@@ -67,12 +67,18 @@ def local_stack(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Iterator
     run_dmd("maintenance", "end", "--stack", "local", "--yes")
 
 
+# Sandbox time the test's setup may take before the window starts (a minute of real time at speed 20).
+SETUP_MARGIN = timedelta(minutes=20)
+
+
 def test_a_window_pauses_the_pipeline_and_its_end_resumes_it_with_nothing_lost(
     pipeline: Pipeline, local_stack: Target
 ) -> None:
     # Given an event with a sale in the next scheduler window and one in the window after, and fans
     # of the first sale
-    tick = next_tick(pipeline.clock.now_datetime())
+    # (a tick far enough ahead that the setup below ends before it: at a nearer one the scheduler's own
+    # firing would generate the first sale's reminders before the window starts)
+    tick = next_tick(pipeline.clock.now_datetime() + SETUP_MARGIN)
     lead = timedelta(minutes=int(pipeline.function_variable("notification_scheduler", "LEAD_MINUTES")))
     first_sale, second_sale = tick + lead + timedelta(minutes=5), tick + lead + timedelta(minutes=35)
     sales = seed_event(pipeline, "E2eMaint", sales=[(None, first_sale), ("Fan Presale", second_sale)])
