@@ -22,9 +22,9 @@ from pydantic import ValidationError
 
 from aws_clients import AwsClients
 from ops.operator_io import JsonModel
-from workers.shared.errors import VendorError
+from workers.shared.errors import VendorError, validation_reason
 from workers.shared.keys import EVENT_DETAILS_SK, event_key
-from workers.shared.models import EventRecord, deserialize_item, validation_reason
+from workers.shared.models import EventRecord, deserialize_item
 from workers.shared.publish import API_KEY_FIELD, API_KEY_HEADER, VENDOR, PublishClient
 from workers.shared.vendor_http import VendorClient
 

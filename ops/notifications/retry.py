@@ -34,6 +34,7 @@ from infra.config import StackConfig
 from infra.config.cross_resource_rules import LATE_GRACE_VARIABLE, RELEASE_AFTER_VARIABLE
 from ops.notifications.view import NotificationView, notification_view
 from workers.notification_send.channels import EmailChannel, SmsChannel
+from workers.shared.errors import validation_reason
 from workers.shared.keys import Key
 from workers.shared.models import (
     ContactMethod,
@@ -41,7 +42,6 @@ from workers.shared.models import (
     format_timestamp,
     pending_marks,
     serialize_item,
-    validation_reason,
 )
 from workers.shared.notification_store import CLAIM_LEASE
 from workers.shared.repository import DemandRepository

@@ -6,7 +6,7 @@ from typing import Any
 
 from sandbox.appsync import AppSyncResolver
 from tests.sandbox.conftest import FunctionFactory
-from workers.shared.records import parse_resolver_event
+from workers.shared.resolver_events import parse_resolver_event
 
 
 def _resolver(make_function: FunctionFactory) -> AppSyncResolver:

@@ -13,9 +13,9 @@ from workers.demand_stream_to_sqs.models import (
     ShortUrlEnqueueError,
     enqueue_error,
 )
-from workers.shared.errors import RecordError
+from workers.shared.errors import RecordError, validation_reason
 from workers.shared.messages import ShortUrlJob
-from workers.shared.models import RecordType, validation_reason
+from workers.shared.models import RecordType
 from workers.shared.observability import LOGGER
 from workers.shared.queue_sender import OutgoingMessage, QueueSender
 from workers.shared.records import ChangeRecord

@@ -14,7 +14,7 @@ from workers.shared.discovery.client import DiscoveryClient, api_key_from_secret
 from workers.shared.errors import WorkerError
 from workers.shared.observability import APPSYNC_CORRELATION_PATH, count, instrumented
 from workers.shared.queue_sender import QueueSender
-from workers.shared.records import parse_resolver_event
+from workers.shared.resolver_events import parse_resolver_event
 from workers.shared.settings import load_settings
 
 # A fan is waiting on the page: one retry at most, inside AppSync's 30 s resolver budget.

@@ -75,7 +75,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 class RedrivableJob(BaseModel):
     """A generation job as received: a job, or a parked demand item's message re-driven from the DLQ."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     job: GenerationJob
     # Re-driven from a parked item: only that item may be parked again (the page's other malformed

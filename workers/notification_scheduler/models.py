@@ -15,8 +15,8 @@ from pydantic import (
     model_validator,
 )
 
-from workers.shared.errors import RecordError
-from workers.shared.models import UtcInstant, format_sale_time, validation_reason
+from workers.shared.errors import RecordError, validation_reason
+from workers.shared.models import UtcInstant, format_sale_time
 from workers.shared.records import parse_scheduled_event
 
 MAX_WINDOW = timedelta(hours=24)

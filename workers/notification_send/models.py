@@ -63,7 +63,7 @@ APP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 class SmsAppIds(BaseModel):
     """The SMS service's app id of each notification `type` (SMS_APP_IDS: a JSON object keyed by type)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
     notification: str = Field(pattern=APP_ID_PATTERN)
     asu: str = Field(alias="notification:asu", pattern=APP_ID_PATTERN)

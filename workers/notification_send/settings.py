@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field
-from pydantic_settings import NoDecode
 
 from workers.notification_send.models import SmsAppIds
 from workers.shared.settings import StreamWorkerSettings, TableSettings, decoded_json
@@ -23,8 +22,8 @@ class SendSettings(TableSettings, StreamWorkerSettings):
     # Only stacks whose SMS service authorizes IAM principals set a role (local does not).
     sms_service_role_arn: str | None = Field(default=None, pattern=ROLE_ARN_PATTERN)
     # JSON, e.g. {"notification": "...", "notification:asu": "..."}: every type the sender sends.
-    # Decoded here, not by pydantic-settings, whose decoding errors would escape SettingsError.
-    sms_app_ids: Annotated[SmsAppIds, NoDecode, BeforeValidator(decoded_json)]
+    # Decoded by the field, so a decoding error is reported by SettingsError naming the variable.
+    sms_app_ids: Annotated[SmsAppIds, BeforeValidator(decoded_json)]
     email_from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     email_template_prefix: str = Field(min_length=1)
     # No defaults: infra renders every tunable, so a missing one is a deployment defect to report.

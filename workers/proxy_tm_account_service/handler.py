@@ -9,7 +9,7 @@ from workers.proxy_tm_account_service.logic import resolve_tm_account
 from workers.proxy_tm_account_service.settings import AccountsProxySettings
 from workers.shared.accounts import AccountsClient, accounts_client
 from workers.shared.observability import APPSYNC_CORRELATION_PATH, instrumented
-from workers.shared.records import parse_resolver_event
+from workers.shared.resolver_events import parse_resolver_event
 from workers.shared.settings import load_settings
 
 

@@ -10,8 +10,13 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from workers.shared.errors import PermanentError, PermanentVendorError, RetryableVendorError, SecretError
-from workers.shared.models import validation_reason
+from workers.shared.errors import (
+    PermanentError,
+    PermanentVendorError,
+    RetryableVendorError,
+    SecretError,
+    validation_reason,
+)
 from workers.shared.vendor_http import SigV4Signer, VendorClient, secret_value
 
 VENDOR = "accounts"

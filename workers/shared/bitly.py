@@ -7,8 +7,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workers.shared.errors import PermanentVendorError, RetryableVendorError, SecretError
-from workers.shared.models import validation_reason
+from workers.shared.errors import PermanentVendorError, RetryableVendorError, SecretError, validation_reason
 from workers.shared.vendor_http import VendorClient, secret_value
 
 VENDOR = "bitly"

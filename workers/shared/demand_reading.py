@@ -15,7 +15,8 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from workers.shared.models import ContactMethod, DemandRecord, Locale, validation_reason
+from workers.shared.errors import validation_reason
+from workers.shared.models import ContactMethod, DemandRecord, Locale
 
 SUPPORTED_LOCALES: frozenset[str] = frozenset(get_args(get_args(Locale)[0]))
 _SUPPORTED_METHODS = frozenset(method.value for method in ContactMethod)

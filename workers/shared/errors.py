@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class WorkerError(Exception):
     """Base of every error the workers raise on purpose."""
@@ -51,3 +56,11 @@ class AnswerLostError(RetryableVendorError):
 
 class PermanentVendorError(VendorError, PermanentError):
     """The vendor rejected the request (4xx other than 408/429): retrying cannot help."""
+
+
+def validation_reason(error: ValidationError) -> str:
+    """A one-line account of what failed validation, naming each field (`status.id: ...`)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or 'value'}: {item['msg']}"
+        for item in error.errors(include_url=False)
+    )

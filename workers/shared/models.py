@@ -19,7 +19,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    ValidationError,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -124,14 +123,6 @@ Locale = Annotated[Literal["en-us", "en-ca", "fr-ca"], BeforeValidator(_lower)]
 # '#' and '|' structure the sort keys and the SMS reference, so ids may not contain them.
 Identifier = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^#|\s]+$")]
 ContactMethods = Annotated[str, BeforeValidator(_contact_methods), Field(min_length=3)]
-
-
-def validation_reason(error: ValidationError) -> str:
-    """A one-line account of what failed validation, naming each field (`status.id: ...`)."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in item['loc']) or 'value'}: {item['msg']}"
-        for item in error.errors(include_url=False)
-    )
 
 
 def expiry(at: datetime, *, hours: float) -> int:

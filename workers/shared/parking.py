@@ -36,7 +36,12 @@ _CREDENTIAL_STATUSES = frozenset({401, 403})
 
 class _Camel(BaseModel):
     model_config = ConfigDict(
-        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, frozen=True, extra="ignore"
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        frozen=True,
+        extra="ignore",
+        defer_build=True,  # built at the first parking, not at every cold start
     )
 
 

@@ -14,11 +14,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
 
-from workers.shared.errors import PermanentError, RecordError
+from workers.shared.errors import PermanentError, RecordError, validation_reason
 from workers.shared.keys import Key
-from workers.shared.models import DemandTableRecord, UtcInstant, deserialize_item, validation_reason
+from workers.shared.models import DemandTableRecord, UtcInstant, deserialize_item
 from workers.shared.observability import (
     BATCH_RECORDS_FAILED,
     BATCH_RECORDS_PARKED,
@@ -28,6 +27,14 @@ from workers.shared.observability import (
     extract_context,
     inject_context,
     span,
+)
+
+# The resolvers' events live apart (no table models to build for a resolver that has no table).
+from workers.shared.resolver_events import (  # noqa: F401 - re-exported
+    ResolverEvent,
+    ResolverInfo,
+    ResolverRequest,
+    parse_resolver_event,
 )
 
 if TYPE_CHECKING:
@@ -336,50 +343,6 @@ class ScheduledEvent(BaseModel):
 def parse_scheduled_event(event: Mapping[str, Any]) -> ScheduledEvent:
     """The scheduler's trigger event; RecordError names what is wrong."""
     return _validate(ScheduledEvent, event)
-
-
-class _Camel(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, frozen=True, defer_build=True
-    )
-
-
-class ResolverInfo(_Camel):
-    """Which GraphQL field is being resolved."""
-
-    field_name: str
-    parent_type_name: str
-    variables: dict[str, Any] = Field(default_factory=dict)
-    selection_set_list: tuple[str, ...] = ()
-    selection_set_graphql: str | None = Field(default=None, alias="selectionSetGraphQL")
-
-
-class ResolverRequest(_Camel):
-    """The HTTP request AppSync received."""
-
-    headers: dict[str, str] = Field(default_factory=dict)
-    domain_name: str | None = None
-
-
-class ResolverEvent(_Camel):
-    """An AppSync direct Lambda resolver event (no mapping templates)."""
-
-    arguments: dict[str, Any] = Field(default_factory=dict)
-    identity: dict[str, Any] | None = None
-    source: dict[str, Any] | None = None
-    request: ResolverRequest = Field(default_factory=ResolverRequest)
-    info: ResolverInfo
-    prev: dict[str, Any] | None = None
-    stash: dict[str, Any] = Field(default_factory=dict)
-
-    def arguments_as(self, model: type[ModelT]) -> ModelT:
-        """The field's arguments validated into `model`; RecordError names the bad argument."""
-        return _validate(model, self.arguments)
-
-
-def parse_resolver_event(event: Mapping[str, Any]) -> ResolverEvent:
-    """A resolver worker's trigger event; RecordError names what is wrong."""
-    return _validate(ResolverEvent, event)
 
 
 # --------------------------------------------------------------------------------------------

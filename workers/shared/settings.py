@@ -3,16 +3,21 @@
 With `observability.py` (Powertools' and OpenTelemetry's own variables), the only place the workers
 read the environment: every worker setting is a field of a `WorkerSettings` subclass (here or in the
 worker's `settings.py`) loaded through `load_settings`, and logic receives values, never `os.environ`.
+Settings are plain pydantic models validated from the environment's variables (`environment_input`):
+pydantic-settings did the same, but its import (asyncio, argparse, dotenv, a validator per class)
+cost every cold start about a fifth of `import boto3`.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar, cast
 
-from pydantic import AliasChoices, BeforeValidator, Field, ValidationError
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
 
 from workers.shared.errors import SettingsError
 
@@ -25,9 +30,9 @@ def _split_commas(value: Any) -> Any:
     return value
 
 
-# Infra renders lists as "a,b,c" (infra/catalog.py WorkerTunables); pydantic-settings would
-# otherwise try to JSON-decode a complex type read from the environment.
-CommaSeparated = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_commas)]
+# Infra renders lists as "a,b,c" (infra/catalog.py WorkerTunables); variables reach the models as
+# text, never JSON-decoded, so each complex field says how its text is read.
+CommaSeparated = Annotated[tuple[str, ...], BeforeValidator(_split_commas)]
 
 
 def decoded_json(value: Any) -> Any:
@@ -40,10 +45,16 @@ def decoded_json(value: Any) -> Any:
         raise ValueError(f"not JSON ({error})") from None
 
 
-class WorkerSettings(BaseSettings):
-    """What every worker reads from its environment; subclass it to add the worker's own fields."""
+class WorkerSettings(BaseModel):
+    """What every worker reads from its environment; subclass it to add the worker's own fields.
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+    A field reads the variable named by its `validation_alias` (each of an AliasChoices, first set
+    wins) or else its own name, case-insensitively; unknown variables are ignored.
+    """
+
+    # defer_build: only the worker's own class is ever validated, at its first load_settings, so
+    # the classes it extends never build a validator.
+    model_config = ConfigDict(frozen=True, extra="ignore", validate_default=True, defer_build=True)
 
     environment: str = Field(validation_alias="DMD_ENVIRONMENT", min_length=1)
     service_name: str = Field(validation_alias="POWERTOOLS_SERVICE_NAME", min_length=1)
@@ -87,10 +98,31 @@ class TableSettings(WorkerSettings):
 SettingsT = TypeVar("SettingsT", bound=WorkerSettings)
 
 
+def _variable_names(name: str, field: FieldInfo) -> tuple[str, ...]:
+    alias = field.validation_alias
+    if isinstance(alias, str):
+        return (alias,)
+    if isinstance(alias, AliasChoices):
+        return tuple(choice for choice in alias.choices if isinstance(choice, str))
+    return (name,)
+
+
+def environment_input(settings_class: type[WorkerSettings], environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables `settings_class` reads, keyed by the names its fields validate (lookup ignores case)."""
+    by_lower_name = {name.lower(): value for name, value in environ.items()}
+    found: dict[str, str] = {}
+    for name, field in settings_class.model_fields.items():
+        for variable in _variable_names(name, field):
+            value = by_lower_name.get(variable.lower())
+            if value is not None:
+                found[variable] = value
+    return found
+
+
 @functools.cache
 def _load(settings_class: type[WorkerSettings]) -> WorkerSettings:
     try:
-        return settings_class()
+        return settings_class.model_validate(environment_input(settings_class, os.environ))
     except ValidationError as error:
         raise SettingsError(_describe(settings_class, error)) from None
 

@@ -17,7 +17,7 @@ from workers.event_details.models import (
     parse_arguments,
 )
 from workers.shared.errors import RecordError
-from workers.shared.records import parse_resolver_event
+from workers.shared.resolver_events import parse_resolver_event
 
 VALID_ARGUMENTS = {"eventId": "vvG1IZ9KBxv3Tg", "tmMarketId": "TM_US", "errorMode": "GRAPHQL"}
 resolver_events = documents(VALID_RESOLVER_EVENT) | near_valid(VALID_ARGUMENTS).map(

@@ -11,7 +11,7 @@ from workers.proxy_tm_account_service.logic import resolve_tm_account
 from workers.proxy_tm_account_service.models import AccountNotFoundError, InvalidArgumentError
 from workers.shared.accounts import Member, MemberNotFoundError
 from workers.shared.errors import RecordError
-from workers.shared.records import parse_resolver_event
+from workers.shared.resolver_events import parse_resolver_event
 
 VALID_ARGUMENTS = {"memberId": "1234567890"}
 resolver_events = documents({**VALID_RESOLVER_EVENT, "arguments": VALID_ARGUMENTS}) | near_valid(

@@ -21,7 +21,8 @@ from workers.shared.discovery.rules import (
     sale_suppression_reasons,
     sale_types,
 )
-from workers.shared.models import Attraction, EventRecord, SaleRecord, expiry, validation_reason
+from workers.shared.errors import validation_reason
+from workers.shared.models import Attraction, EventRecord, SaleRecord, expiry
 
 PUBLIC_SALE_ID = "public"
 PUBLIC_SALE_NAME = "Public Onsale"
