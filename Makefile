@@ -15,10 +15,10 @@ export UV_NO_PROGRESS := 1
 # sets its own clean cache so it still measures a Lambda-like import from source.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install lint format typecheck test test-fast bench demo synth snapshots package lock clean
+.PHONY: help install lint format typecheck test test-fast bench demo synth snapshots package bytecode-python bytecode-compiler lock clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(SYNCED): pyproject.toml uv.lock
 	@test -x $(UV) || { python3 -m venv $(VENV) && $(VENV)/bin/pip install --quiet uv==$(UV_VERSION); }
@@ -56,6 +56,22 @@ snapshots: $(SYNCED) ## regenerate the committed per-stack synth snapshots (revi
 
 package: $(SYNCED) ## build the per-worker code archives and the dependency layer (needs PyPI)
 	$(VENV)/bin/dmd package
+
+# Lambda runs python3.12; packaging compiles the artifacts' bytecode with DMD_PYTHON312, python3.12
+# on PATH or a pyenv 3.12 when there is one, else with this pinned Pyodide (CPython 3.12 in
+# WebAssembly, ~14 MB from npm, needs node). Not part of `make install`: most machines have a 3.12.
+BYTECODE_COMPILER := build/bytecode-compiler
+$(BYTECODE_COMPILER)/node_modules/pyodide/package.json: infra/pyodide/package.json infra/pyodide/package-lock.json
+	@command -v npm >/dev/null || { echo "make bytecode-compiler needs node and npm (or set DMD_PYTHON312)" >&2; exit 1; }
+	@mkdir -p $(BYTECODE_COMPILER)
+	cp infra/pyodide/package.json infra/pyodide/package-lock.json $(BYTECODE_COMPILER)/
+	cd $(BYTECODE_COMPILER) && npm ci --no-audit --no-fund --silent
+	@touch $@
+
+bytecode-python: $(SYNCED) ## CPython 3.12 (Lambda's python3.12) managed by uv: compiles the shipped bytecode
+	$(UV) python install 3.12
+
+bytecode-compiler: $(BYTECODE_COMPILER)/node_modules/pyodide/package.json ## Pyodide from npm: the bytecode compiler where no python3.12 is installed
 
 demo: $(SYNCED) ## run the product on this machine (sandbox: AWS emulator, fake vendors, real workers)
 	$(VENV)/bin/dmd sandbox demo

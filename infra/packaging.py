@@ -1,4 +1,4 @@
-"""Lambda artifacts: deterministic per-worker code archives and the dependency layer."""
+"""Lambda artifacts: deterministic per-worker code archives and the dependency layer, with 3.12 bytecode."""
 
 from __future__ import annotations
 
@@ -17,6 +17,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
+
+from infra.bytecode import (
+    CACHE_TAG,
+    NO_COMPILER,
+    PYODIDE_VERSION,
+    BytecodeError,
+    Compiler,
+    compile_sources,
+    find_compiler,
+    pyc_path,
+    resolve_compiler,
+)
 
 Architecture = Literal["arm64", "x86_64"]
 PythonVersion = Literal["3.12"]
@@ -48,7 +60,15 @@ RUNTIME_PROVIDED = frozenset(
 
 # Bump when build_layer's output changes for the same spec (pip flags, cleanup rules, zip format):
 # the layer's hash is derived from the spec, so only this tells Lambda the content moved.
-LAYER_RECIPE = 1
+# 2: the layer carries cpython-312 unchecked-hash bytecode next to its sources.
+LAYER_RECIPE = 2
+
+# Where Lambda mounts the artifacts: the paths compiled into the bytecode (tracebacks show them).
+CODE_ROOT = "/var/task/"
+LAYER_ROOT = "/opt/"
+BYTECODE_RECIPE = f"{CACHE_TAG}-unchecked-hash"
+# "auto": the compiler infra.bytecode finds (none with DMD_BYTECODE=off); None: source only.
+CompilerChoice = Compiler | None | Literal["auto"]
 
 PIP_PLATFORMS: dict[Architecture, str] = {
     "arm64": "manylinux2014_aarch64",
@@ -87,6 +107,7 @@ class LayerSpec:
     requirements: tuple[str, ...]
     architecture: Architecture
     python_version: PythonVersion = "3.12"
+    bytecode: bool = True  # False only for a source-only build (DMD_BYTECODE=off)
 
     def __post_init__(self) -> None:
         if self.architecture not in get_args(Architecture):
@@ -110,6 +131,7 @@ class LayerSpec:
                 "recipe": LAYER_RECIPE,
                 "architecture": self.architecture,
                 "python_version": self.python_version,
+                "bytecode": BYTECODE_RECIPE if self.bytecode else "none",
                 "requirements": sorted(self.requirements),
             },
             sort_keys=True,
@@ -134,8 +156,54 @@ class LayerSpec:
         return build_dir / "layers" / f"deps-{self.architecture}-{self.key[:16]}.zip"
 
 
-def build_code_archive(worker_name: str, *, source_root: Path, out_dir: Path) -> Archive:
+def build_code_archive(
+    worker_name: str,
+    *,
+    source_root: Path,
+    out_dir: Path,
+    compiler: CompilerChoice = "auto",
+    cache_dir: Path | None = None,
+) -> Archive:
     """Zip one worker's package with workers/shared, paths rooted so `workers.<name>.handler` imports."""
+    return build_code_archives(
+        [worker_name], source_root=source_root, out_dir=out_dir, compiler=compiler, cache_dir=cache_dir
+    )[worker_name]
+
+
+def build_code_archives(
+    worker_names: Sequence[str],
+    *,
+    source_root: Path,
+    out_dir: Path,
+    compiler: CompilerChoice = "auto",
+    cache_dir: Path | None = None,
+    write: bool = True,
+) -> dict[str, Archive]:
+    """Each worker's archive (`out_dir/<name>.zip`): its sources and their cpython-312 bytecode.
+
+    Every source of every archive is compiled in one run of the compiler; `cache_dir` keeps compiled
+    files across builds. `write=False` measures the archives without writing them (the offline synth).
+    """
+    sources = {name: _code_sources(name, source_root) for name in worker_names}
+    chosen = _compiler(compiler)
+    pycs: dict[str, bytes] = {}
+    if chosen is not None:
+        union = {path: content for files in sources.values() for path, content in files.items()}
+        try:
+            pycs = compile_sources(union, compiler=chosen, display_root=CODE_ROOT, cache_dir=cache_dir)
+        except BytecodeError as error:
+            raise PackagingError(f"cannot compile the workers' bytecode: {error}") from error
+    archives: dict[str, Archive] = {}
+    for name, files in sources.items():
+        entries: list[tuple[str, Path | bytes]] = list(files.items())
+        entries += [(pyc, pycs[pyc]) for pyc in map(_pyc_entry, files) if pyc in pycs]
+        content = _zip(entries)
+        path = out_dir / f"{name}.zip"
+        archives[name] = _write_archive(path, content) if write else _measure(path, content)
+    return archives
+
+
+def _code_sources(worker_name: str, source_root: Path) -> dict[str, bytes]:
     # A non-identifier could escape workers/ ("../x"); "shared" would duplicate every shared entry.
     if not worker_name.isidentifier() or worker_name == "shared":
         raise PackagingError(f"{worker_name!r} is not a worker name: use the worker's package folder name")
@@ -152,19 +220,46 @@ def build_code_archive(worker_name: str, *, source_root: Path, out_dir: Path) ->
         *_source_files(package / "shared", source_root),
         *_source_files(worker_dir, source_root),
     ]
-    return _write_archive(out_dir / f"{worker_name}.zip", _zip(entries))
+    return {name: path.read_bytes() for name, path in entries}
 
 
-def build_layer(spec: LayerSpec, *, build_dir: Path, pip_extra_args: Sequence[str] = ()) -> Archive:
-    """Install the spec's pins for the Lambda platform and zip them under python/ (cached by key)."""
+def _pyc_entry(source: str) -> str:
+    # Only .py sources have bytecode; any other name maps to nothing in the compiled set.
+    return pyc_path(source) if source.endswith(".py") else ""
+
+
+def _compiler(choice: CompilerChoice) -> Compiler | None:
+    if choice != "auto":
+        return choice
+    try:
+        return resolve_compiler()
+    except BytecodeError as error:
+        raise PackagingError(str(error)) from error
+
+
+def build_layer(
+    spec: LayerSpec,
+    *,
+    build_dir: Path,
+    pip_extra_args: Sequence[str] = (),
+    compiler: CompilerChoice = "auto",
+) -> Archive:
+    """Install the spec's pins for the Lambda platform and zip them under python/ (cached by key).
+
+    With `spec.bytecode`, every module is compiled for cpython-312 (unchecked hash) into the zip,
+    as `pip install` without `--no-compile` would on the target; a module that does not compile
+    (pip skips those too) ships as source only.
+    """
     path = spec.archive_path(build_dir)
     if path.is_file():
         return _measure(path, path.read_bytes())
+    chosen = _layer_compiler(spec, compiler)
     with tempfile.TemporaryDirectory(prefix="dmd-layer-") as scratch:
         target = Path(scratch) / "python"
         requirements = Path(scratch) / "requirements.txt"
         requirements.write_text("\n".join(spec.requirements) + "\n", encoding="utf-8")
         # --no-deps: the pins are already the whole locked closure, so pip must not resolve anew.
+        # --no-compile: pip would compile for this machine's Python, not Lambda's; see below.
         command = [
             sys.executable,
             "-m",
@@ -194,8 +289,39 @@ def build_layer(spec: LayerSpec, *, build_dir: Path, pip_extra_args: Sequence[st
             raise PackagingError(
                 f"pip could not install the {spec.architecture} layer (exit {result.returncode}):\n{tail}"
             )
-        content = _zip(_layer_files(target))
+        files = _layer_files(target)
+        if chosen is not None:
+            files += _layer_bytecode(target, files, chosen)
+        content = _zip(files)
     return _write_archive(path, content)
+
+
+def _layer_compiler(spec: LayerSpec, choice: CompilerChoice) -> Compiler | None:
+    if not spec.bytecode:
+        return None
+    if choice is None:
+        raise PackagingError("the layer spec asks for bytecode but no compiler was given")
+    if choice != "auto":
+        return choice
+    # The spec decides (its hash says whether the layer carries bytecode), not DMD_BYTECODE.
+    try:
+        found = find_compiler()
+    except BytecodeError as error:
+        raise PackagingError(str(error)) from error
+    if found is None:
+        raise PackagingError(NO_COMPILER.format(version=PYODIDE_VERSION))
+    return found
+
+
+def _layer_bytecode(
+    target: Path, files: list[tuple[str, bytes]], compiler: Compiler
+) -> list[tuple[str, bytes]]:
+    sources = sorted(name.removeprefix("python/") for name, _ in files if name.endswith(".py"))
+    try:
+        tree = compiler.compile_tree(target, [(path, f"{LAYER_ROOT}python/{path}") for path in sources])
+    except BytecodeError as error:
+        raise PackagingError(f"cannot compile the layer's bytecode: {error}") from error
+    return [(f"python/{pyc}", content) for pyc, content in tree.pycs.items()]
 
 
 def filter_layer_requirements(exported_lines: Iterable[str]) -> list[str]:
