@@ -79,6 +79,8 @@ class PipelineBench:
     baseline_by_operation: dict[str, int]
     worker_by_operation: dict[str, int]
     sandbox_by_operation: dict[str, int]
+    status_events: int = 0  # records the SMS status consumer handled
+    status_invocations: int = 0  # its invocations: events per invocation is how much there was to coalesce
 
     @property
     def throughput(self) -> float:
@@ -120,7 +122,17 @@ class PipelineBench:
                 f"accepted by SES), {self.failed:,} failed (invalid numbers); tick → every notification "
                 f"terminal in {self.pipeline_seconds:,.1f} s ({self.throughput:,.1f}/s). "
                 "Full run report: `build/bench/pipeline-report.json` (not committed).",
-                "Workers (the product's own calls):",
+                f"Workers (the product's own calls): {self.worker_calls_per_delivered:.2f} per delivered "
+                "reminder (target ≤ 4.0; floor: create, claim, result and one final status each)"
+                + (
+                    f"; the SMS status consumer applied {self.status_events:,} status events in "
+                    f"{self.status_invocations:,} invocations "
+                    f"({self.status_events / self.status_invocations:,.1f} per batch, one write per message "
+                    "per batch)"
+                    if self.status_invocations
+                    else ""
+                )
+                + ":",
                 table(self.worker_by_operation),
                 "Sandbox (what AWS does for the product: CDC into Kinesis, Lambda's pollers, the SMS "
                 "service's status events):",
@@ -158,6 +170,7 @@ def pipeline_vs_boto3(
     baseline_seconds, baseline_calls = run_baseline(report)
     notes = document["notifications"]
     calls = document["awsApiCalls"]
+    status = document.get("workers", {}).get("sms_status_consumer", {})
     return PipelineBench(
         fans=fans,
         notifications=int(notes["created"]),
@@ -171,6 +184,8 @@ def pipeline_vs_boto3(
         baseline_by_operation=dict(baseline_calls.most_common()),
         worker_by_operation=dict(calls["byOperation"]),
         sandbox_by_operation=dict(calls["sandboxByOperation"]),
+        status_events=int(status.get("records_processed", 0)),
+        status_invocations=int(status.get("invocations", 0)),
     )
 
 

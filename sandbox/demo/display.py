@@ -115,6 +115,10 @@ def summary_table(report: DemoReport) -> Table:
         "AWS API calls by workers (per delivered)",
         f"{calls['byWorkers']} ({calls['perDeliveredNotification']})",
     )
+    per_delivered = calls.get("perDeliveredByOperation") or {}
+    for operation, count in calls["byOperation"].items():
+        share = per_delivered.get(operation)
+        table.add_row(f"  {operation}", f"{count}" + (f" ({share})" if share is not None else ""))
     if run.get("pipelineSeconds"):
         table.add_row("tick → every notification terminal (s)", str(run["pipelineSeconds"]))
     table.add_row("wall time (s)", str(run["wallSeconds"]))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sandbox.api_calls import count_calls, email_sends
+from sandbox.api_calls import ApiCalls, count_calls, email_sends
 from sandbox.demo.drills import drill_report
 from sandbox.demo.options import DemoOptions
 from sandbox.demo.plan import DemoPlan
@@ -145,6 +145,23 @@ def failure_reason(notification: Mapping[str, Any], max_attempts: int) -> str:
     return code or "UNKNOWN"
 
 
+def api_calls_section(calls: ApiCalls, delivered: int) -> dict[str, Any]:
+    """The report's `awsApiCalls`: the workers' calls in total and by operation, each per delivered one."""
+    worker_calls = calls.total(by_workers=True)
+    by_operation = count_calls(calls.of_workers()).most_common()
+    return {
+        "byWorkers": worker_calls,
+        "perDeliveredNotification": round(worker_calls / delivered, 2) if delivered else None,
+        "byOperation": dict(by_operation),
+        "perDeliveredByOperation": (
+            {operation: round(count / delivered, 2) for operation, count in by_operation} if delivered else {}
+        ),
+        "bySandbox": calls.total(by_workers=False),
+        "sandboxByOperation": dict(count_calls(calls.of_sandbox()).most_common()),
+        "counted": "every AWS call from the scheduler tick to the end (counted by the emulator's server)",
+    }
+
+
 def build_report(
     pipeline: Pipeline, plan: DemoPlan, options: DemoOptions, snapshot: Snapshot, wall_seconds: float
 ) -> DemoReport:
@@ -169,7 +186,6 @@ def build_report(
     email_duplicates = {key: count - 1 for key, count in email_sends(calls.email_bodies).items() if count > 1}
     latency_sms = _latencies(sms_delivered, until="delivered")
     latency_email = _latencies(email_accepted, until="triggered")
-    worker_calls = calls.total(by_workers=True)
     delivered = len(sms_delivered) + len(email_accepted)
     discarded = {worker: counter.records_discarded for worker, counter in snapshot.counters.items()}
     dlq_total = sum(snapshot.dlq.values())
@@ -231,14 +247,7 @@ def build_report(
             "endToEndEmail": percentiles(latency_email),
             "all": percentiles(latency_sms + latency_email),
         },
-        "awsApiCalls": {
-            "byWorkers": worker_calls,
-            "perDeliveredNotification": round(worker_calls / delivered, 2) if delivered else None,
-            "byOperation": dict(count_calls(calls.of_workers()).most_common()),
-            "bySandbox": calls.total(by_workers=False),
-            "sandboxByOperation": dict(count_calls(calls.of_sandbox()).most_common()),
-            "counted": "every AWS call from the scheduler tick to the end (counted by the emulator's server)",
-        },
+        "awsApiCalls": api_calls_section(calls, delivered),
         "workers": {worker: vars(counter) for worker, counter in snapshot.counters.items()},
         "vendors": pipeline.vendors.counters(),
         "sandboxBackgroundErrors": pipeline.background_errors(),

@@ -37,3 +37,4 @@ def test_a_small_sale_runs_through_the_pipeline_and_the_baseline_repeats_its_min
     # And the summary for bench/RESULTS.md names both sides' calls
     text = bench.markdown()
     assert "Workers (the product's own calls)" in text and "Baseline (bare boto3" in text
+    assert "per delivered reminder (target ≤ 4.0" in text and "status events in" in text

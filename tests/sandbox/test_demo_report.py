@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
+from rich.console import Console
 
-from sandbox.demo.report import Invariant, failure_reason, is_terminal, nothing_lost, percentiles
+from sandbox.api_calls import ApiCall, ApiCalls
+from sandbox.demo.display import summary_table
+from sandbox.demo.report import (
+    DemoReport,
+    Invariant,
+    api_calls_section,
+    failure_reason,
+    is_terminal,
+    nothing_lost,
+    percentiles,
+)
 
 
 @pytest.mark.parametrize(
@@ -107,3 +119,87 @@ def test_poison_demand_records_parked_in_a_queue_are_accounted_for_and_nothing_e
     assert "3 poison demand records parked (accounted for)" in accounted.detail
     # But one more dead letter than the parked poison is lost
     assert not lost(dlq={**dlq, "prd3292-local-us-east-1-generation-jobs-dlq": 2}, parked_poison=parked).ok
+
+
+# ------------------------------------------------------------------------------------------------
+# AWS calls per delivered reminder, by operation (the JSON report and the summary table)
+# ------------------------------------------------------------------------------------------------
+
+
+def counted_calls() -> ApiCalls:
+    """Six UpdateItems, three PutItems and one SES send by the workers; five GetRecords by the sandbox."""
+    return ApiCalls(
+        Counter(
+            {
+                ApiCall("dynamodb", "UpdateItem", by_workers=True): 6,
+                ApiCall("dynamodb", "PutItem", by_workers=True): 3,
+                ApiCall("ses", "SendTemplatedEmail", by_workers=True): 1,
+                ApiCall("kinesis", "GetRecords", by_workers=False): 5,
+            }
+        ),
+        email_bodies=[],
+    )
+
+
+def test_the_report_gives_the_workers_calls_per_delivered_reminder_by_operation() -> None:
+    # Given a run's counted calls and 4 delivered reminders
+    section = api_calls_section(counted_calls(), delivered=4)
+
+    # Then the workers' calls, in total and by operation, are also given per delivered reminder
+    assert (section["byWorkers"], section["perDeliveredNotification"], section["bySandbox"]) == (10, 2.5, 5)
+    assert section["byOperation"] == {
+        "dynamodb:UpdateItem": 6,
+        "dynamodb:PutItem": 3,
+        "ses:SendTemplatedEmail": 1,
+    }
+    assert section["perDeliveredByOperation"] == {
+        "dynamodb:UpdateItem": 1.5,
+        "dynamodb:PutItem": 0.75,
+        "ses:SendTemplatedEmail": 0.25,
+    }
+    assert section["sandboxByOperation"] == {"kinesis:GetRecords": 5}
+
+
+def test_a_run_that_delivered_nothing_has_no_per_delivered_figures() -> None:
+    section = api_calls_section(counted_calls(), delivered=0)
+    assert (section["perDeliveredNotification"], section["perDeliveredByOperation"]) == (None, {})
+
+
+def test_the_summary_shows_each_operation_with_its_calls_per_delivered_reminder() -> None:
+    # Given a finished run's report
+    document = {
+        "run": {"fans": 3, "demandRecords": 3, "faults": "none", "pipelineSeconds": 9.5, "wallSeconds": 12.0},
+        "notifications": {
+            "expected": 4,
+            "created": 4,
+            "sent": 4,
+            "delivered": 4,
+            "smsDelivered": 3,
+            "emailAcceptedBySes": 1,
+            "failed": 0,
+            "failedByReason": {},
+            "expired": 0,
+            "nonTerminal": 0,
+        },
+        "duplicatesSent": {"total": 0},
+        "deadLetters": {"total": 0},
+        "latencySeconds": {"all": {}},
+        "awsApiCalls": api_calls_section(counted_calls(), delivered=4),
+        "faultDrills": {},
+    }
+    report = DemoReport(document, [Invariant("no duplicate sends", True, "")])
+
+    # When the summary is drawn
+    console = Console(width=160, record=True)
+    console.print(summary_table(report))
+    rows = {
+        cells[0].strip(): cells[1].strip()
+        for line in console.export_text().splitlines()
+        if len(cells := [cell for cell in line.split("│") if cell.strip()]) == 2
+    }
+
+    # Then the total and each operation's calls come with their share per delivered reminder
+    assert rows["AWS API calls by workers (per delivered)"] == "10 (2.5)"
+    assert rows["dynamodb:UpdateItem"] == "6 (1.5)"
+    assert rows["dynamodb:PutItem"] == "3 (0.75)"
+    assert rows["ses:SendTemplatedEmail"] == "1 (0.25)"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pydantic import BaseModel
-
 from workers.shared.clients import DYNAMODB_POOL_CONNECTIONS
-from workers.shared.keys import PENDING_ATTRIBUTES, Key, sms_message_key, sweep_shard
+from workers.shared.keys import Key, sms_message_key, sweep_shard
 from workers.shared.models import (
     HELD_STATUS_ATTRIBUTES,
     HeldStatus,
@@ -21,14 +21,21 @@ from workers.shared.models import (
     format_timestamp,
     serialize_item,
 )
+from workers.shared.notification_updates import (
+    CLAIM_LEASE,
+    claim_expression,
+    status_condition_values,
+    transition_expression,
+)
 from workers.shared.observability import quiet_spans, span
-from workers.shared.statuses import PENDING_STATUSES, NotificationStatus, can_transition
+from workers.shared.statuses import PENDING_STATUSES, NotificationStatus
 from workers.shared.table_access import DemandTable
+
+# CLAIM_LEASE is read from here by the sender's callers and ops (it lives with the expressions).
+__all__ = ["CLAIM_LEASE", "CreateCounts", "NotificationLifecycle", "StatusWrite"]
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-CLAIM_LEASE = "claimExpiresAt"  # when a send claim's holder can no longer be running
 
 
 class CreateCounts(NamedTuple):
@@ -36,6 +43,32 @@ class CreateCounts(NamedTuple):
 
     created: int
     duplicates: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusWrite:
+    """What a status move found: whether it moved, the status before it, the dates already stamped."""
+
+    moved: bool
+    exists: bool  # False: no item at the key (a refused move of nothing)
+    previous: NotificationStatus | None  # the status the move started from, or that refused it
+    stamped: frozenset[str]  # `date.<status>` names the item had (refused moves only; empty after a move)
+
+    @classmethod
+    def of(cls, *, moved: bool, item: Mapping[str, Any] | None) -> StatusWrite:
+        """Read the UpdateItem's answer: the changed attributes before a move, or the refusing item."""
+        if not moved and not item:
+            return cls(moved=False, exists=False, previous=None, stamped=frozenset())
+        attributes = item or {}
+        status = attributes.get("status")
+        previous = status.get("id") if isinstance(status, Mapping) else None
+        dates = attributes.get("date")
+        return cls(
+            moved=moved,
+            exists=True,
+            previous=NotificationStatus(previous) if isinstance(previous, str) else None,
+            stamped=frozenset(dates) if isinstance(dates, Mapping) and not moved else frozenset(),
+        )
 
 
 class NotificationLifecycle(DemandTable):
@@ -104,7 +137,7 @@ class NotificationLifecycle(DemandTable):
     ) -> bool:
         """Take the send claim until `lease_expires_at`: only one invocation may call the vendor for it."""
         return self._conditional_update(
-            key, **_claim_expression(key, claim_id, from_statuses, at, lease_expires_at)
+            key, **claim_expression(key, claim_id, from_statuses, at, lease_expires_at)
         )
 
     def claim_notification(
@@ -119,7 +152,7 @@ class NotificationLifecycle(DemandTable):
         """Take the send claim until `lease_expires_at`; the record as stored after it (None when lost)."""
         # The stored attempts and next-attempt time are the truth: a replayed change record
         # carries an older image of the notification.
-        expression = _claim_expression(key, claim_id, from_statuses, at, lease_expires_at)
+        expression = claim_expression(key, claim_id, from_statuses, at, lease_expires_at)
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
@@ -155,48 +188,58 @@ class NotificationLifecycle(DemandTable):
         `expected_claim` requires that send claim; `unclaimed` requires that nobody holds one. A move
         out of CREATED/RETRY also takes the notification off the pending index and drops any lease.
         """
-        if unclaimed and expected_claim is not None:
-            raise ValueError("a transition cannot both expect a claim and require none")
-        sources = frozenset(from_statuses)
-        illegal = sorted(status for status in sources if not can_transition(status, to_status))
-        if illegal and not override:
-            raise ValueError(f"{', '.join(illegal)} -> {to_status} moves a notification backwards")
-        stamp = format_timestamp(at)
-        names = {"#status": "status", "#id": "id", "#date": "date", "#stamp": to_status.date_attribute}
-        values: dict[str, Any] = {":status": {"id": to_status.value, "date": stamp}, ":at": stamp}
-        sets = ["#status = :status", "#date.#stamp = :at"]
-        for index, (attribute, value) in enumerate((extra_updates or {}).items()):
-            names[f"#x{index}"] = attribute
-            values[f":x{index}"] = _attribute_value(value)
-            sets.append(f"#x{index} = :x{index}")
-        if increment_attempts:
-            names["#attempts"] = "sendAttempts"
-            values.update({":zero": 0, ":one": 1})
-            sets.append("#attempts = if_not_exists(#attempts, :zero) + :one")
-        if error is not None:
-            names["#errors"] = "errors"
-            values.update({":empty": [], ":error": [error.model_dump(mode="json", exclude_none=True)]})
-            sets.append("#errors = list_append(if_not_exists(#errors, :empty), :error)")
-        update = "SET " + ", ".join(sets)
-        removed = list(dict.fromkeys(remove))  # a path named twice would be refused by DynamoDB
-        if to_status not in PENDING_STATUSES:
-            # No longer waiting to be sent: nothing for the sweeper to find, no lease to expire.
-            removed += [name for name in (*PENDING_ATTRIBUTES, CLAIM_LEASE) if name not in removed]
-        if removed:
-            names.update({f"#r{index}": attribute for index, attribute in enumerate(removed)})
-            update += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(removed)))
-        status_values = _status_values(sources)
-        condition = f"#status.#id IN ({', '.join(status_values)})"
-        if expected_claim is not None:
-            names["#claim"] = "claimId"
-            values[":claim"] = expected_claim
-            condition += " AND #claim = :claim"
-        if unclaimed:
-            names["#claim"] = "claimId"
-            condition += " AND attribute_not_exists(#claim)"
-        return self._conditional_update(
-            key, update=update, condition=condition, names=names, values={**values, **status_values}
+        expression = transition_expression(
+            from_statuses,
+            to_status,
+            at=at,
+            extra_updates=extra_updates,
+            remove=remove,
+            increment_attempts=increment_attempts,
+            error=error,
+            expected_claim=expected_claim,
+            unclaimed=unclaimed,
+            override=override,
         )
+        return self._conditional_update(key, **expression)
+
+    def advance_status(
+        self,
+        key: Key,
+        from_statuses: Iterable[NotificationStatus],
+        to_status: NotificationStatus,
+        *,
+        at: datetime,
+        stamps: Mapping[NotificationStatus, datetime] = MappingProxyType({}),
+        extra_updates: Mapping[str, Any] | None = None,
+        error: SendError | None = None,
+    ) -> StatusWrite:
+        """`transition` that also stamps other `date.<status>` (first time only), and says what it found.
+
+        One conditional UpdateItem whose answer carries the status it moved from, or (refused) the
+        item as it is: the caller learns the current status and dates without a second read.
+        """
+        expression = transition_expression(
+            from_statuses, to_status, at=at, extra_updates=extra_updates, error=error, stamps=stamps
+        )
+        client = self.client
+        try:
+            response = client.update_item(
+                TableName=self.table_name,
+                Key=serialize_item(key.item()),
+                UpdateExpression=expression["update"],
+                ConditionExpression=expression["condition"],
+                ExpressionAttributeNames=expression["names"],
+                ExpressionAttributeValues=serialize_item(expression["values"]),
+                ReturnValues="UPDATED_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except client.exceptions.ConditionalCheckFailedException as refused:
+            # ALL_OLD: the item that refused the move (none when there is no item at the key).
+            item = refused.response.get("Item")
+            return StatusWrite.of(
+                moved=False, item=deserialize_item(item) if isinstance(item, Mapping) and item else None
+            )
+        return StatusWrite.of(moved=True, item=deserialize_item(response.get("Attributes", {})))
 
     def pending_notification_keys(
         self, shard: str, *, due_before: datetime, page_size: int = 500
@@ -219,7 +262,7 @@ class NotificationLifecycle(DemandTable):
         (none, or one whose lease ended); attempts and `nextAttemptAt` are kept. False otherwise.
         """
         stamp = format_timestamp(at)
-        status_values = _status_values(PENDING_STATUSES)
+        status_values = status_condition_values(PENDING_STATUSES)
         return self._conditional_update(
             key,
             update=(
@@ -252,12 +295,25 @@ class NotificationLifecycle(DemandTable):
 
     def record_timestamp(self, key: Key, status: NotificationStatus, at: datetime) -> bool:
         """Stamp `date.<status>` (first time only) without moving the status, e.g. a late QUEUED event."""
+        return self.record_timestamps(key, {status: at})
+
+    def record_timestamps(self, key: Key, stamps: Mapping[NotificationStatus, datetime]) -> bool:
+        """Stamp each `date.<status>` not stamped yet, in one write, without moving the status."""
+        if not stamps:
+            raise ValueError("at least one timestamp is required")
+        names: dict[str, str] = {"#date": "date"}
+        values: dict[str, Any] = {}
+        sets = []
+        for index, (status, at) in enumerate(stamps.items()):
+            names[f"#s{index}"] = status.date_attribute
+            values[f":s{index}"] = format_timestamp(at)
+            sets.append(f"#date.#s{index} = if_not_exists(#date.#s{index}, :s{index})")
         return self._conditional_update(
             key,
-            update="SET #date.#stamp = if_not_exists(#date.#stamp, :at)",
+            update="SET " + ", ".join(sets),
             condition="attribute_exists(PK)",
-            names={"#date": "date", "#stamp": status.date_attribute},
-            values={":at": format_timestamp(at)},
+            names=names,
+            values=values,
         )
 
     # ---------------------------------------------------------------------------- sms messages
@@ -292,12 +348,22 @@ class NotificationLifecycle(DemandTable):
         self, message_id: str, status: NotificationStatus, held: HeldStatus, *, expires_at: int
     ) -> SmsMessageRecord:
         """Keep a status of a message no notification names yet (first per status wins); the item after."""
-        attribute = HELD_STATUS_ATTRIBUTES[status]
+        return self.hold_statuses(message_id, {status: held}, expires_at=expires_at)
+
+    def hold_statuses(
+        self, message_id: str, held: Mapping[NotificationStatus, HeldStatus], *, expires_at: int
+    ) -> SmsMessageRecord:
+        """Keep several statuses of a message in one write (first per status wins); the item after."""
+        sets = {
+            HELD_STATUS_ATTRIBUTES[status]: status_held.model_dump(
+                mode="json", by_alias=True, exclude_none=True
+            )
+            for status, status_held in held.items()
+        }
+        if not sets:
+            raise ValueError("at least one held status is required")
         return self._update_message(
-            message_id,
-            sets={attribute: held.model_dump(mode="json", by_alias=True, exclude_none=True)},
-            first_only=(attribute, "expiresAt"),
-            expires_at=expires_at,
+            message_id, sets=sets, first_only=(*sets, "expiresAt"), expires_at=expires_at
         )
 
     def register_message(self, message_id: str, reference: str, *, expires_at: int) -> SmsMessageRecord:
@@ -330,48 +396,3 @@ class NotificationLifecycle(DemandTable):
             ReturnValues="ALL_NEW",
         )
         return SmsMessageRecord.from_item(deserialize_item(response["Attributes"]))
-
-
-def _claim_expression(
-    key: Key, claim_id: str, from_statuses: Iterable[NotificationStatus], at: datetime, lease: datetime
-) -> dict[str, Any]:
-    status_values = _status_values(from_statuses)
-    # The lease doubles as the pending index's sweepAt: a claim nobody finishes is found once it
-    # ends. The shard is written again so that a notification created without one is listed too.
-    return {
-        "update": (
-            "SET #claim = :claim, #claimedAt = :at, #lease = :lease, #shard = :shard, #sweepAt = :lease"
-        ),
-        "condition": f"attribute_not_exists(#claim) AND #status.#id IN ({', '.join(status_values)})",
-        "names": {
-            "#claim": "claimId",
-            "#claimedAt": "claimedAt",
-            "#lease": CLAIM_LEASE,
-            "#shard": "sweepShard",
-            "#sweepAt": "sweepAt",
-            "#status": "status",
-            "#id": "id",
-        },
-        "values": {
-            ":claim": claim_id,
-            ":at": format_timestamp(at),
-            ":lease": format_timestamp(lease),
-            ":shard": sweep_shard(key),
-            **status_values,
-        },
-    }
-
-
-def _status_values(statuses: Iterable[NotificationStatus]) -> dict[str, str]:
-    ordered = sorted(NotificationStatus(status).value for status in statuses)
-    if not ordered:
-        raise ValueError("at least one source status is required")
-    return {f":from{index}": value for index, value in enumerate(ordered)}
-
-
-def _attribute_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return format_timestamp(value)
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return value

@@ -9,7 +9,7 @@ item in the table (`SmsMessageRecord`): whichever writes second sees what the ot
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -19,7 +19,7 @@ from workers.shared.messages import SmsStatus
 from workers.shared.models import HeldStatus, SendError, expiry
 from workers.shared.observability import HELD_STATUSES_APPLIED, LOGGER, STATUS_OUT_OF_ORDER, count
 from workers.shared.repository import DemandRepository
-from workers.shared.statuses import NotificationStatus, sources_of
+from workers.shared.statuses import NotificationStatus, can_transition, sources_of
 
 # How long a message's item (its notification, held statuses) is kept: the service's de-duplication
 # window too, so a held status outlives every retry that could still claim it.
@@ -86,59 +86,132 @@ class DeliveryUpdate:
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class Coalesced:
+    """A message's statuses of one batch as one move: the most advanced status and every status's date."""
+
+    target: DeliveryUpdate  # the status the notification moves to (the first terminal, else the latest)
+    stamps: Mapping[NotificationStatus, datetime]  # each status's date: its first occurrence wins
+
+    @classmethod
+    def of(cls, updates: Sequence[DeliveryUpdate]) -> Coalesced:
+        """Fold the updates in arrival order, as applying them one by one would."""
+        if not updates:
+            raise ValueError("at least one update is required")
+        target = updates[0]
+        stamps: dict[NotificationStatus, datetime] = {}
+        for update in updates:
+            if can_transition(target.status, update.status):
+                target = update
+            stamps.setdefault(update.status, update.at)
+        return cls(target=target, stamps=MappingProxyType(stamps))
+
+
 def apply_update(notifications: DemandRepository, key: Key, update: DeliveryUpdate) -> Applied:
     """Move the notification at `key` to the update's status if that is forward; never backwards."""
-    target = update.status
-    moved = notifications.transition(
+    return apply_updates(notifications, key, [update])[0]
+
+
+def apply_updates(
+    notifications: DemandRepository, key: Key, updates: Sequence[DeliveryUpdate]
+) -> list[Applied]:
+    """Apply one message's statuses to the notification at `key` in one write; what each one did.
+
+    One conditional UpdateItem moves the notification to the most advanced status if that is forward
+    (its sources are the condition) and stamps every status's date, first stamp wins; its answer
+    tells the status it met. Only when it is refused and dates are missing (older statuses arriving
+    late) does a second write stamp them; a replay changes nothing. The outcomes are those of
+    applying the updates one by one (the fold is the same).
+    """
+    coalesced = Coalesced.of(updates)
+    target = coalesced.target
+    write = notifications.advance_status(
         key,
-        sources_of(target),
-        target,
-        at=update.at,
+        sources_of(target.status),
+        target.status,
+        at=target.at,
+        stamps=coalesced.stamps,
         # Also when the status overtook the sender's TRIGGERED write, which then stamps only its date.
-        extra_updates={"messageId": update.message_id},
-        error=update.error,
+        extra_updates={"messageId": target.message_id},
+        error=target.error,
     )
-    if moved:
+    if not write.exists:
+        return [Applied.NO_NOTIFICATION] * len(updates)
+    outcomes = _one_by_one(write.previous, updates)
+    reference = notification_reference(key)
+    if write.moved:
         # The notification's key too: `dmd logs query --preset notification --id <key>` finds this line.
         LOGGER.info(
             "Notification status updated",
             extra={
-                "status": target,
-                "message_id": update.message_id,
-                "notification_key": notification_reference(key),
+                "status": target.status,
+                "message_id": target.message_id,
+                "notification_key": reference,
+                "statuses": len(updates),
             },
         )
-        return Applied.APPLIED
-    current = notifications.get_notification(key)
-    if current is None:
-        return Applied.NO_NOTIFICATION
-    if current.status.id is target:
-        LOGGER.info(
-            "Status already applied",
-            extra={
-                "status": target,
-                "message_id": update.message_id,
-                "notification_key": notification_reference(key),
-            },
-        )
-        return Applied.ALREADY_APPLIED
-    # An older status arriving late (SENT after DELIVERED): its date is history, the status stays.
-    notifications.record_timestamp(key, target, update.at)
-    count(STATUS_OUT_OF_ORDER)
-    LOGGER.info(
-        "Out-of-order status recorded as a timestamp only",
-        extra={"status": target, "current_status": current.status.id, "message_id": update.message_id},
-    )
-    return Applied.OUT_OF_ORDER
+    else:
+        # Older statuses arriving late (SENT after DELIVERED): their dates are history, the status stays.
+        missing = {
+            status: moment
+            for status, moment in coalesced.stamps.items()
+            if status.date_attribute not in write.stamped
+        }
+        if missing:
+            notifications.record_timestamps(key, missing)
+    for update, outcome in zip(updates, outcomes, strict=True):
+        if outcome is Applied.ALREADY_APPLIED:
+            LOGGER.info(
+                "Status already applied",
+                extra={
+                    "status": update.status,
+                    "message_id": update.message_id,
+                    "notification_key": reference,
+                },
+            )
+        elif outcome is Applied.OUT_OF_ORDER:
+            count(STATUS_OUT_OF_ORDER)
+            LOGGER.info(
+                "Out-of-order status recorded as a timestamp only",
+                extra={
+                    "status": update.status,
+                    "current_status": write.previous,
+                    "message_id": update.message_id,
+                    "notification_key": reference,
+                },
+            )
+    return outcomes
+
+
+def _one_by_one(previous: NotificationStatus | None, updates: Sequence[DeliveryUpdate]) -> list[Applied]:
+    """What each update did, applied in order to a notification in `previous` (forward only)."""
+    current = previous
+    outcomes: list[Applied] = []
+    for update in updates:
+        if current is None or can_transition(current, update.status):
+            current = update.status
+            outcomes.append(Applied.APPLIED)
+        elif current is update.status:
+            outcomes.append(Applied.ALREADY_APPLIED)
+        else:
+            outcomes.append(Applied.OUT_OF_ORDER)
+    return outcomes
 
 
 def hold_update(notifications: DemandRepository, update: DeliveryUpdate) -> Key | None:
     """Keep a status of a message no notification names yet; the notification's key if one just did."""
-    stored = notifications.hold_status(
-        update.message_id,
-        update.status,
-        update.held(),
-        expires_at=expiry(update.at, hours=MESSAGE_RECORD_HOURS),
+    return hold_updates(notifications, [update])
+
+
+def hold_updates(notifications: DemandRepository, updates: Sequence[DeliveryUpdate]) -> Key | None:
+    """Keep one message's statuses in one write (first per status wins); the notification's key if named."""
+    if not updates:
+        raise ValueError("at least one update is required")
+    held: dict[NotificationStatus, HeldStatus] = {}
+    for update in updates:
+        held.setdefault(update.status, update.held())
+    stored = notifications.hold_statuses(
+        updates[0].message_id, held, expires_at=expiry(updates[0].at, hours=MESSAGE_RECORD_HOURS)
     )
     return key_from_reference(stored.reference) if stored.reference is not None else None
 
@@ -149,9 +222,13 @@ def claim_held_updates(notifications: DemandRepository, key: Key, message_id: st
         message_id, notification_reference(key), expires_at=expiry(at, hours=MESSAGE_RECORD_HOURS)
     )
     held = stored.held()
-    for status, status_held in held:
-        apply_update(notifications, key, DeliveryUpdate.of_held(message_id, status, status_held))
     if held:
+        # Oldest first, in one write: as if they had arrived after the send was recorded.
+        apply_updates(
+            notifications,
+            key,
+            [DeliveryUpdate.of_held(message_id, status, status_held) for status, status_held in held],
+        )
         count(HELD_STATUSES_APPLIED, len(held))
         LOGGER.info(
             "Statuses that arrived before the send was recorded applied",

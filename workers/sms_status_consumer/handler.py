@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,37 +10,46 @@ from workers.shared.clients import demand_repository
 from workers.shared.observability import instrumented
 from workers.shared.parking import record_parking
 from workers.shared.records import StreamMessage, process_batch, stream_message
+from workers.shared.repository import DemandRepository
 from workers.shared.settings import load_settings
-from workers.sms_status_consumer.logic import StatusApplier, read_status_event
+from workers.sms_status_consumer.batch import StatusBatch
+from workers.sms_status_consumer.logic import KnownMessages, StatusApplier
 from workers.sms_status_consumer.models import StatusRecordBody
 from workers.sms_status_consumer.settings import StatusConsumerSettings
+
+_KNOWN: weakref.WeakKeyDictionary[DemandRepository, KnownMessages] = weakref.WeakKeyDictionary()
 
 
 @instrumented
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Apply each status event; records that could not be applied come back as batch-item failures."""
+    """Apply the batch's status events, one write per message; records not applied come back as failures."""
     settings = load_settings(StatusConsumerSettings)
+    repository = demand_repository(settings)
     applier = StatusApplier(
-        demand_repository(settings),
+        repository,
         unknown_max_age=timedelta(seconds=settings.unknown_message_max_age_seconds),
+        known=_known_messages(repository),
     )
-
-    def handle(message: StreamMessage[StatusRecordBody]) -> None:
-        status_event = read_status_event(message.body.fields)
-        if status_event is None:
-            return  # counted and logged: a record no retry can change
-        now = datetime.now(UTC)
-        applier.apply(status_event, received_at=message.arrival_time or now, now=now)
-
+    batch = StatusBatch(stream_message(StatusRecordBody))
+    records = event.get("Records")
+    batch.apply(records if isinstance(records, list) else [], applier, now=datetime.now(UTC))
     return process_batch(
         event,
         context,
         event_type="KinesisDataStreams",
-        parser=stream_message(StatusRecordBody),
-        record_handler=handle,
+        parser=batch.parsed,
+        record_handler=batch.outcome,
         correlation_id=_correlation_id,
         parking=record_parking(settings.service_name, settings.parking_queue_url),
     )
+
+
+def _known_messages(repository: DemandRepository) -> KnownMessages:
+    # Kept while the execution environment (and its repository) lives: a new table, a new memory.
+    known = _KNOWN.get(repository)
+    if known is None:
+        known = _KNOWN[repository] = KnownMessages()
+    return known
 
 
 def _correlation_id(message: StreamMessage[StatusRecordBody]) -> str | None:

@@ -4,8 +4,9 @@ notification stays valid and moves forward only.
 The pure rules (`can_transition`) are checked on any sequence of moves. The moves themselves are
 conditional UpdateItems, so a hypothesis stateful test drives the real actors against one moto table:
 the sender (accepted, transient, lost answer, rejected, killed mid-call; latest image or a stale
-replay), SMS status events (any status, duplicated, out of order, unknown, timestamps from year 1 to
-9999, with and without the echoed reference), the sweeper, and a clock that moves on.
+replay), batches of SMS status events (any status, duplicated, out of order, unknown, timestamps from
+year 1 to 9999, with and without the echoed reference; a batch applied as the consumer does, one
+write per message, and maybe replayed), the sweeper, and a clock that moves on.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from workers.shared.notification_store import CLAIM_LEASE
 from workers.shared.records import ChangeRecord, parse_change_record
 from workers.shared.repository import DemandRepository
 from workers.shared.statuses import PENDING_STATUSES, TERMINAL_STATUSES, NotificationStatus, can_transition
-from workers.sms_status_consumer.logic import StatusApplier, read_status_event
+from workers.sms_status_consumer.logic import ReceivedStatus, StatusApplier, read_status_event
 
 S = NotificationStatus
 # Forward order of the lifecycle; the three terminal statuses rank above every live one.
@@ -183,27 +184,31 @@ class SendLifecycle(RuleBasedStateMachine):
         if len(self.channel.calls) > calls and outcome in ("accepted", "answer lost", "killed"):
             self.vendor_has_it = True
 
-    @rule(status=vendor_statuses, when=status_times, echo_reference=st.booleans(), times=st.integers(1, 2))
-    def status_event_arrives(
-        self, status: str, when: tuple[str, Any], echo_reference: bool, times: int
-    ) -> None:
-        """The SMS service reports on its message (once or twice), or on a message it never sent."""
-        fields: dict[str, object] = {
-            "messageId": self.message_id if self.vendor_has_it else "SM-unknown",
-            "status": status,
-        }
-        kind, value = when
-        if kind == "offset":
-            fields["timestamp"] = format_timestamp(self.clock.datetime() + timedelta(seconds=value))
-        elif kind == "at":
-            fields["timestamp"] = value
-        if echo_reference and self.vendor_has_it:
-            fields["reference"] = notification_reference(self.key)
-        applier = StatusApplier(self.repository, unknown_max_age=UNKNOWN_MESSAGE_MAX_AGE)
-        for _ in range(times):
+    @rule(
+        events=st.lists(st.tuples(vendor_statuses, status_times, st.booleans()), min_size=1, max_size=4),
+        times=st.integers(1, 2),
+    )
+    def status_events_arrive(self, events: list[tuple[str, tuple[str, Any], bool]], times: int) -> None:
+        """A batch of the SMS service's reports on its message (or on one it never sent), maybe replayed."""
+        received: list[ReceivedStatus] = []
+        for status, (kind, value), echo_reference in events:
+            fields: dict[str, object] = {
+                "messageId": self.message_id if self.vendor_has_it else "SM-unknown",
+                "status": status,
+            }
+            if kind == "offset":
+                fields["timestamp"] = format_timestamp(self.clock.datetime() + timedelta(seconds=value))
+            elif kind == "at":
+                fields["timestamp"] = value
+            if echo_reference and self.vendor_has_it:
+                fields["reference"] = notification_reference(self.key)
             event = read_status_event(fields)
             if event is not None:
-                applier.apply(event, received_at=self.clock.datetime(), now=self.clock.datetime())
+                received.append(ReceivedStatus(event, self.clock.datetime()))
+        applier = StatusApplier(self.repository, unknown_max_age=UNKNOWN_MESSAGE_MAX_AGE)
+        for _ in range(times):  # the stream may deliver the whole batch again
+            outcomes = applier.apply_all(received, now=self.clock.datetime())
+            assert not [outcome for outcome in outcomes if isinstance(outcome, Exception)]
 
     @rule()
     def sweeper_runs(self) -> None:

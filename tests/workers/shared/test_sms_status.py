@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from workers.shared.keys import Key, notification_reference, sms_message_key
 from workers.shared.models import NotificationRecord, SmsMessageRecord, deserialize_item, serialize_item
@@ -13,12 +16,14 @@ from workers.shared.repository import DemandRepository
 from workers.shared.sms_status import (
     MESSAGE_RECORD_HOURS,
     Applied,
+    Coalesced,
     DeliveryUpdate,
     apply_update,
     claim_held_updates,
     hold_update,
+    hold_updates,
 )
-from workers.shared.statuses import NotificationStatus
+from workers.shared.statuses import NotificationStatus, can_transition
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
@@ -181,3 +186,98 @@ def test_a_status_older_than_the_current_one_only_adds_its_timestamp(notificatio
     record = current(notifications, key)
     assert record.status.id is NotificationStatus.DELIVERED
     assert record.date.queued == ACCEPTED_AT + timedelta(seconds=1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Coalescing: one message's statuses in one write, with the outcome of applying them one by one
+# ------------------------------------------------------------------------------------------------
+
+_STATUSES = [
+    NotificationStatus.QUEUED,
+    NotificationStatus.SENT,
+    NotificationStatus.DELIVERED,
+    NotificationStatus.FAILED,
+]
+_STARTS = [
+    NotificationStatus.CREATED,
+    NotificationStatus.RETRY,
+    NotificationStatus.TRIGGERED,
+    *_STATUSES,
+    NotificationStatus.EXPIRED,
+]
+
+
+def one_by_one(start: NotificationStatus, statuses: list[NotificationStatus]) -> NotificationStatus:
+    current = start
+    for status in statuses:
+        if can_transition(current, status):
+            current = status
+    return current
+
+
+@given(start=st.sampled_from(_STARTS), statuses=st.lists(st.sampled_from(_STATUSES), min_size=1, max_size=6))
+def test_the_coalesced_move_ends_where_applying_one_by_one_ends(
+    start: NotificationStatus, statuses: list[NotificationStatus]
+) -> None:
+    # Given any statuses of one message in any order, and a notification in any status
+    coalesced = Coalesced.of([update(status, index) for index, status in enumerate(statuses)])
+
+    # When the one move is made if it is forward
+    target = coalesced.target.status
+    ends = target if can_transition(start, target) else start
+
+    # Then it ends where the updates applied one by one end, and every status keeps its first date
+    assert ends is one_by_one(start, statuses)
+    assert dict(coalesced.stamps) == {
+        status: ACCEPTED_AT + timedelta(seconds=statuses.index(status)) for status in set(statuses)
+    }
+
+
+def test_held_statuses_are_applied_with_one_write_when_the_sender_names_the_message(
+    notifications: DemandRepository,
+) -> None:
+    # Given three statuses held for a message while its send was not recorded
+    key = sms_notification(notifications, NotificationStatus.TRIGGERED)
+    for held in (update(NotificationStatus.QUEUED, 1), update(NotificationStatus.SENT, 3)):
+        hold_update(notifications, held)
+    hold_update(notifications, update(NotificationStatus.DELIVERED, 9))
+    writes: list[str] = []
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        writes.append(json.loads(params["body"])["Key"]["PK"]["S"])
+
+    notifications.client.meta.events.register("before-call.dynamodb.UpdateItem", record)
+
+    # When the sender names the message's notification
+    applied = claim_held_updates(notifications, key, MESSAGE_ID, at=ACCEPTED_AT)
+
+    # Then the naming and one move of the notification: DELIVERED with every date
+    assert applied == 3
+    assert writes == [f"message:{MESSAGE_ID}", key.pk]
+    record_after = current(notifications, key)
+    assert record_after.status.id is NotificationStatus.DELIVERED
+    assert (record_after.date.queued, record_after.date.sent, record_after.date.delivered) == tuple(
+        ACCEPTED_AT + timedelta(seconds=seconds) for seconds in (1, 3, 9)
+    )
+
+
+def test_several_statuses_are_held_in_one_write_first_of_each_kind(notifications: DemandRepository) -> None:
+    assert (
+        hold_updates(
+            notifications,
+            [
+                update(NotificationStatus.SENT, 3),
+                update(NotificationStatus.QUEUED, 1),
+                update(NotificationStatus.SENT, 8),
+            ],
+        )
+        is None
+    )
+    item = message_item(notifications)
+    assert [(status, held.at) for status, held in item.held()] == [
+        (NotificationStatus.QUEUED, ACCEPTED_AT + timedelta(seconds=1)),
+        (NotificationStatus.SENT, ACCEPTED_AT + timedelta(seconds=3)),
+    ]
+    assert item.expires_at == int(
+        (ACCEPTED_AT + timedelta(seconds=3, hours=MESSAGE_RECORD_HOURS)).timestamp()
+    )

@@ -117,3 +117,26 @@ class ThrottledKey:
             "Message": "The level of configured provisioned throughput for the table was exceeded.",
         }
         return SimpleNamespace(status_code=400, headers={}), {"Error": error, "ResponseMetadata": {}}
+
+
+class DynamoCalls:
+    """Counts the workers' DynamoDB calls (the cached client's) by operation and item, from `reset()` on."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[str, str] | None]] = []
+        dynamodb().meta.events.register("before-call.dynamodb", self._record)
+
+    def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        body = json.loads(params["body"] or b"{}")
+        key = body.get("Key")
+        self.calls.append((model.name, (key["PK"]["S"], key["SK"]["S"]) if key else None))
+
+    def reset(self) -> None:
+        """Forget the calls so far (the test's own setup)."""
+        self.calls.clear()
+
+    def of(self, operation: str, key: Key | None = None) -> int:
+        """How many `operation` calls (on `key`'s item, when given)."""
+        return sum(
+            1 for name, item in self.calls if name == operation and (key is None or item == tuple(key))
+        )
