@@ -39,12 +39,12 @@ def grant(access: Access, stack: StackConfig, refs: PlatformRefs) -> Grant:
         "DEMAND_TABLE_MESSAGE_INDEX": refs.index_names["message"],
         "DEMAND_TABLE_PENDING_INDEX": refs.index_names["pending"],
     }
-    index_arns = [
-        pulumi.Output.concat(refs.table_arn, "/index/", index) for index in refs.index_names.values()
-    ]
     vendors = stack.vendors
     match access:
         case Access.TABLE_READ:
+            index_arns = [
+                pulumi.Output.concat(refs.table_arn, "/index/", index) for index in refs.index_names.values()
+            ]
             return Grant(
                 statements=(
                     Statement(

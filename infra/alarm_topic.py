@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import AlarmTopicSettings
+from infra.iam import json_document
 from infra.naming import Naming
 
 COMPONENT_TYPE = "dmd:platform:AlarmTopic"
@@ -74,7 +75,7 @@ class AlarmTopic(pulumi.ComponentResource):
             description=f"{naming.alarm_topic_name} topic encryption",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=pulumi.Output.json_dumps(
+            policy=json_document(
                 {
                     "Version": "2012-10-17",
                     "Statement": [

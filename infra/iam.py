@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 
@@ -80,9 +81,42 @@ def stack_key_statement(
     )
 
 
+def json_document(document: Any) -> pulumi.Output[str]:
+    """`pulumi.Output.json_dumps` of a document of dicts, lists and tuples whose leaves may be outputs.
+
+    The same text, dependencies, secrecy and unknowns (tests/infra/test_iam.py): `json_dumps` turns
+    every dict and list of the document into an output of its own (a gather and tasks each), where
+    this waits for the leaf outputs only, all at once, and renders the text when they are known.
+    """
+    leaves = list(_output_leaves(document))
+    return pulumi.Output.all(*leaves).apply(lambda values: json.dumps(_filled(document, iter(values))))
+
+
+def _output_leaves(value: Any) -> Iterator[pulumi.Output[Any]]:
+    if isinstance(value, pulumi.Output):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _output_leaves(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _output_leaves(item)
+
+
+def _filled(value: Any, resolved: Iterator[Any]) -> Any:
+    """The document with each output replaced by its value, in the order `_output_leaves` found them."""
+    if isinstance(value, pulumi.Output):
+        return next(resolved)
+    if isinstance(value, dict):
+        return {key: _filled(item, resolved) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_filled(item, resolved) for item in value]
+    return value
+
+
 def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
     """A policy JSON document; ARNs may still be outputs."""
-    return pulumi.Output.json_dumps(
+    return json_document(
         {"Version": "2012-10-17", "Statement": [statement.document() for statement in statements]}
     )
 
@@ -103,4 +137,4 @@ def assume_role_policy(
         conditions["StringEquals"] = {"aws:SourceAccount": source_account}
     if conditions:
         statement["Condition"] = conditions
-    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [statement]})
+    return json_document({"Version": "2012-10-17", "Statement": [statement]})

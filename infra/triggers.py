@@ -18,7 +18,15 @@ from infra.config import (
     StreamTrigger,
     Trigger,
 )
-from infra.iam import DECRYPT, SQS_SEND, KeyUse, Statement, assume_role_policy, policy_document
+from infra.iam import (
+    DECRYPT,
+    SQS_SEND,
+    KeyUse,
+    Statement,
+    assume_role_policy,
+    json_document,
+    policy_document,
+)
 from infra.naming import Naming, on_failure_queue_name, schedule_dlq_name, schedule_rule_name
 from infra.platform import PlatformRefs
 from infra.queue import queue_encryption
@@ -277,7 +285,7 @@ def _schedule(
     dlq_policy = aws.sqs.QueuePolicy(
         f"{name}-schedule-dlq-policy",
         queue_url=dead_letters.url,
-        policy=pulumi.Output.json_dumps(
+        policy=json_document(
             {
                 "Version": "2012-10-17",
                 "Statement": [

@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from infra.alarms import AlarmSpec, AlarmTarget, Metric, declare_alarms
 from infra.config.api import MANAGED_RULE_GROUPS, ManagedRuleGroup, WafSettings
+from infra.iam import json_document
 from infra.log_queries import WAF_QUERIES
 from infra.naming import Naming
 
@@ -240,7 +241,7 @@ def _log_delivery_policy(
     log_group_arn: pulumi.Output[str], account_id: str, region: str
 ) -> pulumi.Output[str]:
     """Lets WAF's log delivery write to this one group, on behalf of this account only."""
-    return pulumi.Output.json_dumps(
+    return json_document(
         {
             "Version": "2012-10-17",
             "Statement": [

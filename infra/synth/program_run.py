@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import runpy
 import sys
 import threading
@@ -97,7 +98,11 @@ class _ProgramRun:
     root: Path | None
 
     def in_own_thread(self) -> ResourceGraph:
-        with _RUN_LOCK, ThreadPoolExecutor(max_workers=1, thread_name_prefix="pulumi-synth") as runner:
+        with (
+            _RUN_LOCK,
+            _imported_heap_frozen(),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="pulumi-synth") as runner,
+        ):
             # A fresh thread starts with an empty contextvars context and no event loop, so nothing
             # the SDK keeps in context variables (settings, root stack, config) leaks between runs or
             # into the caller, and the caller's event loop is never touched.
@@ -171,6 +176,24 @@ async def _stack_exports(project_root: Path | None) -> dict[str, Any]:
         exported = plain(await output.future(with_unknowns=True), project_root)
         resolved[key] = Secret(exported) if await output.is_secret() else exported
     return resolved
+
+
+@contextlib.contextmanager
+def _imported_heap_frozen() -> Iterator[None]:
+    """Keep the garbage collector's full passes off what existed before the run, for the run's length."""
+    # A program allocates many short-lived cycles (outputs, futures, tasks), so the collector makes
+    # full passes during the run, and each one walks every object of the process: the SDKs' modules
+    # and types (about 260,000 objects once pulumi_aws is imported) dwarf what the run allocates. Frozen,
+    # those are skipped; the run's own garbage is collected as before. A caller that froze the heap
+    # itself keeps its freeze.
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -47,6 +48,32 @@ def test_a_run_leaves_the_callers_pulumi_state_untouched(demo: Path) -> None:
     assert pulumi.runtime.get_root_resource() is None
     assert pulumi.runtime.get_config("demo-proj:batch") is None
     assert pulumi.get_stack() == stack_before
+
+
+def test_a_run_keeps_the_collector_off_what_existed_before_it_and_leaves_it_as_it_found_it() -> None:
+    # Given a caller that has not frozen the heap
+    assert gc.get_freeze_count() == 0
+    frozen_during_run: list[int] = []
+
+    # When a program runs under the mocks
+    run_under_mocks(lambda: frozen_during_run.append(gc.get_freeze_count()))
+
+    # Then the objects that existed before were frozen for the run, and are not any more
+    assert frozen_during_run[0] > 10_000
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_run_keeps_a_freeze_the_caller_made() -> None:
+    # Given a caller that froze the heap itself
+    gc.freeze()
+    try:
+        # When a program runs under the mocks
+        run_under_mocks(lambda: None)
+
+        # Then the caller's freeze is still in place (less what was freed meanwhile)
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
 
 
 # --- modes and runs ---------------------------------------------------------------------------------
