@@ -40,6 +40,63 @@ class Result:
         return self.measured_seconds / self.baseline_seconds
 
 
+# Kept at the end of bench/RESULTS.md: what moved the figures, one sentence a change (issue #12).
+CHANGES = """## What moved these figures (issue #12), and the floors where a target is not met
+
+- **Cold imports.** Settings are plain pydantic models validated from `os.environ`
+  (`workers/shared/settings.py`): pydantic-settings brought asyncio, argparse, gettext and dotenv and
+  built ~10 validators at import, and is gone from the layer. Settings, parking and the sender's app-id
+  models defer their validators to first use; the resolvers' events live in
+  `workers/shared/resolver_events.py`, so the TM Accounts proxy builds no demand-table model.
+  `tests/workers/test_cold_imports.py` pins each handler's import set beyond `import boto3`.
+- **Bytecode shipped.** The code archives and the layer carry cpython-312 unchecked-hash `.pyc`
+  compiled at packaging (`infra/bytecode.py`: `DMD_PYTHON312`, python3.12 on PATH, a pyenv 3.12, or
+  Pyodide 0.27.7 from npm), so Lambda no longer compiles them at every cold start (about 4× less
+  import time). Cold imports are measured both ways: with bytecode (what ships; boto3 taken as
+  pip-compiled by AWS's runtime) and from source (how the figures were taken before).
+- **Cold-import floor.** With bytecode, `import boto3` + pydantic's `BaseModel` alone is 1.33×
+  (instructions; 1.28× wall), + Powertools' `Logger`/`Metrics` 1.37×, + one deferred model 1.50×: the
+  1.5× target with bytecode leaves our own code nothing, and 1.3× for the resolvers is below what
+  boto3 + pydantic + Powertools cost. From source the same floor is 1.29×, so every worker meets
+  1.5× and the proxy sits at the floor. What remains of ours is pydantic building the model classes.
+- **Writes per reminder.** The SMS status consumer applies a batch one conditional write per
+  message (the most advanced status, every `date.<status>`, first stamp wins, a failure's error once,
+  forward only), reads the message item only when the echoed reference did not find the
+  notification, and remembers each message's notification per execution environment; held statuses
+  are held and applied in one write. The status mapping batches for 30 s
+  (`maximumBatchingWindowSeconds`) so a message's QUEUED, SENT and DELIVERED share a batch. A 500-fan
+  demo went from 7.86 to 5.66 worker calls per delivered reminder (UpdateItem 4.27 → 3.17,
+  GetItem 1.68 → 0.57).
+- **Writes floor.** With the SMS service's documented events (`{messageId, status, timestamp}`, no
+  echoed reference) an SMS needs create, claim, TRIGGERED, the sender's `register_message` (the
+  rendezvous for statuses that overtake the send) and one lookup besides its one status write: 6
+  calls; an email 4 (create, claim, SES, TRIGGERED); a failed notification 3. For the 50,000-fan mix
+  that is 5.20 per delivered; 4.07 if the service echoed `reference` on every event (the failed
+  notifications' calls count, their deliveries do not), so ≤ 4.0 needs a change of the SMS contract.
+- **Generator.** Not met: 2.34× on this run (518 s against 221 s for the bare loop; the figure was
+  1.60× on another machine type before #11). The gap is the 51 demand pages' reads on the emulator,
+  which the bare loop does not make, not our per-item work (~0.4 ms a notification for the model,
+  its item and serialization, next to botocore's own ~0.8 ms that the bare loop pays too): moto
+  answers a page of a GSI by scanning the whole table and sorting every match, then walking to the
+  start key (O(table) a page: a deep page of this sale takes ~5 s, where DynamoDB takes tens of
+  milliseconds), and the emulator applies item operations one at a time, so a page read stops the
+  writes. Reading the next page while writing this one was tried and dropped: on the emulator the
+  writes only queued behind the scan, up to the workers' 5 s DynamoDB read timeout (which the sandbox
+  and this benchmark now raise to 60 s for the emulator, `sandbox/runtime.py`). The next lever is the
+  emulator's, as with the Kinesis shards (`sandbox/emulator_server.py`): index pages in O(page).
+- **Pipeline.** Not re-run in this session (the 50,000-fan run takes an hour on 2 cores): its row
+  and calls are the #11-era run's; the 500-fan demo figures above are the new design's.
+- **Synth.** `infra.iam.json_document` builds policy documents with one output each instead of
+  `Output.json_dumps`'s chain (prod1: 10,759 → 8,614 outputs a synth); the table's index ARNs are built
+  only for the grant that uses them; the program and the offline synth keep the garbage collector's
+  full passes off the SDKs' ~260,000 long-lived objects (`gc.freeze`). The bare baseline registers
+  `pulumi.CustomResource(type, name, inputs)`, which no program does; through the pulumi_aws classes
+  (input types, an output per property, the registration's source position) the same resources take
+  1.6–2.0× that, so ≤ 1.5× against the bare baseline is below what any pulumi_aws program pays; the
+  "vs typed classes" rows are the components' own cost.
+"""
+
+
 def best_of(runs: int, action: Callable[[], object]) -> float:
     """Best wall time of `runs` runs (the least disturbed by the rest of the machine)."""
     timings = []
@@ -50,43 +107,77 @@ def best_of(runs: int, action: Callable[[], object]) -> float:
     return min(timings)
 
 
-def synth_prod1(runs: int) -> Result:
-    """Synthesizing prod1 vs registering the same resources without components."""
+def synth_prod1(runs: int) -> list[Result]:
+    """Synthesizing prod1 vs registering the same resources without components (bare, then typed)."""
     graph = synthesize_stack("prod1")
     measured = best_of(runs, lambda: synthesize_stack("prod1"))
-    baseline = _raw_baseline(graph.to_json(), runs)
-    return Result(
+    return _against_raw_baselines(
         f"synth prod1 ({len(CATALOG)} workers)",
         measured,
-        "same resources, no components",
-        baseline,
+        graph.to_json(),
+        runs,
         f"{len(graph.resources)} resources",
     )
 
 
-def synth_fleet(workers: int, runs: int) -> Result:
+def synth_fleet(workers: int, runs: int) -> list[Result]:
     """A generated fleet of `workers` through the real components vs the same resources raw."""
     os.environ["DMD_BENCH_WORKERS"] = str(workers)
     program = PROJECT_ROOT / "bench" / "fleet_program.py"
     graph = synthesize_stack("prod1", program=program)
     measured = best_of(runs, lambda: synthesize_stack("prod1", program=program))
-    baseline = _raw_baseline(graph.to_json(), runs)
-    return Result(
+    return _against_raw_baselines(
         f"synth generated {workers}-worker stack",
         measured,
-        "same resources, no components",
-        baseline,
+        graph.to_json(),
+        runs,
         f"{len(graph.resources)} resources",
     )
 
 
+# The two ways bench/raw_program.py registers the same resources: the SDK's bare registration (the
+# floor of a registration under the mocks), and the pulumi_aws classes a program without components
+# would use (their input types, outputs and source positions are what any program pays per resource).
+RAW_BASELINES = (
+    ("untyped", "same resources, no components", "target ≤ 1.5×"),
+    ("typed", "same resources through the pulumi_aws classes, no components", "the components' own cost"),
+)
+
+
+def _against_raw_baselines(
+    name: str, measured: float, graph_json: str, runs: int, notes: str
+) -> list[Result]:
+    results = []
+    for mode, baseline_name, note in RAW_BASELINES:
+        suffix = "" if mode == "untyped" else " (vs typed classes)"
+        baseline = _raw_baseline(graph_json, runs, mode=mode)
+        results.append(Result(name + suffix, measured, baseline_name, baseline, f"{notes}; {note}"))
+    return results
+
+
+RESOLVERS = frozenset({"event_details", "proxy_tm_account_service"})
+
+
 def worker_imports(runs: int) -> list[Result]:
-    """Each worker's handler import vs `import boto3`, fresh interpreters, in-process time."""
-    baseline, workers = cold_imports(runs)
-    return [
-        Result(f"cold import {name}", seconds, "import boto3", baseline, "target ≤ 1.5×")
-        for name, seconds in workers.items()
-    ]
+    """Each worker's handler import vs `import boto3`, fresh interpreters, in-process time.
+
+    As shipped (bytecode for the code, the layer and boto3), then compiling everything from source
+    (how the figures were taken before the archives carried bytecode).
+    """
+    results = []
+    for from_source, mode in ((False, "with bytecode"), (True, "from source")):
+        baseline, workers = cold_imports(runs, from_source=from_source)
+        results += [
+            Result(
+                f"cold import {name} ({mode})",
+                seconds,
+                f"import boto3 ({mode})",
+                baseline,
+                "target ≤ 1.3×" if name in RESOLVERS else "target ≤ 1.5×",
+            )
+            for name, seconds in workers.items()
+        ]
+    return results
 
 
 def generator(fans: int) -> Result:
@@ -119,11 +210,12 @@ def pipeline(fans: int, deadline_seconds: float) -> Result:
     )
 
 
-def _raw_baseline(graph_json: str, runs: int) -> float:
+def _raw_baseline(graph_json: str, runs: int, *, mode: str = "untyped") -> float:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "graph.json"
         path.write_text(graph_json, encoding="utf-8")
         os.environ["DMD_BENCH_GRAPH"] = str(path)
+        os.environ["DMD_BENCH_RAW"] = mode
         program = PROJECT_ROOT / "bench" / "raw_program.py"
         return best_of(runs, lambda: synthesize_stack("prod1", program=program))
 
@@ -144,10 +236,27 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}){memory}, Python {platform.python_version()}, {platform.system()}"
 
 
-def kept_rows(previous: str, rerun: set[str]) -> list[str]:
-    """Table rows of an earlier RESULTS.md for benchmarks this run did not repeat, marked with their run."""
+GROUP_PREFIXES = {
+    "synth": "synth ",
+    "imports": "cold import ",
+    "generator": "generator",
+    "pipeline": "pipeline",
+}
+
+
+def group_of(name: str) -> str | None:
+    """The `--only` group a benchmark row belongs to (by its name), None for an unknown row."""
+    return next((group for group, prefix in GROUP_PREFIXES.items() if name.startswith(prefix)), None)
+
+
+def _when(previous: str) -> str:
     header = next((line for line in previous.splitlines() if line.startswith("Last run: ")), "")
-    when = header.removeprefix("Last run: ").split(" on ", 1)[0] or "an earlier run"
+    return header.removeprefix("Last run: ").split(" on ", 1)[0] or "an earlier run"
+
+
+def kept_rows(previous: str, rerun_groups: set[str]) -> list[str]:
+    """Table rows of an earlier RESULTS.md for groups this run did not repeat, marked with their run."""
+    when = _when(previous)
     rows = []
     for line in previous.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
@@ -155,7 +264,7 @@ def kept_rows(previous: str, rerun: set[str]) -> list[str]:
             not line.startswith("| ")
             or len(cells) != 5
             or cells[0] in ("benchmark", "---")
-            or cells[0] in rerun
+            or group_of(cells[0]) in rerun_groups
         ):
             continue
         note = cells[4].split(" (measured ", 1)[0]
@@ -163,7 +272,19 @@ def kept_rows(previous: str, rerun: set[str]) -> list[str]:
     return rows
 
 
-def report(results: list[Result], kept: list[str] | None = None) -> str:
+def kept_details(previous: str, rerun_groups: set[str]) -> list[str]:
+    """The `###` detail sections of an earlier RESULTS.md whose group this run did not repeat."""
+    sections = previous.split("\n### ")[1:]
+    kept = []
+    for section in sections:
+        body = section.split("\n## ", 1)[0].rstrip()  # a `##` section after it is not part of it
+        heading = body.splitlines()[0]
+        if group_of(heading.lower()) not in rerun_groups:
+            kept.append(f"\n### {body}")
+    return kept
+
+
+def report(results: list[Result], kept: list[str] | None = None, kept_detail: list[str] | None = None) -> str:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
     ).stdout.strip()
@@ -184,6 +305,8 @@ def report(results: list[Result], kept: list[str] | None = None) -> str:
     ]
     lines += kept or []
     lines += [f"\n{r.detail}" for r in results if r.detail]
+    lines += kept_detail or []
+    lines += ["", CHANGES.rstrip()]
     return "\n".join(lines) + "\n"
 
 
@@ -212,11 +335,11 @@ def main() -> None:
     groups = set(args.only or ["synth", "imports", "generator", "pipeline"])
     results: list[Result] = []
     benchmarks: list[tuple[str, str, Callable[[], list[Result]]]] = [
-        ("synth", "synth prod1", lambda: [synth_prod1(args.runs)]),
+        ("synth", "synth prod1", lambda: synth_prod1(args.runs)),
         (
             "synth",
             f"synth {args.fleet_workers}-worker fleet",
-            lambda: [synth_fleet(args.fleet_workers, args.runs)],
+            lambda: synth_fleet(args.fleet_workers, args.runs),
         ),
         ("imports", "cold imports", lambda: worker_imports(max(args.runs, 5))),
         ("generator", f"generator ({args.fans:,} fans)", lambda: [generator(args.fans)]),
@@ -238,8 +361,8 @@ def main() -> None:
             )
             results.append(result)
     # A partial run (--only) keeps the other rows of the last full run, marked with when they ran.
-    kept = kept_rows(RESULTS.read_text(encoding="utf-8"), {r.name for r in results}) if args.only else []
-    text = report(results, kept)
+    previous = RESULTS.read_text(encoding="utf-8") if args.only else ""
+    text = report(results, kept_rows(previous, groups), kept_details(previous, groups))
     print(text)
     if not args.no_write:
         RESULTS.write_text(text, encoding="utf-8")
