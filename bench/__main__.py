@@ -63,7 +63,7 @@ CHANGES = """## What moved these figures (issue #12), and the floors where a tar
   message (the most advanced status, every `date.<status>`, first stamp wins, a failure's error once,
   forward only), reads the message item only when the echoed reference did not find the
   notification, and remembers each message's notification per execution environment; held statuses
-  are held and applied in one write. The status mapping batches for 30 s
+  are held and applied in one write. In qa1 and prod1 the status mapping batches for 30 s
   (`maximumBatchingWindowSeconds`) so a message's QUEUED, SENT and DELIVERED share a batch. A 500-fan
   demo went from 7.86 to 5.66 worker calls per delivered reminder (UpdateItem 4.27 → 3.17,
   GetItem 1.68 → 0.57).
@@ -81,8 +81,8 @@ CHANGES = """## What moved these figures (issue #12), and the floors where a tar
   start key (O(table) a page: a deep page of this sale takes ~5 s, where DynamoDB takes tens of
   milliseconds), and the emulator applies item operations one at a time, so a page read stops the
   writes. Reading the next page while writing this one was tried and dropped: on the emulator the
-  writes only queued behind the scan, up to the workers' 5 s DynamoDB read timeout (which the sandbox
-  and this benchmark now raise to 60 s for the emulator, `sandbox/runtime.py`). The next lever is the
+  writes only queued behind the scan, up to the workers' 5 s DynamoDB read timeout (which this
+  benchmark raises to 60 s for the emulator, `bench/workers_bench.py`). The next lever is the
   emulator's, as with the Kinesis shards (`sandbox/emulator_server.py`): index pages in O(page).
 - **Pipeline.** Not re-run in this session (the 50,000-fan run takes an hour on 2 cores): its row
   and calls are the #11-era run's; the 500-fan demo figures above are the new design's.

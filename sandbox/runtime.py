@@ -65,35 +65,6 @@ COLD_START_RESETS: Final = (
     ("workers.shared.observability", "reset_tracing"),
 )
 
-# The emulator answers a page of a large index in seconds where DynamoDB takes milliseconds: moto
-# scans the whole table and sorts every match of the index for each page (O(table) a page: ~5 s for a
-# deep page of a 50,000-fan sale), so the workers' 5 s DynamoDB read timeout would fail the
-# generator's reads there. The sandbox's workers wait this long instead (their clients are built after).
-EMULATOR_DYNAMODB_READ_TIMEOUT_SECONDS: Final = 60
-
-
-_STACK_READ_TIMEOUT: list[int] = []  # the workers' own value, while the sandbox's replaces it
-
-
-def emulator_read_timeouts() -> None:
-    """Let the workers' DynamoDB clients wait for the emulator's slow index pages (before they are built)."""
-    import workers.shared.clients as worker_clients
-
-    if not _STACK_READ_TIMEOUT:
-        _STACK_READ_TIMEOUT.append(worker_clients.DYNAMODB_READ_TIMEOUT_SECONDS)
-    worker_clients.DYNAMODB_READ_TIMEOUT_SECONDS = EMULATOR_DYNAMODB_READ_TIMEOUT_SECONDS
-    worker_clients.reset_clients()
-
-
-def stack_read_timeouts() -> None:
-    """The workers' own DynamoDB read timeout again (their clients are rebuilt on next use)."""
-    import workers.shared.clients as worker_clients
-
-    if _STACK_READ_TIMEOUT:
-        worker_clients.DYNAMODB_READ_TIMEOUT_SECONDS = _STACK_READ_TIMEOUT.pop()
-        worker_clients.reset_clients()
-
-
 Poller = KinesisPoller | SqsPoller
 
 
@@ -231,7 +202,6 @@ class Sandbox:
         for component in components:
             component.stop()
         self.schedules, self.pollers, self.tailers = [], {}, []
-        stack_read_timeouts()
         if self.log_shipper is not None:  # the last invocations' lines, before the emulator goes
             self.log_shipper.stop()
             self.log_shipper = None
@@ -520,7 +490,6 @@ def _worker_of(resource: RecordedResource) -> str:
 
 
 def _cold_start() -> None:
-    emulator_read_timeouts()
     for module_name, function_name in COLD_START_RESETS:
         module = sys.modules.get(module_name)
         if module is not None:
