@@ -153,7 +153,9 @@ def test_trigger_settings_take_the_model_of_the_catalog_source() -> None:
     assert config.worker("notification_generator").trigger == QueueTriggerSettings(
         batch_size=1, maximum_concurrency=5
     )
-    assert config.worker("sms_status_consumer").trigger == StreamTriggerSettings(batch_size=500)
+    assert config.worker("sms_status_consumer").trigger == StreamTriggerSettings(
+        batch_size=500, maximum_batching_window_seconds=30
+    )
 
 
 def test_filter_patterns_in_the_stack_file_replace_the_catalog_defaults() -> None:
