@@ -155,17 +155,23 @@ class NotificationLifecycle(DemandTable):
         expression = claim_expression(key, claim_id, from_statuses, at, lease_expires_at)
         try:
             response = self.client.update_item(
-                TableName=self.table_name,
-                Key=serialize_item(key.item()),
-                UpdateExpression=expression["update"],
-                ConditionExpression=expression["condition"],
-                ExpressionAttributeNames=expression["names"],
-                ExpressionAttributeValues=serialize_item(expression["values"]),
+                **self._update_arguments(key, expression),
                 ReturnValues="ALL_NEW",
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             return None
         return NotificationRecord.from_item(deserialize_item(response["Attributes"]))
+
+    def _update_arguments(self, key: Key, expression: Mapping[str, Any]) -> dict[str, Any]:
+        """UpdateItem's table, key and expression arguments for an expression of notification_updates."""
+        return {
+            "TableName": self.table_name,
+            "Key": serialize_item(key.item()),
+            "UpdateExpression": expression["update"],
+            "ConditionExpression": expression["condition"],
+            "ExpressionAttributeNames": expression["names"],
+            "ExpressionAttributeValues": serialize_item(expression["values"]),
+        }
 
     def transition(
         self,
@@ -224,12 +230,7 @@ class NotificationLifecycle(DemandTable):
         client = self.client
         try:
             response = client.update_item(
-                TableName=self.table_name,
-                Key=serialize_item(key.item()),
-                UpdateExpression=expression["update"],
-                ConditionExpression=expression["condition"],
-                ExpressionAttributeNames=expression["names"],
-                ExpressionAttributeValues=serialize_item(expression["values"]),
+                **self._update_arguments(key, expression),
                 ReturnValues="UPDATED_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
