@@ -66,6 +66,7 @@ from moto.kinesis import models as kinesis_models
 from moto.moto_server import werkzeug_app
 from moto.sqs.models import Queue as SqsQueue
 
+from sandbox import emulator_index
 from sandbox.emulator_state import StateControl, adopt_layer_state, layer_state, restore_state
 from sandbox.emulator_throttle import WriteThrottle
 
@@ -302,6 +303,7 @@ def tune() -> None:
     shard.get_max_sequence_number = _last_sequence_number  # type: ignore[method-assign]
     shard.get_records = _get_records  # type: ignore[method-assign]
     DynamoDBStreamsHandler.get_records = _stream_records  # type: ignore[method-assign,assignment]
+    emulator_index.install()
     for name in DYNAMODB_ITEM_OPERATIONS:
         method = getattr(DynamoHandler, name)
         if not getattr(method, "__wrapped_as_json__", False):

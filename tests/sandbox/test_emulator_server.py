@@ -8,15 +8,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.kinesis.models import Shard
 
 from aws_clients import AwsClients
-from sandbox import emulator_server
+from sandbox import emulator_index, emulator_server
 from sandbox.emulator import answers
 
 
@@ -80,6 +82,9 @@ def test_tune_replaces_the_costly_paths_and_keeps_the_service_list(monkeypatch: 
 
     for name in ("get_records", "get_min_sequence_number", "get_max_sequence_number"):
         monkeypatch.setattr(Shard, name, getattr(Shard, name))
+    monkeypatch.setattr(Table, "query", Table.query)
+    for name in (*emulator_index.ITEM_WRITES, *emulator_index.TABLE_WRITES):
+        monkeypatch.setattr(DynamoDBBackend, name, getattr(DynamoDBBackend, name))
     monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
     monkeypatch.setattr(
         werkzeug_app.MotoRequestHandler, "log_request", werkzeug_app.MotoRequestHandler.log_request
@@ -95,6 +100,9 @@ def test_tune_replaces_the_costly_paths_and_keeps_the_service_list(monkeypatch: 
     assert "dynamodb" in before and "kinesis" in before
     assert Shard.get_records is emulator_server._get_records
     assert Shard.get_max_sequence_number is emulator_server._last_sequence_number
+    # And index queries are answered page by page, every write counted for the pages after it
+    assert Table.query is emulator_index.query
+    assert all(getattr(DynamoDBBackend, name).__dmd_follows_writes__ for name in emulator_index.ITEM_WRITES)
     # And every event source reads no mapping to invoke from, whatever is attached to it
     for source in emulator_server.MAPPING_SOURCES:
         instance = source.__new__(source)
@@ -201,9 +209,20 @@ def _item_operations(endpoint: str) -> list[tuple[str, Any]]:
         AttributeDefinitions=[
             {"AttributeName": "PK", "AttributeType": "S"},
             {"AttributeName": "SK", "AttributeType": "S"},
+            {"AttributeName": "group", "AttributeType": "S"},
         ],
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-group",
+                "KeySchema": [
+                    {"AttributeName": "group", "KeyType": "HASH"},
+                    {"AttributeName": "SK", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
     )
     answers: list[tuple[str, Any]] = []
 
@@ -302,4 +321,50 @@ def _item_operations(endpoint: str) -> list[tuple[str, Any]]:
         ],
     )
     call("transact_get_items", TransactItems=[{"Get": {"TableName": "t", "Key": key(9)}}])
+    _index_pages(ddb, call, key)
     return answers
+
+
+def _index_pages(ddb: Any, call: Callable[..., None], key: Callable[[int], dict[str, Any]]) -> None:
+    """Pages of an index read in both directions, with writes of every kind between the pages."""
+    for n in range(20):
+        ddb.put_item(TableName="t", Item={**key(100 + n), "group": {"S": "g1" if n % 4 else "g2"}})
+
+    def page(forward: bool, start: dict[str, Any] | None = None, **condition: Any) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "TableName": "t",
+            "IndexName": "by-group",
+            "KeyConditionExpression": "#g = :g AND SK > :after",
+            "ExpressionAttributeNames": {"#g": "group"},
+            "ExpressionAttributeValues": {":g": {"S": "g1"}, ":after": {"S": "notification#105"}},
+            "Limit": 4,
+            "ScanIndexForward": forward,
+            **condition,
+        }
+        if start:
+            request["ExclusiveStartKey"] = start
+        call("query", **request)
+        answer: dict[str, Any] = ddb.query(**request)
+        return answer
+
+    for forward in (True, False):
+        answer = page(forward)
+        ddb.put_item(TableName="t", Item={**key(130), "group": {"S": "g1"}})
+        answer = page(forward, answer.get("LastEvaluatedKey"))
+        ddb.update_item(
+            TableName="t",
+            Key=key(111),
+            UpdateExpression="SET #g = :other",
+            ExpressionAttributeNames={"#g": "group"},
+            ExpressionAttributeValues={":other": {"S": "g2"}},
+        )
+        answer = page(forward, answer.get("LastEvaluatedKey"), Select="COUNT")
+        ddb.delete_item(TableName="t", Key=key(113 if forward else 118))
+        ddb.batch_write_item(
+            RequestItems={"t": [{"PutRequest": {"Item": {**key(140), "group": {"S": "g1"}}}}]}
+        )
+        ddb.transact_write_items(
+            TransactItems=[{"Put": {"TableName": "t", "Item": {**key(141), "group": {"S": "g1"}}}}]
+        )
+        while answer.get("LastEvaluatedKey"):
+            answer = page(forward, answer["LastEvaluatedKey"])
