@@ -33,6 +33,8 @@ from infra.worker_alarms import MetricScope, WatchedNames, worker_alarm_specs
 COMPONENT_TYPE = "dmd:workers:Worker"
 RUNTIME = "python3.12"
 ALIAS = "live"
+# The alias inputs the release step owns after creation (pulumi-aws Alias input names).
+RELEASE_OWNED_ALIAS_INPUTS = ("functionVersion", "routingConfig")
 OTEL_SERVICE_NAME = "vf.dmnd.workers"
 
 
@@ -159,13 +161,17 @@ class Worker(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, policy]),
         )
+        # `live` is created at the first published version; from then on the release step
+        # (`dmd release`) owns its version and weighted routing: a `pulumi up` publishes the new
+        # version (publish=True) and never moves `live`, so it neither fights a release in progress
+        # nor undoes a rollback. Pulumi matches ignore_changes on the input names (camelCase).
         self.alias = aws.lambda_.Alias(
             f"{name}-alias",
             name=ALIAS,
-            description="What triggers invoke; moves to each newly published version",
+            description="What triggers invoke; moved between published versions by `dmd release`",
             function_name=self.function.name,
             function_version=self.function.version,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(RELEASE_OWNED_ALIAS_INPUTS)),
         )
         self.subscription_filter = self._stream_logs(
             name, naming=naming, spec=spec, config=config, stack=stack

@@ -14,6 +14,7 @@ from ops import (
     maintenance_commands,
     notifications_commands,
     packaging_commands,
+    release_commands,
     replay_commands,
     sandbox_commands,
     scan_commands,
@@ -35,6 +36,7 @@ app.command("synth")(synth_commands.synth)
 app.command("package")(packaging_commands.package)
 app.command("status")(status_commands.status)
 app.command("replay")(replay_commands.replay)
+app.command("release")(release_commands.release)
 app.command("scan")(scan_commands.scan_command)
 workers_commands.app.command("create")(worker_scaffold_commands.create)
 workers_commands.app.command("remove")(worker_scaffold_commands.remove)

@@ -1,12 +1,18 @@
-"""What is actually deployed for each worker: the version behind `live` and the function's settings."""
+"""What is actually deployed for each worker: the version behind `live` and the function's settings.
+
+`pulumi up` publishes a new version on every code or configuration change but leaves `live` where
+it is (the program ignores changes to the alias's version and routing): `dmd release` moves it. A
+worker whose newest published version is not `live`'s has a release pending.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
+from aws_clients import AwsClients
 from ops.operator_io import JsonModel
 from ops.target import LIVE_ALIAS, FleetWorker, Target
 
@@ -19,6 +25,7 @@ class DeployedWorker(JsonModel):
     deployed: bool
     live_version: str | None = None  # the version `live` points at (what every trigger invokes)
     live_routing: dict[str, float] = Field(default_factory=dict)  # other versions `live` shares with
+    newest_version: str | None = None  # the newest published version (what `dmd release` moves to)
     memory_mb: int | None = None
     timeout_seconds: int | None = None
     reserved_concurrency: int | None = None  # None: unreserved (the account's pool)
@@ -27,6 +34,32 @@ class DeployedWorker(JsonModel):
     last_update_status: str | None = None  # Successful | Failed | InProgress
     runtime: str | None = None
     architectures: tuple[str, ...] = ()
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def release_pending(self) -> bool:
+        """A newer published version than `live`'s, or `live` still sharing traffic with another."""
+        if self.live_version is None or self.newest_version is None:
+            return False
+        return self.newest_version != self.live_version or bool(self.live_routing)
+
+
+def published_versions(clients: AwsClients, function_name: str) -> list[str]:
+    """The function's published versions, oldest first ($LATEST left out; every page read)."""
+    paginator = clients.client("lambda").get_paginator("list_versions_by_function")
+    versions = [
+        str(item["Version"])
+        for page in paginator.paginate(FunctionName=function_name)
+        for item in page.get("Versions", [])
+        if item.get("Version") != "$LATEST"
+    ]
+    return sorted(versions, key=int)
+
+
+def newest_version(clients: AwsClients, function_name: str) -> str | None:
+    """The newest published version, or None when the function has none."""
+    versions = published_versions(clients, function_name)
+    return versions[-1] if versions else None
 
 
 def deployed_worker(target: Target, worker: FleetWorker) -> DeployedWorker:
@@ -50,6 +83,7 @@ def deployed_worker(target: Target, worker: FleetWorker) -> DeployedWorker:
         deployed=True,
         live_version=alias.get("FunctionVersion") if alias else None,
         live_routing={str(version): float(weight) for version, weight in weights.items()},
+        newest_version=newest_version(target.clients, worker.function_name),
         memory_mb=configuration.get("MemorySize"),
         timeout_seconds=configuration.get("Timeout"),
         reserved_concurrency=concurrency.get("ReservedConcurrentExecutions"),

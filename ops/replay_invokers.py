@@ -134,7 +134,10 @@ def invoker_for(
 
     sandbox = Sandbox(target.graph, configure_environment=False).attach(str(target.endpoint_url))
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("a", encoding="utf-8") as log:
-        yield SandboxInvoker(
-            sandbox.function(worker.name), report_item_failures=reports_item_failures(worker), log=log
-        )
+    try:
+        with log_path.open("a", encoding="utf-8") as log:
+            yield SandboxInvoker(
+                sandbox.function(worker.name), report_item_failures=reports_item_failures(worker), log=log
+            )
+    finally:
+        sandbox.detach()  # the invocations' Lambda metrics, into the sandbox's CloudWatch

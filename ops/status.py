@@ -2,10 +2,11 @@
 
 Every number of a screen comes from one CloudWatch GetMetricData request (all queries at once,
 paged by NextToken only), the queue counts from SQS GetQueueAttributes, the alarms from one
-DescribeAlarms listing (state ALARM, names starting with the stack's prefix) and the maintenance
-window from its SSM record. A metric without datapoints in the window counts 0 for Lambda's
-counters (Lambda emits nothing for a function nobody invoked) and the workers' own record-failure
-count, and is unknown (`None`) for ages.
+DescribeAlarms listing (state ALARM, names starting with the stack's prefix), the maintenance
+window and the releases (the one running, the last finished) from their SSM records. A metric
+without datapoints in the window counts 0 for Lambda's counters (Lambda emits nothing for a
+function nobody invoked) and the workers' own record-failure count, and is unknown (`None`) for
+ages.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ops.dead_letters import (
     queue_depth,
 )
 from ops.metric_data import MetricQuery, MetricSeries, Statistic, read_metrics
-from ops.operations_records import active_maintenance
+from ops.operations_records import ReleaseRecord, active_maintenance, active_release, release_history
 from ops.operator_io import JsonModel
 from ops.target import FleetWorker, Target
 
@@ -89,6 +90,57 @@ class MaintenanceState(JsonModel):
     workers: tuple[str, ...] = ()
 
 
+class ReleasedWorkerState(JsonModel):
+    """One worker of a release: its versions and how it ended."""
+
+    worker: str
+    from_version: str
+    to_version: str
+    outcome: str  # pending | completed | rolled-back | interrupted | rollback-failed
+    reason: str | None
+
+
+class ReleaseSummary(JsonModel):
+    """A release (or `dmd release --rollback`): who, when, how and how it ended."""
+
+    kind: str  # release | rollback
+    strategy: str
+    started_by: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str  # in-progress | completed | rolled-back | interrupted
+    workers: tuple[ReleasedWorkerState, ...]
+
+    @classmethod
+    def of(cls, record: ReleaseRecord) -> ReleaseSummary:
+        """The summary of a release record."""
+        return cls(
+            kind=record.kind,
+            strategy=record.strategy,
+            started_by=record.started_by,
+            started_at=record.started_at,
+            finished_at=record.finished_at,
+            outcome=record.outcome,
+            workers=tuple(
+                ReleasedWorkerState(
+                    worker=worker.worker,
+                    from_version=worker.from_version,
+                    to_version=worker.to_version,
+                    outcome=worker.outcome,
+                    reason=worker.reason,
+                )
+                for worker in record.workers
+            ),
+        )
+
+
+class ReleaseState(JsonModel):
+    """The release running on the stack (if any) and the last one that finished (if any)."""
+
+    active: ReleaseSummary | None = None
+    last: ReleaseSummary | None = None
+
+
 class StackStatus(JsonModel):
     """One screen of a stack's health."""
 
@@ -96,6 +148,7 @@ class StackStatus(JsonModel):
     window_start: datetime
     window_end: datetime
     maintenance: MaintenanceState
+    release: ReleaseState
     workers: tuple[WorkerStatus, ...]
     dead_letter_queues: tuple[HeldQueueStatus, ...]
     alarms: tuple[AlarmInAlarm, ...]
@@ -239,6 +292,16 @@ def maintenance_state(target: Target) -> MaintenanceState:
     )
 
 
+def release_state(target: Target) -> ReleaseState:
+    """The running release and the last finished one, from their records."""
+    running = active_release(target)
+    history = release_history(target)
+    return ReleaseState(
+        active=ReleaseSummary.of(running) if running is not None else None,
+        last=ReleaseSummary.of(history[-1]) if history else None,
+    )
+
+
 def collect_status(
     target: Target,
     *,
@@ -283,11 +346,14 @@ def collect_status(
     alarms = alarms_in_alarm(target)
     step("maintenance")
     maintenance = maintenance_state(target)
+    step("releases")
+    releases = release_state(target)
     return StackStatus(
         stack=target.stack,
         window_start=start,
         window_end=window_end,
         maintenance=maintenance,
+        release=releases,
         workers=tuple(
             worker_status(
                 index,

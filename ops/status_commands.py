@@ -27,7 +27,7 @@ from ops.operator_io import (
     show,
     target_for,
 )
-from ops.status import StackStatus, WorkerStatus, collect_status
+from ops.status import ReleaseSummary, StackStatus, WorkerStatus, collect_status
 from ops.target import Target
 
 MIN_WINDOW: Final = timedelta(minutes=1)
@@ -62,17 +62,20 @@ def status(
     ] = 30,
     json_output: JsonOption = False,
 ) -> None:
-    """One screen for on-call: workers, dead-letter and on-failure queues, alarms in ALARM, maintenance.
+    """One screen for on-call: workers, DLQs and on-failure queues, alarms in ALARM, maintenance, releases.
 
     Per worker over the window: invocations, errors and throttles (AWS/Lambda), records that failed
     inside a batch (the workers' own BatchRecordsFailed: Lambda counts no error for them), the
     maximum iterator age (stream workers) or the source queue's depth and oldest message (queue
     workers); every DLQ and on-failure queue with its depth (visible + in flight + delayed) and oldest
-    message; the stack's alarms in ALARM with their runbook section; the maintenance window. All
-    metrics come from one CloudWatch GetMetricData request per screen. Problems are shown in red.
+    message; the stack's alarms in ALARM with their runbook section; the maintenance window; the
+    release running (`dmd release`) and the last one finished (who, when, outcome). All metrics
+    come from one CloudWatch GetMetricData request per screen. Problems are shown in red.
 
     JSON keys: stack, windowStart, windowEnd, healthy, maintenance {active, reason, startedBy,
-    startedAt, workers}, workers [{worker, functionName, trigger, invocations, errors, throttles,
+    startedAt, workers}, release {last: null or {kind, strategy, startedBy, startedAt,
+    finishedAt, outcome, workers [{worker, fromVersion, toVersion, outcome, reason}]}; active the
+    same or null}, workers [{worker, functionName, trigger, invocations, errors, throttles,
     failedRecords, iteratorAgeMaxSeconds, sourceQueue, sourceQueueDepth,
     sourceQueueOldestAgeSeconds, alarmsInAlarm, problems}], deadLetterQueues [{queue, worker, kind,
     exists, depth, visible, inFlight, delayed, oldestAgeSeconds}], alarms [{name, worker, since,
@@ -108,7 +111,7 @@ def _collect(target: Target, window: timedelta, *, with_progress: bool) -> Stack
     with aws_errors(f"read the status of {target.stack}"):
         if not with_progress:
             return collect_status(target, start=datetime.now(UTC) - window)
-        with progress(f"reading {target.stack}", total=5) as advance:
+        with progress(f"reading {target.stack}", total=6) as advance:
             advance(description="stack graph")
             _ = target.fleet
             return collect_status(
@@ -146,7 +149,32 @@ def _headline(current: StackStatus) -> Text:
         )
     else:
         headline.append("\nNo maintenance window.")
+    release = current.release
+    if release.active is not None:
+        headline.append(
+            f"\nRelease running since {release.active.started_at:%Y-%m-%d %H:%M} UTC by "
+            f"{release.active.started_by} ({release.active.strategy}: {_release_moves(release.active)})",
+            style="bold yellow",
+        )
+    if release.last is not None:
+        last = release.last
+        ended = f"{last.finished_at:%Y-%m-%d %H:%M} UTC" if last.finished_at else "?"
+        headline.append(
+            f"\nLast {last.kind} {last.outcome}, {ended} by {last.started_by} ({last.strategy}: "
+            f"{_release_moves(last)})",
+            style="bold green" if last.outcome == "completed" else "bold red",
+        )
+    else:
+        headline.append("\nNo release recorded.")
     return headline
+
+
+def _release_moves(release: ReleaseSummary) -> str:
+    return ", ".join(
+        f"{worker.worker} {worker.from_version}→{worker.to_version} {worker.outcome}"
+        + (f" ({worker.reason})" if worker.reason and worker.outcome != "completed" else "")
+        for worker in release.workers
+    )
 
 
 def _problem(value: int | None, *, bad: bool | None = None) -> str:

@@ -57,6 +57,7 @@ def describe_source(spec: WorkerSpec) -> str:
 DEPLOYED_COLUMNS = (
     "worker",
     "live version",
+    "newest version",
     "memory MB",
     "timeout s",
     "reserved",
@@ -86,12 +87,15 @@ def list_workers(
     """List the workers of the catalog (code, trigger, access, handler), or what is deployed of them.
 
     With --deployed --stack S: per worker the version behind `live` (and its routing weights, if
-    any), memory, timeout, reserved concurrency, last modified, state/last update status, runtime
-    and architecture, as Lambda reports them; a worker without a function reads "not deployed".
+    any), the newest published version ("release pending" when `live` is not on it: `pulumi up`
+    publishes versions, `dmd release` moves `live`), memory, timeout, reserved concurrency, last
+    modified, state/last update status, runtime and architecture, as Lambda reports them; a worker
+    without a function reads "not deployed".
 
     JSON keys (--deployed): a list of {worker, functionName, deployed, liveVersion, liveRouting,
-    memoryMb, timeoutSeconds, reservedConcurrency, lastModified, state, lastUpdateStatus, runtime,
-    architectures}; without --deployed: a list of {worker, code, trigger, access, handler}.
+    newestVersion, releasePending, memoryMb, timeoutSeconds, reservedConcurrency, lastModified,
+    state, lastUpdateStatus, runtime, architectures}; without --deployed: a list of {worker, code,
+    trigger, access, handler}.
 
     Example: dmd workers list --deployed --stack prod1
     """
@@ -152,6 +156,9 @@ def _deployed_row(worker: DeployedWorker) -> tuple[str | int | None, ...]:
     if worker.live_routing:
         shares = ", ".join(f"{weight:.0%} → {other}" for other, weight in sorted(worker.live_routing.items()))
         version = f"{version} ({shares})"
+    newest = worker.newest_version
+    if worker.release_pending:
+        newest = f"[bold yellow]{newest} (release pending)[/bold yellow]"
     state = worker.state or "-"
     if worker.last_update_status and worker.last_update_status != "Successful":
         state = f"{state}, last update {worker.last_update_status}"
@@ -160,6 +167,7 @@ def _deployed_row(worker: DeployedWorker) -> tuple[str | int | None, ...]:
     return (
         worker.worker,
         version,
+        newest,
         worker.memory_mb,
         worker.timeout_seconds,
         worker.reserved_concurrency if worker.reserved_concurrency is not None else "unreserved",

@@ -1,4 +1,4 @@
-"""A worker's Lambda function run in-process: its handler, environment, context and counters."""
+"""A worker's Lambda function run in-process: its versions' handlers and environments, its counters."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from infra.naming import log_group_name
+from sandbox.alias_routing import VersionRouter
 from sandbox.clock import SandboxClock
 from sandbox.drill_faults import TIMEOUT, SeededRate
 from sandbox.environment import EnvironmentGate
 from sandbox.log_shipper import InvocationLog, InvocationLogSink, LogDestination, environment_stream_name
+from sandbox.platform_metrics import InvocationMetricsSink
 
 Handler = Callable[[Any, Any], Any]
 LOGGER: Final = logging.getLogger("sandbox.function")
@@ -124,7 +126,11 @@ class LambdaFunction:
     # real time (the sandbox's speed scales the triggers' waits, not the handlers' work). The
     # timeout is reported (a warning and the `timeouts` counter), not enforced: a thread cannot be
     # killed. With a `log_sink`, each invocation's output and the platform's records around it go
-    # there (the emulator's log group, see `sandbox.log_shipper`).
+    # there (the emulator's log group, see `sandbox.log_shipper`). With a `router`, each invocation
+    # runs the version the alias routes it to (`sandbox.alias_routing`), in that version's own
+    # execution environment (variables, log stream, handler); with `metrics`, each one is counted
+    # as Lambda's `Invocations` and `Errors` (`sandbox.platform_metrics`). The `timeout` drill and
+    # the counters are the function's, whatever version runs.
 
     def __init__(
         self,
@@ -133,32 +139,43 @@ class LambdaFunction:
         clock: SandboxClock,
         gate: EnvironmentGate,
         log_sink: InvocationLogSink | None = None,
+        router: VersionRouter[FunctionSettings] | None = None,
+        metrics: InvocationMetricsSink | None = None,
     ) -> None:
-        self.settings = settings
+        self._settings = settings
         self.counters = FunctionCounters()
         self._clock = clock
         self._gate = gate
-        self._handler: Handler | None = None
-        self._import_lock = threading.Lock()
+        self._router = router
+        self._metrics = metrics
+        self._environments_lock = threading.Lock()
+        self._environments: dict[str, ExecutionEnvironment] = {}
         self._shutdown = threading.Event()
-        self._environment = {**settings.environment, **_runtime_variables(settings)}
-        # The gate's turns are per function instance: two sandboxes' functions of one name differ.
-        self._gate_owner = f"{settings.function_name}@{id(self):x}"
         self._log_sink = log_sink
-        # One execution environment per function instance, so one log stream, as Lambda names them.
-        self.log_stream_name = environment_stream_name(settings.version)
+        # The first execution environment: the version the function was built with (the alias's).
+        self.log_stream_name = self._environment_of(settings).log_stream_name
         # The `timeout` drill: which of the pollers' invocations time out mid-batch (rate 0: none).
         self.injected_timeouts = SeededRate(TIMEOUT)
 
     @property
+    def settings(self) -> FunctionSettings:
+        """The settings of the version the alias routes to first (as last read), or the function's own."""
+        return self._router.primary if self._router is not None else self._settings
+
+    @property
+    def router(self) -> VersionRouter[FunctionSettings] | None:
+        """How invocations are routed through the alias (None: every one runs `settings`)."""
+        return self._router
+
+    @property
     def worker(self) -> str:
         """The worker's catalog name."""
-        return self.settings.worker
+        return self._settings.worker
 
     @property
     def invoked_arn(self) -> str:
         """The ARN triggers invoke (the `live` alias when there is one)."""
-        return self.settings.invoked_arn or self.settings.function_arn
+        return self._settings.invoked_arn or self._settings.function_arn
 
     def shut_down(self) -> None:
         """Tell running invocations that no time is left (their contexts report 0 ms from now on)."""
@@ -167,70 +184,101 @@ class LambdaFunction:
     def invoke(self, event: Any, *, time_out: bool = False) -> Any:
         """Run the handler with `event` and a fresh context; its exception propagates (a function error).
 
-        `time_out`: the invocation times out once the handler is done with `event` (its side effects
-        happen, its answer is lost): InvocationTimeoutError, counted and logged as Lambda's timeout.
+        The version that runs is the one the alias routes this invocation to (`VersionRouter`), with
+        its own handler, environment, timeout and memory. `time_out`: the invocation times out once
+        the handler is done with `event` (its side effects happen, its answer is lost):
+        InvocationTimeoutError, counted and logged as Lambda's timeout.
         """
-        settings = self.settings
-        with self._gate.applied(self._gate_owner, self._environment):
-            # The timeout runs from when the invocation starts, not from when it began waiting for
-            # another function's environment to be released.
-            context = LambdaContext(
-                function_name=settings.function_name,
-                function_version=settings.version,
-                invoked_function_arn=self.invoked_arn,
-                memory_limit_in_mb=settings.memory_mb,
-                aws_request_id=str(uuid.uuid4()),
-                log_group_name=log_group_name(settings.function_name),
-                log_stream_name=self.log_stream_name,
-                deadline=self._clock.wall_now() + settings.timeout_seconds,
-                clock=self._clock,
-                shutdown=self._shutdown,
-            )
-            self.counters.add(invocations=1)
-            with self._logged(context.aws_request_id) as log:
-                try:
-                    handler, init_ms = self._resolve()
-                    if log is not None:
-                        log.handler_started(init_ms)
-                    response = handler(event, context)
-                except Exception:
-                    self.counters.add(function_errors=1)
-                    if log is not None:
-                        log.status = "error"
-                    raise
-                finally:
-                    overrun = self._clock.wall_now() - context.deadline
-                    if overrun > 0:
-                        self.counters.add(timeouts=1)
-                        if log is not None:
-                            log.status = "timeout"
-                        LOGGER.warning(
-                            "%s: invocation %s ran %.1f s past its %d s timeout",
-                            settings.worker,
-                            context.aws_request_id,
-                            overrun,
-                            settings.timeout_seconds,
-                        )
-                if time_out:
-                    self.counters.add(timeouts=1, timeouts_injected=1, function_errors=1)
+        settings = self._router.route() if self._router is not None else self._settings
+        runtime = self._environment_of(settings)
+        failed = True  # until the handler answers in time
+        try:
+            with self._gate.applied(runtime.gate_owner, runtime.variables):
+                response, overran = self._run(runtime, event, time_out=time_out)
+            failed = overran  # Lambda would have ended it at its timeout: an error
+            return response
+        finally:
+            if self._metrics is not None:
+                self._metrics.record(
+                    function_name=settings.function_name,
+                    alias=invoked_alias(settings),
+                    version=settings.version,
+                    error=failed,
+                )
+
+    def _run(self, runtime: ExecutionEnvironment, event: Any, *, time_out: bool) -> tuple[Any, bool]:
+        """The handler's answer, and whether it ran past its timeout (its environment applied)."""
+        settings = runtime.settings
+        # The timeout runs from when the invocation starts, not from when it began waiting for
+        # another function's environment to be released.
+        context = LambdaContext(
+            function_name=settings.function_name,
+            function_version=settings.version,
+            invoked_function_arn=settings.invoked_arn or settings.function_arn,
+            memory_limit_in_mb=settings.memory_mb,
+            aws_request_id=str(uuid.uuid4()),
+            log_group_name=log_group_name(settings.function_name),
+            log_stream_name=runtime.log_stream_name,
+            deadline=self._clock.wall_now() + settings.timeout_seconds,
+            clock=self._clock,
+            shutdown=self._shutdown,
+        )
+        self.counters.add(invocations=1)
+        overran = False
+        with self._logged(runtime, context.aws_request_id) as log:
+            try:
+                handler, init_ms = runtime.resolve()
+                if log is not None:
+                    log.handler_started(init_ms)
+                response = handler(event, context)
+            except Exception:
+                self.counters.add(function_errors=1)
+                if log is not None:
+                    log.status = "error"
+                raise
+            finally:
+                overrun = self._clock.wall_now() - context.deadline
+                if overrun > 0:
+                    overran = True
+                    self.counters.add(timeouts=1)
                     if log is not None:
                         log.status = "timeout"
-                    raise InvocationTimeoutError(
-                        f"{settings.worker}: invocation {context.aws_request_id} timed out "
-                        f"(injected) after {settings.timeout_seconds} s"
+                    LOGGER.warning(
+                        "%s: invocation %s ran %.1f s past its %d s timeout",
+                        settings.worker,
+                        context.aws_request_id,
+                        overrun,
+                        settings.timeout_seconds,
                     )
-                return response
+            if time_out:
+                self.counters.add(timeouts=1, timeouts_injected=1, function_errors=1)
+                if log is not None:
+                    log.status = "timeout"
+                raise InvocationTimeoutError(
+                    f"{settings.worker}: invocation {context.aws_request_id} timed out "
+                    f"(injected) after {settings.timeout_seconds} s"
+                )
+            return response, overran
+
+    def _environment_of(self, settings: FunctionSettings) -> ExecutionEnvironment:
+        """The execution environment of a version (one per version and function instance, made once)."""
+        with self._environments_lock:
+            runtime = self._environments.get(settings.version)
+            if runtime is None or runtime.settings != settings:
+                runtime = ExecutionEnvironment(settings, owner=f"{id(self):x}")
+                self._environments[settings.version] = runtime
+            return runtime
 
     @contextmanager
-    def _logged(self, request_id: str) -> Iterator[InvocationLog | None]:
+    def _logged(self, runtime: ExecutionEnvironment, request_id: str) -> Iterator[InvocationLog | None]:
         """The invocation's log for the sink (None without one: nothing is captured)."""
         if self._log_sink is None:
             yield None
             return
-        settings = self.settings
+        settings = runtime.settings
         destination = LogDestination(
             log_group=log_group_name(settings.function_name),
-            log_stream=self.log_stream_name,
+            log_stream=runtime.log_stream_name,
             log_format=settings.log_format,
             system_log_level=settings.system_log_level,
         )
@@ -244,7 +292,22 @@ class LambdaFunction:
         ) as log:
             yield log
 
-    def _resolve(self) -> tuple[Handler, float | None]:
+
+class ExecutionEnvironment:
+    """One version's execution environment: its variables, log stream, gate turn and imported handler."""
+
+    def __init__(self, settings: FunctionSettings, *, owner: str) -> None:
+        self.settings = settings
+        self.variables = {**settings.environment, **_runtime_variables(settings)}
+        # The gate's turns are per version of a function instance: two sandboxes' functions of one
+        # name differ, and so do two versions' environments.
+        self.gate_owner = f"{settings.function_name}:{settings.version}@{owner}"
+        # One execution environment per version, so one log stream, as Lambda names them.
+        self.log_stream_name = environment_stream_name(settings.version)
+        self._handler: Handler | None = None
+        self._import_lock = threading.Lock()
+
+    def resolve(self) -> tuple[Handler, float | None]:
         """The handler, and how long importing it took when this call did (the cold start's init)."""
         # Imported inside the gate: modules may read their environment at import time.
         with self._import_lock:
@@ -253,6 +316,15 @@ class LambdaFunction:
                 self._handler = import_handler(self.settings.handler)
                 return self._handler, (time.perf_counter() - began) * 1000
             return self._handler, None
+
+
+def invoked_alias(settings: FunctionSettings) -> str | None:
+    """The alias an invocation went through: the last part of an alias ARN (None: the function itself)."""
+    arn = settings.invoked_arn
+    if not arn or arn == settings.function_arn or not arn.startswith(f"{settings.function_arn}:"):
+        return None
+    qualifier = arn.rsplit(":", 1)[-1]
+    return None if qualifier.isdigit() or qualifier == "$LATEST" else qualifier
 
 
 def import_handler(path: str) -> Handler:

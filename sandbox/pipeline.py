@@ -137,6 +137,7 @@ class Pipeline:
             configure_environment=mode.points_process_at_emulator,
             change_observers=(self.ledger.observe,),
             ship_logs=ship_logs,
+            seed=seed,
         )
 
     # ---------------------------------------------------------------------------------------------

@@ -32,18 +32,18 @@ from infra.synth import RecordedResource, ResourceGraph
 from sandbox.appsync import AppSyncResolver
 from sandbox.cdc import CdcTailer, ChangeObserver, Precision
 from sandbox.clock import SandboxClock
+from sandbox.deployed_functions import DeployedFunctionError, FunctionRuntime, deployed_functions, worker_of
 from sandbox.emulator import DEFAULT_PORT, Emulator, EmulatorRestart
 from sandbox.emulator import emulator_environment as sandbox_emulator_environment
 from sandbox.environment import PROCESS_GATE
-from sandbox.function import FunctionSettings, LambdaFunction, WorkerCounters
+from sandbox.function import LambdaFunction, WorkerCounters
 from sandbox.log_shipper import LogShipper
 from sandbox.materialize import Kind, Materialized, materialize
+from sandbox.platform_metrics import PlatformMetrics
 from sandbox.pollers import EventSourceMapping, KinesisPoller, SqsPoller
 from sandbox.schedule import Schedule
 from sandbox.trigger_state import mapping_state, rule_state
 
-FUNCTION: Final = "aws:lambda/function:Function"
-ALIAS: Final = "aws:lambda/alias:Alias"
 RULE: Final = "aws:cloudwatch/eventRule:EventRule"
 RULE_TARGET: Final = "aws:cloudwatch/eventTarget:EventTarget"
 RESOLVER: Final = "aws:appsync/resolver:Resolver"
@@ -80,6 +80,8 @@ class Sandbox:
     # on free ports, a shorter send backoff for demos. `clock` shares a clock with other components.
     # `change_observers` see every table change the CDC tailers copy (see `CdcTailer`). `ship_logs`
     # puts each invocation's output into the emulator's log group of its function (`LogShipper`).
+    # Every invocation runs the version the function's `live` alias routes it to (its weights drawn
+    # from `seed`), and is counted in the emulator's CloudWatch as Lambda counts it (`metrics`).
 
     def __init__(
         self,
@@ -96,8 +98,11 @@ class Sandbox:
         environment_overrides: Mapping[str, str] | None = None,
         change_observers: Sequence[ChangeObserver] = (),
         ship_logs: bool = False,
+        seed: int = 0,
     ) -> None:
         self._graph = graph
+        self._seed = seed
+        self.metrics: PlatformMetrics | None = None
         self._ship_logs = ship_logs
         self.log_shipper: LogShipper | None = None
         self._change_observers = tuple(change_observers)
@@ -161,6 +166,7 @@ class Sandbox:
             )
             if self._ship_logs:
                 self.log_shipper = LogShipper(self._clients).start()
+            self.metrics = PlatformMetrics(self._clients).start()
             self.functions = self._functions(graph)
             self.tailers = self._tailers(graph)
             self.pollers = self._pollers(graph)
@@ -178,7 +184,8 @@ class Sandbox:
         """Use a sandbox running elsewhere (`dmd sandbox up`): its functions and resolvers, nothing started.
 
         Invocations run here, against that emulator and the vendor URLs its functions are configured
-        with (the stack's, which `dmd sandbox up` serves).
+        with (the stack's, which `dmd sandbox up` serves), routed through each function's alias and
+        counted in its CloudWatch; `stop()` sends the last counts.
         """
         graph = self._graph if self._graph is not None else synthesize_stack(self._stack)
         stack = load_committed(self._stack)
@@ -188,9 +195,16 @@ class Sandbox:
         self._clients = AwsClients.for_emulator(
             endpoint_url, region=self._region, user_agent_appid=SANDBOX_USER_AGENT_APPID
         )
+        self.metrics = PlatformMetrics(self._clients).start()
         self.functions = self._functions(graph)
         self.resolvers = self._resolvers(graph)
         return self
+
+    def detach(self) -> None:
+        """Leave a sandbox used through `attach`: its invocations' last metric counts are sent."""
+        if self.metrics is not None:
+            self.metrics.stop()
+            self.metrics = None
 
     def stop(self) -> None:
         """Stop schedules, pollers and tailers (after their current round), then the emulator; idempotent."""
@@ -205,6 +219,9 @@ class Sandbox:
         if self.log_shipper is not None:  # the last invocations' lines, before the emulator goes
             self.log_shipper.stop()
             self.log_shipper = None
+        if self.metrics is not None:  # and their counts
+            self.metrics.stop()
+            self.metrics = None
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
@@ -335,10 +352,6 @@ class Sandbox:
         return [*self.tailers, *self.schedules, *self.pollers.values()]
 
     def _functions(self, graph: ResourceGraph) -> dict[str, LambdaFunction]:
-        lambda_ = self.clients.client("lambda")
-        functions: dict[str, LambdaFunction] = {}
-        declared_variables: set[str] = set()  # what the functions declare (not what the sandbox adds)
-        aliases = {alias.inputs["functionName"]: alias.inputs["name"] for alias in graph.of_type(ALIAS)}
         emulator_environment = (
             self.emulator.environment()
             if self.emulator is not None
@@ -346,57 +359,21 @@ class Sandbox:
             if self._attached_endpoint
             else {}
         )
-        for resource in graph.of_type(FUNCTION):
-            worker = _worker_of(resource)
-            name = resource.inputs["name"]
-            deployed = lambda_.get_function_configuration(FunctionName=name)
-            version, invoked_arn = deployed.get("Version", "$LATEST"), deployed["FunctionArn"]
-            if name in aliases:
-                alias = lambda_.get_alias(FunctionName=name, Name=aliases[name])
-                version, invoked_arn = alias["FunctionVersion"], alias["AliasArn"]
-            declared = (deployed.get("Environment") or {}).get("Variables", {})
-            declared_variables.update(declared)
-            overridden = {
-                variable: value
-                for variable, value in self._environment_overrides.items()
-                if variable in declared and declared[variable] != value
-            }
-            if overridden:
-                # Into the emulator's copy too, so whoever reads the function there (`attach`, the
-                # AWS CLI, `dmd aws check`) sees what runs.
-                declared = {**declared, **overridden}
-                lambda_.update_function_configuration(FunctionName=name, Environment={"Variables": declared})
-            settings = FunctionSettings(
-                worker=worker,
-                function_name=name,
-                handler=self._handler_overrides.get(
-                    worker, deployed.get("Handler") or resource.inputs["handler"]
-                ),
-                # As Lambda injects credentials: the emulator's endpoint, whatever the process env holds.
-                environment={**declared, **emulator_environment},
-                timeout_seconds=int(deployed.get("Timeout", 3)),
-                memory_mb=int(deployed.get("MemorySize", 128)),
-                version=version,
-                function_arn=deployed["FunctionArn"],
-                invoked_arn=invoked_arn,
-                role_arn=deployed.get("Role", ""),
-                region=self._region,
-                # moto keeps no LoggingConfig: the program's says how the platform's records look.
-                log_format=(resource.inputs.get("loggingConfig") or {}).get("logFormat", "Text"),
-                system_log_level=(resource.inputs.get("loggingConfig") or {}).get("systemLogLevel", "INFO"),
-            )
-            functions[worker] = LambdaFunction(
-                settings, clock=self.clock, gate=self._gate, log_sink=self.log_shipper
-            )
-        unknown = set(self._handler_overrides) - set(functions)
-        if unknown:
-            raise SandboxError(f"handler overrides for unknown workers: {', '.join(sorted(unknown))}")
-        undeclared = set(self._environment_overrides) - declared_variables
-        if undeclared:
-            raise SandboxError(
-                f"environment overrides for variables no function declares: {', '.join(sorted(undeclared))}"
-            )
-        return functions
+        runtime = FunctionRuntime(
+            clock=self.clock,
+            gate=self._gate,
+            region=self._region,
+            emulator_environment=emulator_environment,
+            handler_overrides=self._handler_overrides,
+            environment_overrides=self._environment_overrides,
+            log_sink=self.log_shipper,
+            metrics=self.metrics,
+            seed=self._seed,
+        )
+        try:
+            return deployed_functions(graph, self.clients, runtime)
+        except DeployedFunctionError as error:
+            raise SandboxError(str(error)) from error
 
     def _tailers(self, graph: ResourceGraph) -> list[CdcTailer]:
         precisions: dict[str, Precision] = {
@@ -484,9 +461,10 @@ class Sandbox:
 
 def _worker_of(resource: RecordedResource) -> str:
     """The worker a resource belongs to: its parent `Worker` component's name."""
-    if resource.parent is None:
-        raise SandboxError(f"{resource.type_} {resource.name} belongs to no worker")
-    return resource.parent
+    try:
+        return worker_of(resource)
+    except DeployedFunctionError as error:
+        raise SandboxError(str(error)) from error
 
 
 def _cold_start() -> None:

@@ -222,6 +222,29 @@ def test_every_pulumi_up_refuses_first_while_a_maintenance_window_is_active() ->
         assert check < next(index for index, line in enumerate(script) if line.startswith("pulumi up")), name
 
 
+def test_every_pulumi_up_is_followed_by_the_release_of_its_stack() -> None:
+    # `pulumi up` publishes the new versions but never moves `live` (ignore_changes on the alias):
+    # each deploy job releases after it, qa1 all at once (with its minute's watch), prod1 as a canary.
+    pipeline = _pipeline()
+    expected = {
+        "qa1": ".venv/bin/dmd release --stack qa1 --strategy all-at-once --yes",
+        "prod1": ".venv/bin/dmd release --stack prod1 --strategy canary10-5m --yes",
+    }
+    for stack, release in expected.items():
+        script = _resolved(pipeline, f"deploy:{stack}")["script"]
+        up = _index_of(script, f"pulumi up --stack {stack}")
+        assert script[up + 1] == release, stack
+        assert dmd_problem(simple_commands(release)[0][1:]) is None
+    # And no other job moves `live`
+    releasing = {
+        name
+        for name in _jobs(pipeline)
+        for line in _resolved(pipeline, name).get("script") or []
+        if "dmd release" in line
+    }
+    assert releasing == {"deploy:qa1", "deploy:prod1"}
+
+
 def _index_of(script: list[str], prefix: str) -> int:
     return next(index for index, line in enumerate(script) if line.startswith(prefix))
 

@@ -67,14 +67,35 @@ def _env_keys(function: ResourceFindings, inputs: Mapping[str, Any], deployed: M
 def compare_alias(
     function: str, alias: str, deployed: Mapping[str, Any] | None, published_versions: Iterable[str]
 ) -> list[Finding]:
-    """The alias exists and points at a published version (never $LATEST)."""
+    """The alias exists and points at a published version (never $LATEST), and so do its weights.
+
+    The program creates `live` at the first published version and leaves its version and routing to
+    `dmd release` (ignore_changes), so any published version is right; a newer published version
+    than `live`'s (or weights left on it) is a release pending, reported but not a problem.
+    """
     found = ResourceFindings("alias", f"{function}:{alias}")
     if deployed is None:
         return [found.absent()]
     version = deployed.get("FunctionVersion")
     published = {item for item in published_versions if item != "$LATEST"}
     status = Status.OK if version in published else Status.DRIFT
-    return [found.present(), found.finding("points at", status, "a published version", show(version))]
+    findings = [found.present(), found.finding("points at", status, "a published version", show(version))]
+    weights: Mapping[str, float] = (deployed.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    if weights:
+        shares = ", ".join(f"{other}: {weight:.0%}" for other, weight in sorted(weights.items()))
+        routed = Status.OK if set(weights) <= published else Status.DRIFT
+        findings.append(found.finding("routing", routed, "published versions", shares))
+    newest = max((item for item in published if item.isdigit()), key=int, default=None)
+    if newest is not None and (newest != version or weights):
+        findings.append(
+            found.finding(
+                "release",
+                Status.OK,
+                f"newest published version {newest}",
+                f"live on {show(version)}: release pending (`dmd release`)",
+            )
+        )
+    return findings
 
 
 def source_name(arn: str) -> str:

@@ -276,6 +276,34 @@ def test_alias_on_latest_is_drift_and_on_a_published_version_ok() -> None:
     assert compare_alias("fn", "live", None, [])[0].status is Status.MISSING
 
 
+def test_alias_behind_the_newest_version_or_with_weights_reads_release_pending_not_drift() -> None:
+    # Given `pulumi up` published version 3 and left `live` to the release step
+    behind = compare_alias("fn", "live", {"FunctionVersion": "2"}, ["$LATEST", "1", "2", "3"])
+    # Then the alias is OK, and the pending release is reported (never a failure)
+    assert [finding.failed for finding in behind] == [False, False, False]
+    assert behind[2] == Finding(
+        "alias",
+        "fn:live",
+        "release",
+        Status.OK,
+        "newest published version 3",
+        "live on 2: release pending (`dmd release`)",
+    )
+    # Given a canary sending 10% to version 3, and weights on a version that is not published
+    canary = {"FunctionVersion": "2", "RoutingConfig": {"AdditionalVersionWeights": {"3": 0.1}}}
+    assert _statuses(compare_alias("fn", "live", canary, ["1", "2", "3"])) == {
+        "exists": Status.OK,
+        "points at": Status.OK,
+        "routing": Status.OK,
+        "release": Status.OK,
+    }
+    stray = {"FunctionVersion": "2", "RoutingConfig": {"AdditionalVersionWeights": {"9": 0.5}}}
+    routing = next(f for f in compare_alias("fn", "live", stray, ["1", "2"]) if f.check == "routing")
+    assert (routing.status, routing.actual) == (Status.DRIFT, "9: 50%")
+    # And an alias on the newest version without weights reports no release at all
+    assert "release" not in _statuses(compare_alias("fn", "live", {"FunctionVersion": "3"}, ["1", "2", "3"]))
+
+
 ESM_INPUTS: dict[str, Any] = {
     "functionName": "arn:aws:lambda:us-east-1:343550350117:function:fn:live",
     "eventSourceArn": "arn:aws:kinesis:us-east-1:343550350117:stream/table-stream",

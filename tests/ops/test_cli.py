@@ -17,6 +17,7 @@ COMMAND_TREE = {
     "package": None,
     "status": None,
     "replay": None,
+    "release": None,
     "scan": None,
     "workers": {"list", "invoke", "create", "remove"},
     "config": {"validate", "docs"},

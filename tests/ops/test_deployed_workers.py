@@ -47,6 +47,8 @@ def test_a_deployed_worker_shows_its_live_version_routing_and_settings(canary: I
         "deployed": True,
         "live_version": "1",
         "live_routing": {"2": 0.1},
+        "newest_version": "2",
+        "release_pending": True,  # `live` still shares traffic with version 2
         "memory_mb": 512,
         "timeout_seconds": 30,
         "reserved_concurrency": 20,

@@ -99,11 +99,13 @@ def test_json_has_the_documented_keys(on_local: Incident) -> None:
         "windowEnd",
         "healthy",
         "maintenance",
+        "release",
         "workers",
         "deadLetterQueues",
         "alarms",
     }
     assert set(document["maintenance"]) == {"active", "reason", "startedBy", "startedAt", "workers"}
+    assert document["release"] == {"active": None, "last": None}
     assert {key for worker in document["workers"] for key in worker} == {
         "worker",
         "functionName",

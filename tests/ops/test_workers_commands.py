@@ -120,6 +120,29 @@ def test_list_deployed_shows_what_lambda_runs_for_each_worker(on_local: Incident
     )
     assert (send["state"], send["runtime"], send["arch"]) == ("Active", "python3.12", "arm64")
     assert rows["event_details"]["reserved"] == "unreserved"
+    assert send["newest version"] == "1"  # live is on the newest published version: nothing pending
+
+
+def test_list_deployed_shows_a_release_pending_when_pulumi_up_published_a_newer_version(
+    on_local: Incident,
+) -> None:
+    # Given a `pulumi up` that published version 2 of notification_send and left `live` on 1
+    functions = on_local.target.clients.client("lambda")
+    functions.update_function_configuration(FunctionName=SEND_FUNCTION, Description="version 2")
+    assert functions.publish_version(FunctionName=SEND_FUNCTION)["Version"] == "2"
+
+    # When on-call lists what is deployed, for people and as JSON
+    rows = table_rows(run_dmd("workers", "list", "--deployed", "--stack", "local").stdout, DEPLOYED_COLUMNS)
+    document = json.loads(run_dmd("workers", "list", "--deployed", "--stack", "local", "--json").stdout)
+
+    # Then the send worker reads live 1, newest 2 (release pending); the others have nothing pending
+    assert (rows["notification_send"]["live version"], rows["notification_send"]["newest version"]) == (
+        "1",
+        "2 (release pending)",
+    )
+    pending = {entry["worker"]: (entry["newestVersion"], entry["releasePending"]) for entry in document}
+    assert pending["notification_send"] == ("2", True)
+    assert {worker for worker, (_, is_pending) in pending.items() if is_pending} == {"notification_send"}
 
 
 def test_list_deployed_reads_not_deployed_for_a_missing_function(on_local: Incident) -> None:
@@ -142,6 +165,8 @@ def test_list_deployed_reads_not_deployed_for_a_missing_function(on_local: Incid
         "deployed",
         "liveVersion",
         "liveRouting",
+        "newestVersion",
+        "releasePending",
         "memoryMb",
         "timeoutSeconds",
         "reservedConcurrency",

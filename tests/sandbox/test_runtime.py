@@ -10,6 +10,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -213,3 +214,63 @@ def test_a_disabled_schedule_rule_fires_nothing_until_enabled_again(sandbox: San
     assert sandbox.run_until(lambda: schedule.enabled, deadline=5)
     sandbox.clock.advance(1800)
     assert sandbox.run_until(lambda: len(_calls("notification_scheduler")) == 1, deadline=10)
+
+
+def test_a_resolver_runs_the_version_the_live_alias_routes_to_and_lambdas_metrics_count_it(
+    sandbox: Sandbox, handlers: Any
+) -> None:
+    # Given event_details' live alias sending all traffic to a new version with a failing handler
+    lambda_ = sandbox.clients.client("lambda")
+    function = sandbox.function("event_details")
+    name = function.settings.function_name
+    live = lambda_.get_alias(FunctionName=name, Name="live")
+    program_handler = lambda_.get_function_configuration(FunctionName=name)["Handler"]
+    lambda_.update_function_configuration(FunctionName=name, Handler=f"{doubles.PATH}.always_raise")
+    failing = lambda_.publish_version(FunctionName=name)["Version"]
+    lambda_.update_alias(
+        FunctionName=name, Name="live", RoutingConfig={"AdditionalVersionWeights": {failing: 1.0}}
+    )
+    try:
+        # When eventDetails is queried, as AppSync would, until the alias is re-read (within ~1 s)
+        assert sandbox.run_until(
+            lambda: sandbox.query("eventDetails", {"eventId": "E1"})["data"] is None, deadline=5
+        )
+        # Then the new version ran its own handler, with its version in the context and the alias ARN
+        call = handlers.invocations("always_raise")[-1]
+        assert call.context.function_version == failing
+        assert call.context.invoked_function_arn == live["AliasArn"]
+    finally:
+        # And when routing is cleared (a rollback), the program's version (the double) answers again
+        lambda_.update_alias(FunctionName=name, Name="live", RoutingConfig={"AdditionalVersionWeights": {}})
+        lambda_.update_function_configuration(FunctionName=name, Handler=program_handler)
+        assert function.router is not None
+        function.router.refresh()
+    answer = sandbox.query("eventDetails", {"eventId": "E1"})
+    assert answer == {"data": {"eventDetails": {"eventId": "E1", "field": "eventDetails"}}}
+    # And the emulator's CloudWatch counts the failing version's errors by ExecutedVersion
+    assert sandbox.metrics is not None
+    sandbox.metrics.flush()
+    resource = [{"Name": "FunctionName", "Value": name}, {"Name": "Resource", "Value": f"{name}:live"}]
+    errors = _lambda_metric(sandbox, "Errors", [*resource, {"Name": "ExecutedVersion", "Value": failing}])
+    assert errors >= 1
+    assert _lambda_metric(sandbox, "Invocations", resource) >= errors + 1
+
+
+def _lambda_metric(sandbox: Sandbox, metric: str, dimensions: list[dict[str, str]]) -> float:
+    """The AWS/Lambda metric's sum over the last 10 minutes under exactly these dimensions."""
+    now = datetime.now(UTC)
+    answer = sandbox.clients.client("cloudwatch").get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "m",
+                "MetricStat": {
+                    "Metric": {"Namespace": "AWS/Lambda", "MetricName": metric, "Dimensions": dimensions},
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+        StartTime=now - timedelta(minutes=10),
+        EndTime=now + timedelta(minutes=1),
+    )
+    return float(sum(answer["MetricDataResults"][0]["Values"]))

@@ -296,8 +296,10 @@ def test_function_waits_for_its_log_group_and_role_policy(stack: Stack) -> None:
     assert depends_on == fleet(lambda spec: sorted([f"{spec.name}-logs", f"{spec.name}-policy"]))
 
 
-def test_live_alias_points_at_the_published_version(stack: Stack) -> None:
-    # Given each function publishes a version on each change
+def test_live_alias_starts_at_the_first_published_version_and_is_left_to_the_release_step(
+    stack: Stack,
+) -> None:
+    # Given each function publishes a version on each change, and `dmd release` moves `live`
     # When the aliases are declared
     def declared(spec: WorkerSpec) -> dict[str, Any]:
         alias = stack.child(spec, "alias")
@@ -305,20 +307,41 @@ def test_live_alias_points_at_the_published_version(stack: Stack) -> None:
             "name": alias.inputs["name"],
             "functionName": alias.inputs["functionName"],
             "functionVersion": alias.inputs["functionVersion"],
-            "follows the function": f"{spec.name}-function" in alias.options["dependencies"],
+            "description": alias.inputs["description"],
+            "created after the function": f"{spec.name}-function" in alias.options["dependencies"],
+            # What the engine receives on the wire (RegisterResource's ignoreChanges), not the mock's args
+            "ignore_changes": alias.options["ignore_changes"],
+            "publishes": stack.child(spec, "function").inputs["publish"],
             "exported": stack.graph.outputs["functions"].get(stack.function_name(spec)),
         }
 
-    # Then `live` follows the function's version output, and its ARN is what the stack exports
+    # Then `live` is created at the function's published version, a `pulumi up` never moves its
+    # version or its weighted routing afterwards (the release step owns both), every change still
+    # publishes a version, and the alias's ARN is what the stack exports
     assert fleet(declared) == fleet(
         lambda spec: {
             "name": "live",
             "functionName": stack.function_name(spec),
             "functionVersion": "1",  # the mocks' first published version
-            "follows the function": True,
+            "description": "What triggers invoke; moved between published versions by `dmd release`",
+            "created after the function": True,
+            "ignore_changes": ["functionVersion", "routingConfig"],
+            "publishes": True,
             "exported": stack.alias_arn(spec),
         }
     )
+
+
+def test_no_other_resource_ignores_changes(stack: Stack) -> None:
+    # Given ignore_changes hides drift from `pulumi up`
+    # When the whole graph is declared
+    ignoring = {
+        resource.name: resource.options["ignore_changes"]
+        for resource in stack.graph.resources
+        if resource.options.get("ignore_changes")
+    }
+    # Then only the `live` aliases use it (the release step's inputs), nothing else
+    assert ignoring == {f"{spec.name}-alias": ["functionVersion", "routingConfig"] for spec in CATALOG}
 
 
 def test_workers_park_poison_records_in_their_own_dead_letter_queue(stack: Stack) -> None:

@@ -220,3 +220,54 @@ def sweeper_paused(pipeline: Pipeline) -> Iterator[None]:
         yield
     finally:
         schedule.start()
+
+
+FAILING_HANDLER = "tests.sandbox.handlers.always_raise"  # raises before any side effect
+
+
+def publish_failing_version(pipeline: Pipeline, worker: str, *, handler: str = FAILING_HANDLER) -> str:
+    """Publish a bad release of the worker: a version whose every invocation fails; its number.
+
+    As a test builds one in Lambda: the function's handler changed, a version published, and the
+    handler put back, so `$LATEST` (and any version published after) runs the program's again.
+    The `live` alias is left where it is: route traffic to the version with `route_live`.
+    """
+    lambda_ = pipeline.clients.client("lambda")
+    name = pipeline.sandbox.function(worker).settings.function_name
+    program_handler = lambda_.get_function_configuration(FunctionName=name)["Handler"]
+    lambda_.update_function_configuration(FunctionName=name, Handler=handler)
+    version = str(lambda_.publish_version(FunctionName=name, Description="failing (test)")["Version"])
+    lambda_.update_function_configuration(FunctionName=name, Handler=program_handler)
+    return version
+
+
+def route_live(pipeline: Pipeline, worker: str, weights: dict[str, float]) -> None:
+    """Set the `live` alias's additional version weights (empty: routing cleared, as a rollback does)."""
+    name = pipeline.sandbox.function(worker).settings.function_name
+    pipeline.clients.client("lambda").update_alias(
+        FunctionName=name, Name="live", RoutingConfig={"AdditionalVersionWeights": weights}
+    )
+
+
+def lambda_metric_sum(pipeline: Pipeline, metric: str, dimensions: dict[str, str]) -> float:
+    """An AWS/Lambda metric's sum over the last 15 minutes, under exactly these dimensions."""
+    now = now_utc()
+    answer = pipeline.clients.client("cloudwatch").get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "m",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/Lambda",
+                        "MetricName": metric,
+                        "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions.items()],
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+        StartTime=now - timedelta(minutes=15),
+        EndTime=now + timedelta(minutes=1),
+    )
+    return float(sum(answer["MetricDataResults"][0]["Values"]))
