@@ -7,6 +7,7 @@ import typer
 from ops import (
     aws_commands,
     backup_commands,
+    capacity_commands,
     config_commands,
     data_commands,
     dlq_commands,
@@ -35,6 +36,7 @@ app = typer.Typer(
 app.command("synth")(synth_commands.synth)
 app.command("package")(packaging_commands.package)
 app.command("status")(status_commands.status)
+app.command("capacity")(capacity_commands.capacity)
 app.command("replay")(replay_commands.replay)
 app.command("release")(release_commands.release)
 app.command("scan")(scan_commands.scan_command)

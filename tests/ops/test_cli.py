@@ -16,6 +16,7 @@ COMMAND_TREE = {
     "synth": None,
     "package": None,
     "status": None,
+    "capacity": None,
     "replay": None,
     "release": None,
     "scan": None,
