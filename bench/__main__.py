@@ -80,15 +80,17 @@ CHANGES = """## What moved these figures (issue #12), and the floors where a tar
 - **Generator.** The gap was the 51 demand pages' reads on the emulator, which the bare loop does
   not make: moto answered a page of a GSI by scanning the whole table, sorting every match and
   walking to the start key (O(table) a page, ~5 s for a deep page of this sale; 2.34× on the
-  previous run, where the benchmark had to give the workers' client a 60 s read timeout). Two
-  changes: the emulator answers index pages in O(page) (`sandbox/emulator_index.py`: the sorted
-  matches kept per table and followed through every write, the page found by bisection, moto's own
-  query answering from that page; the sale's 50 reads at the model level: 62.7 s → 3.5 s), and the
-  generator reads the next page while this page's notifications are written (one read in flight:
-  the writers no longer wait for a page between pages). The workers' own 5 s read timeout holds
-  again. What remains over the bare loop is per page (the page's read and its 1,000 items parsed
-  and rendered, the writers' drain at the page's end) and per item (~0.4 ms for the model, its item
-  and serialization next to botocore's own ~0.8 ms that the bare loop pays too).
+  previous run, where the benchmark had to give the workers' client a 60 s read timeout). The
+  emulator now answers index pages in O(page) (`sandbox/emulator_index.py`: the sorted matches kept
+  per table and followed through every write, the page found by bisection, moto's own query
+  answering from that page; the sale's 50 reads at the model level: 62.7 s → 3.5 s), and the
+  workers' own 5 s read timeout holds again. Reading the next page while writing this one was
+  tried again and dropped again: the emulator serves every request from one Python process, so a
+  page read in flight beside 16 writers gets a seventeenth of the interpreter and took over 5 s
+  (DynamoDB would serve it in milliseconds). What remains over the bare loop is per page (the
+  page's read and its 1,000 items parsed and rendered while the writers wait, their drain at the
+  page's end) and per item (~0.4 ms for the model, its item and serialization, next to botocore's
+  own ~0.8 ms that the bare loop pays too).
 - **Pipeline.** Not re-run in this session (the 50,000-fan run takes an hour on 2 cores): its row
   and calls are the #11-era run's; the 500-fan demo figures above are the new design's.
 - **Synth.** `infra.iam.json_document` builds policy documents with one output each instead of
