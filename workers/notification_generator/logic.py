@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,8 +49,6 @@ from workers.shared.observability import (
 from workers.shared.short_links import with_tracking
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from workers.shared.repository import DemandPage, DemandRepository, SkippedDemand
     from workers.shared.short_links import UrlShortener
 
@@ -295,33 +292,6 @@ def _take_page(
         outcome.parked += 1
 
 
-def _create(
-    repository: DemandRepository,
-    records: list[NotificationRecord],
-    outcome: GenerationOutcome,
-    *,
-    parallelism: int,
-) -> None:
-    """A page's conditional creates (one span for the page), counted into the outcome."""
-    with span("create notifications", attributes={"dmd.items": len(records)}) as page_span:
-        with quiet_spans():  # one span per page, not one per conditional write
-            counts = repository.create_notifications(records, parallelism=parallelism)
-        page_span.set_attribute("dmd.created", counts.created)
-        page_span.set_attribute("dmd.duplicates", counts.duplicates)
-    outcome.created += counts.created
-    outcome.duplicates += counts.duplicates
-
-
-def _count_outcome(outcome: GenerationOutcome) -> None:
-    """The job's metrics, emitted even when a page fails: what was written is counted."""
-    count(NOTIFICATIONS_CREATED, outcome.created)
-    count(NOTIFICATIONS_DUPLICATE, outcome.duplicates)
-    for skip_reason, skipped in sorted(outcome.skipped.items()):
-        count(NOTIFICATIONS_SKIPPED, skipped, reason=skip_reason.value)
-    for deviation, found in sorted(outcome.deviations.items()):
-        count(DEMAND_DEVIATIONS, found, reason=deviation.value)
-
-
 def generate(
     job: GenerationJob,
     repository: DemandRepository,
@@ -363,65 +333,55 @@ def generate(
         return _expired(job, late, outcome)
     reminders = _sale_reminders(event, sale, repository=repository, shortener=shortener)
     cursor = job.cursor
-    from concurrent.futures import ThreadPoolExecutor  # not on the cold-import path
-
-    def read(after: str | None) -> Future[DemandPage]:
-        # The page after this one is read while this one's notifications are written (one read in
-        # flight, in the invocation's context): the writers never wait for a page between pages.
-        context = contextvars.copy_context()
-        return reader.submit(
-            context.run,
-            repository.demand_for_sale,
-            job.event_id,
-            job.sale_id,
-            page_size=page_size,
-            cursor=after,
-        )
-
-    # Leaving waits for a read still in flight (a continuation's), so none outlives the invocation.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="demand-read-ahead") as reader:
-        next_page: Future[DemandPage] | None = read(cursor)
-        try:
-            while next_page is not None:
-                page = next_page.result()
-                # The job from this page on re-drives a parked item (parked first: the page's writes
-                # are idempotent, so a job failed by a refused park redoes nothing twice).
-                _take_page(outcome, page, park, job.model_copy(update={"cursor": cursor}))
-                cursor = page.cursor
-                next_page = read(cursor) if cursor is not None else None
-                at = now()
-                # A long sale (or a slow table) can cross the sale's start mid-job.
-                late = _too_late(sale, at, late_grace)
-                if late is not None:
-                    _expired(job, late, outcome)
-                    break
-                records = [
-                    record
-                    for demand in page.records
-                    for record in notifications_for(
-                        demand,
-                        event_locale=event.locale,
-                        reminders=reminders,
-                        at=at,
-                        outcome=outcome,
-                        release_after=release_after,
-                    )
-                ]
-                _create(repository, records, outcome, parallelism=write_parallelism)
-                if cursor is None:
-                    break
-                # Checked after a page, never before the first: every job makes progress. The page
-                # read ahead is left to the continuation, which reads it again from the cursor.
-                if deadline.is_near():
-                    continuation = job.model_copy(update={"cursor": cursor, "part": job.part + 1})
-                    continue_with(continuation)
-                    outcome.status = GenerationStatus.CONTINUED
-                    outcome.continuation = continuation
-                    break
-        finally:
-            if next_page is not None:
-                next_page.cancel()
-            _count_outcome(outcome)
+    try:
+        while True:
+            page = repository.demand_for_sale(job.event_id, job.sale_id, page_size=page_size, cursor=cursor)
+            # The job from this page on re-drives a parked item (parked first: the page's writes are
+            # idempotent, so a job failed by a refused park redoes nothing twice).
+            _take_page(outcome, page, park, job.model_copy(update={"cursor": cursor}))
+            cursor = page.cursor
+            at = now()
+            # A long sale (or a slow table) can cross the sale's start mid-job.
+            late = _too_late(sale, at, late_grace)
+            if late is not None:
+                _expired(job, late, outcome)
+                break
+            records = [
+                record
+                for demand in page.records
+                for record in notifications_for(
+                    demand,
+                    event_locale=event.locale,
+                    reminders=reminders,
+                    at=at,
+                    outcome=outcome,
+                    release_after=release_after,
+                )
+            ]
+            with span("create notifications", attributes={"dmd.items": len(records)}) as page_span:
+                with quiet_spans():  # one span per page, not one per conditional write
+                    counts = repository.create_notifications(records, parallelism=write_parallelism)
+                page_span.set_attribute("dmd.created", counts.created)
+                page_span.set_attribute("dmd.duplicates", counts.duplicates)
+            outcome.created += counts.created
+            outcome.duplicates += counts.duplicates
+            if cursor is None:
+                break
+            # Checked after a page, never before the first: every job makes progress.
+            if deadline.is_near():
+                continuation = job.model_copy(update={"cursor": cursor, "part": job.part + 1})
+                continue_with(continuation)
+                outcome.status = GenerationStatus.CONTINUED
+                outcome.continuation = continuation
+                break
+    finally:
+        # Emitted even when a page fails: what was written is counted.
+        count(NOTIFICATIONS_CREATED, outcome.created)
+        count(NOTIFICATIONS_DUPLICATE, outcome.duplicates)
+        for skip_reason, skipped in sorted(outcome.skipped.items()):
+            count(NOTIFICATIONS_SKIPPED, skipped, reason=skip_reason.value)
+        for deviation, found in sorted(outcome.deviations.items()):
+            count(DEMAND_DEVIATIONS, found, reason=deviation.value)
     if job.cursor is None and outcome.status is GenerationStatus.COMPLETED and outcome.demand_items == 0:
         # Every page of a notifiable sale and not one opt-in: a sale nobody wants is possible, but
         # so is demand the index cannot see (the writer changed its keys, a renamed presale), and

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -302,57 +300,6 @@ def test_when_time_runs_short_a_continuation_job_carries_the_next_page(
     items = notification_items(demand_table)
     assert len(items) == 25
     assert {pk for pk, _ in items} == {f"fan:fan-{number:05d}" for number in range(1, 26)}
-
-
-class RecordingRepository(DemandRepository):
-    """The moto repository, noting when each page read starts and each page's writes end."""
-
-    def __init__(self, inner: DemandRepository, *, pages: int) -> None:
-        super().__init__(inner.table_name, sales_index="sales", demand_index="demand-by-sale")
-        self.events: list[str] = []
-        self._pages = pages
-        self._lock = threading.Lock()
-
-    def _count(self, kind: str) -> int:
-        with self._lock:
-            return sum(1 for event in self.events if event.startswith(kind))
-
-    def demand_for_sale(self, *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
-            self.events.append(f"read {sum(1 for event in self.events if event.startswith('read')) + 1}")
-        return super().demand_for_sale(*args, **kwargs)
-
-    def create_notifications(self, *args: Any, **kwargs: Any) -> Any:
-        page = self._count("written") + 1
-        counts = super().create_notifications(*args, **kwargs)
-        # A page's writes end only once the next page's read has started (or 2 s went by: no read-ahead).
-        give_up = time.monotonic() + 2
-        while page < self._pages and self._count("read") <= page and time.monotonic() < give_up:
-            time.sleep(0.01)
-        with self._lock:
-            self.events.append(f"written {page}")
-        return counts
-
-
-def test_the_next_page_is_read_while_this_page_is_written(
-    repository: DemandRepository, demand_table: str
-) -> None:
-    # Given 25 fans read in pages of 10
-    _fans(repository, 25)
-    recording = RecordingRepository(repository, pages=3)
-
-    # When the job runs
-    outcome = run(recording)
-
-    # Then each page's read starts before the previous page's writes end, and every fan is created once
-    assert recording.events == ["read 1", "read 2", "written 1", "read 3", "written 2", "written 3"]
-    assert (outcome.status, outcome.pages, outcome.created, outcome.duplicates) == (
-        GenerationStatus.COMPLETED,
-        3,
-        25,
-        0,
-    )
-    assert len(notification_items(demand_table)) == 25
 
 
 def test_every_job_processes_at_least_one_page_even_when_started_late(
