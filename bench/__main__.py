@@ -83,16 +83,18 @@ CHANGES = """## What moved these figures (issue #12), and the floors where a tar
   previous run, where the benchmark had to give the workers' client a 60 s read timeout). The
   emulator now answers index pages in O(page) (`sandbox/emulator_index.py`: the sorted matches kept
   per table and followed through every write, the page found by bisection, moto's own query
-  answering from that page; the sale's 50 reads at the model level: 62.7 s → 3.5 s). Some page
-  reads of the 50,000-fan sale still passed the workers' 5 s read timeout on the emulator (not yet
-  explained: not the index work, not a full garbage collection, 0.34 s for 1.9 million objects), so
-  the benchmark keeps its 60 s client read timeout. Reading the next page while writing this one was
-  tried again and dropped again: the emulator serves every request from one Python process, so a
-  page read in flight beside 16 writers gets a seventeenth of the interpreter and took over 5 s
-  (DynamoDB would serve it in milliseconds). What remains over the bare loop is per page (the
-  page's read and its 1,000 items parsed and rendered while the writers wait, their drain at the
-  page's end) and per item (~0.4 ms for the model, its item and serialization, next to botocore's
-  own ~0.8 ms that the bare loop pays too).
+  answering from that page; the sale's 50 reads at the model level: 62.7 s → 3.5 s). One
+  50,000-fan run finished with the workers' own 5 s read timeout, on a machine loaded by other
+  work: 552 s against 361 s for the bare loop, 1.53×. Two later runs on a quiet machine each had a
+  page read pass 5 s mid-sale (not yet explained: the index work measures ~0.12 s a page at the
+  model level, a full garbage collection of 1.9 million objects 0.34 s), so the benchmark keeps its
+  60 s client read timeout. Reading the next page while writing this one was tried again and
+  dropped again: the emulator serves every request from one Python process, so a page read in
+  flight beside 16 writers gets a seventeenth of the interpreter and took over 5 s (DynamoDB would
+  serve it in milliseconds). What remains over the bare loop is per page (the page's read and its
+  1,000 items parsed and rendered while the writers wait, their drain at the page's end) and per
+  item (~0.4 ms for the model, its item and serialization, next to botocore's own ~0.8 ms that the
+  bare loop pays too).
 - **Pipeline.** Not re-run in this session (the 50,000-fan run takes an hour on 2 cores): its row
   and calls are the #11-era run's; the 500-fan demo figures above are the new design's.
 - **Synth.** `infra.iam.json_document` builds policy documents with one output each instead of
