@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from ops.capacity import estimate
@@ -100,12 +98,11 @@ def test_the_same_seed_gives_the_same_run_and_another_seed_other_faults() -> Non
     assert first.retries > 0 and first.timeouts > 0
 
 
-def test_a_million_fans_take_seconds_of_cpu() -> None:
+def test_a_million_fans_are_simulated_batch_by_batch() -> None:
     # Given prod1 and a million fans over three sales
     parameters = aws_parameters(prod1(), costs(), EXTERNAL_LIMITS["prod1"], Workload(fans=1_000_000, sales=3))
     # When simulated
-    started = time.process_time()
     result = simulate(parameters)
-    # Then it took seconds of CPU, batches rather than records
-    assert time.process_time() - started < 10
+    # Then it went through batches, not records (its CPU time is a benchmark's, not this test's:
+    # ~1.5–2.5 s measured on this machine, docs/capacity.md)
     assert result.sent == 1_000_000 and result.batches < 10_000
