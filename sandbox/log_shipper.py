@@ -37,6 +37,7 @@ from typing import Any, Final, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aws_clients import AwsClients
+from sandbox.periodic_flush import PeriodicFlush
 from sandbox.worker_log import OutputCapture, captured_output
 
 LOGGER: Final = logging.getLogger("sandbox.logs")
@@ -272,33 +273,24 @@ class LogShipper:
         max_buffered: int = MAX_BUFFERED_EVENTS,
     ) -> None:
         self._clients = clients
-        self._flush_seconds = flush_seconds
         self._max_buffered = max_buffered
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], list[LogEvent]] = {}
         self._buffered = 0
         self._streams: set[tuple[str, str]] = set()
         self._shipped = self._dropped = self._calls = 0
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._flushes = PeriodicFlush(self.flush, seconds=flush_seconds, name="dmd-log-shipper")
         self._drain_lock = threading.Lock()
         self._warned = False
 
     def start(self) -> LogShipper:
         """Start the background thread; returns self."""
-        if self._thread is None:
-            self._stopping.clear()
-            self._thread = threading.Thread(target=self._run, name="dmd-log-shipper", daemon=True)
-            self._thread.start()
+        self._flushes.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Send what is buffered, then stop the thread (idempotent)."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        self.flush()
+        self._flushes.stop(timeout)
 
     def ship(self, log_group: str, log_stream: str, events: Sequence[LogEvent]) -> None:
         """Buffer one invocation's lines for their stream (never blocks on the emulator, never raises)."""
@@ -324,10 +316,6 @@ class LogShipper:
         """Events shipped and dropped, and PutLogEvents calls, so far."""
         with self._lock:
             return ShipperCounters(shipped=self._shipped, dropped=self._dropped, calls=self._calls)
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self._flush_seconds):
-            self.flush()
 
     def _send(self, group: str, stream: str, events: list[LogEvent]) -> None:
         events.sort(key=lambda event: event[0])  # one call's events must be in time order (stable)

@@ -26,6 +26,7 @@ from typing import Any, Final, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aws_clients import AwsClients
+from sandbox.periodic_flush import PeriodicFlush
 
 LOGGER: Final = logging.getLogger("sandbox.metrics")
 NAMESPACE: Final = "AWS/Lambda"
@@ -75,7 +76,6 @@ class PlatformMetrics:
         max_pending_keys: int = MAX_PENDING_KEYS,
     ) -> None:
         self._clients = clients
-        self._flush_seconds = flush_seconds
         self._wall_time = wall_time
         self._max_pending_keys = max_pending_keys
         self._lock = threading.Lock()
@@ -83,25 +83,17 @@ class PlatformMetrics:
         self._invocations: Counter[InvocationKey] = Counter()
         self._errors: Counter[InvocationKey] = Counter()
         self._counters = MetricsCounters()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._flushes = PeriodicFlush(self.flush, seconds=flush_seconds, name="dmd-platform-metrics")
         self._warned = False
 
     def start(self) -> PlatformMetrics:
         """Start the background flushes; returns self."""
-        if self._thread is None:
-            self._stopping.clear()
-            self._thread = threading.Thread(target=self._run, name="dmd-platform-metrics", daemon=True)
-            self._thread.start()
+        self._flushes.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the background flushes, then send what is counted (idempotent)."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        self.flush()
+        self._flushes.stop(timeout)
 
     def record(self, *, function_name: str, alias: str | None, version: str, error: bool) -> None:
         """Count one invocation now (never blocks on the emulator, never raises)."""
@@ -145,10 +137,6 @@ class PlatformMetrics:
         """Invocations counted, datums published, PutMetricData calls and invocations dropped so far."""
         with self._lock:
             return self._counters
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self._flush_seconds):
-            self.flush()
 
     def _keep(self, invocations: Counter[InvocationKey], errors: Counter[InvocationKey]) -> None:
         # Unsent counts go back, merged with what was counted meanwhile. A retried batch may repeat
