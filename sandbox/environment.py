@@ -22,7 +22,9 @@ class EnvironmentGate:
     # `os.environ` is process-wide, so two functions with different variables cannot run at the same
     # time: invocations of the function whose environment is applied run concurrently (up to their
     # mapping's concurrency); another function waits until they finish. Turns are fair: once another
-    # function waits, the current one admits no new invocations, and the waiter goes next.
+    # function waits, the current one admits no new invocations, and the waiter goes next. A turn
+    # admits every invocation of its function waiting when it begins (a stream's lanes queued behind
+    # another function run side by side, as Lambda runs them), none that arrive after another waits.
 
     def __init__(self, *, on_switch: Callable[[], None] | None = None) -> None:
         # `on_switch` runs once another function's environment is applied, before its invocations enter.
@@ -33,6 +35,7 @@ class EnvironmentGate:
         self._waiting: deque[str] = deque()
         self._next: str | None = None
         self._saved: dict[str, str | None] = {}
+        self._admitted = 0  # the turn's own waiters, from when it began, not yet in
 
     @contextmanager
     def applied(self, owner: str, environment: Mapping[str, str]) -> Iterator[None]:
@@ -56,6 +59,11 @@ class EnvironmentGate:
                 self._apply(environment)
                 self._owner = owner
                 self._next = None
+                self._admitted = sum(1 for name in self._waiting if name == owner)
+                if self._admitted:
+                    self._condition.notify_all()
+            elif self._admitted:
+                self._admitted -= 1
             self._active += 1
             try:
                 if switched and self._on_switch is not None:
@@ -74,6 +82,7 @@ class EnvironmentGate:
         self._active -= 1
         if self._active == 0:
             self._restore()
+            self._admitted = 0
             released, self._owner = self._owner, None
             self._next = next((name for name in self._waiting if name != released), None)
             self._condition.notify_all()
@@ -83,7 +92,7 @@ class EnvironmentGate:
             return self._next in (None, owner)
         if self._owner != owner:
             return False
-        return all(name == owner for name in self._waiting)
+        return self._admitted > 0 or all(name == owner for name in self._waiting)
 
     def _apply(self, environment: Mapping[str, str]) -> None:
         self._saved = {key: os.environ.get(key) for key in environment}

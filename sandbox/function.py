@@ -78,6 +78,10 @@ class WorkerCounters:
     timeouts: int = 0  # invocations that ran past their timeout (real time), injected ones included
     timeouts_injected: int = 0  # invocations the `timeout` drill ended mid-batch
     records_in_timed_out_batches: int = 0  # their batches' records (each batch is retried whole)
+    # Real time inside the environment gate (handler, init included; waiting for a turn is not):
+    handler_ms: int = 0  # summed over invocations (Lambda's billed Duration, as the REPORT lines say)
+    held_ms: int = 0  # while at least one invocation ran: the process's time spent on this worker
+    init_ms: int = 0  # of which importing the handler (each version's first invocation)
 
 
 class FunctionCounters:
@@ -86,12 +90,32 @@ class FunctionCounters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counters = WorkerCounters()
+        self._running = 0
+        self._held_since = 0.0
 
     def add(self, **increments: int) -> None:
         """Add to named counters, e.g. `add(records_processed=3)`."""
         with self._lock:
             for name, amount in increments.items():
                 setattr(self._counters, name, getattr(self._counters, name) + amount)
+
+    @contextmanager
+    def timed(self) -> Iterator[None]:
+        """Count the block's time as an invocation's (`handler_ms`) and the worker's (`held_ms`)."""
+        with self._lock:
+            started = time.monotonic()
+            if self._running == 0:
+                self._held_since = started
+            self._running += 1
+        try:
+            yield
+        finally:
+            ended = time.monotonic()
+            with self._lock:
+                self._running -= 1
+                self._counters.handler_ms += round((ended - started) * 1000)
+                if self._running == 0:
+                    self._counters.held_ms += round((ended - self._held_since) * 1000)
 
     def snapshot(self) -> WorkerCounters:
         """A copy of the counters now."""
@@ -193,7 +217,7 @@ class LambdaFunction:
         runtime = self._environment_of(settings)
         failed = True  # until the handler answers in time
         try:
-            with self._gate.applied(runtime.gate_owner, runtime.variables):
+            with self._gate.applied(runtime.gate_owner, runtime.variables), self.counters.timed():
                 response, overran = self._run(runtime, event, time_out=time_out)
             failed = overran  # Lambda would have ended it at its timeout: an error
             return response
@@ -228,6 +252,8 @@ class LambdaFunction:
         with self._logged(runtime, context.aws_request_id) as log:
             try:
                 handler, init_ms = runtime.resolve()
+                if init_ms is not None:
+                    self.counters.add(init_ms=round(init_ms))
                 if log is not None:
                     log.handler_started(init_ms)
                 response = handler(event, context)

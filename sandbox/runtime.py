@@ -248,6 +248,10 @@ class Sandbox:
             raise KeyError(f"no worker {worker!r} (have: {', '.join(sorted(self.functions))})")
         return self.functions[worker]
 
+    def schedules_of(self, worker: str) -> list[Schedule]:
+        """The scheduled rules that invoke `worker` (none when it has no schedule trigger)."""
+        return [schedule for schedule in self.schedules if schedule.worker == worker]
+
     def query(
         self,
         field: str,
@@ -438,6 +442,7 @@ class Sandbox:
                         expression=expression,
                         target=function.invoke,
                         clock=self.clock,
+                        worker=function.worker,
                         account_id=self._account_id,
                         region=self._region,
                         state=rule_state(self.clients.client("events"), name),

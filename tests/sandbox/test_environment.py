@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import pytest
 
@@ -64,3 +66,78 @@ def test_a_failing_switch_hook_gives_the_turn_up_and_restores_the_environment() 
     with gate.applied("b", {"DMD_SANDBOX_TEST": "b"}):
         assert os.environ["DMD_SANDBOX_TEST"] == "b"
     assert calls == ["a", "b"]
+
+
+class _Runs:
+    """Who is inside the gate, and who was inside at the same time as whom."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.inside: set[str] = set()
+        self.together: list[set[str]] = []
+
+    def enter(self, name: str) -> None:
+        with self.lock:
+            self.inside.add(name)
+            self.together.append(set(self.inside))
+
+    def leave(self, name: str) -> None:
+        with self.lock:
+            self.inside.discard(name)
+
+
+def _invoke(gate: EnvironmentGate, owner: str, name: str, runs: _Runs, release: threading.Event) -> None:
+    with gate.applied(owner, {"DMD_SANDBOX_TEST": owner}):
+        runs.enter(name)
+        release.wait(timeout=5)
+        runs.leave(name)
+
+
+def _wait_until_waiting(gate: EnvironmentGate, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while len(gate._waiting) < count:  # the test watches the queue fill
+        assert time.monotonic() < deadline, "invocations did not queue"
+        time.sleep(0.005)
+
+
+def test_a_turn_runs_every_invocation_of_its_function_waiting_when_it_began_side_by_side() -> None:
+    # Given a stream's lane of `send` inside the gate, a `status` invocation waiting for its turn,
+    # and two more lanes of `send` queued behind it
+    gate = EnvironmentGate()
+    runs = _Runs()
+    first, status_done, lanes_done = threading.Event(), threading.Event(), threading.Event()
+    threads = [threading.Thread(target=_invoke, args=(gate, "send", "lane-0", runs, first))]
+    threads[0].start()
+    _wait_until_waiting(gate, 0)
+    while "lane-0" not in runs.inside:
+        time.sleep(0.005)
+    threads.append(threading.Thread(target=_invoke, args=(gate, "status", "status", runs, status_done)))
+    threads[-1].start()
+    _wait_until_waiting(gate, 1)
+    for lane in ("lane-1", "lane-2"):
+        threads.append(threading.Thread(target=_invoke, args=(gate, "send", lane, runs, lanes_done)))
+        threads[-1].start()
+    _wait_until_waiting(gate, 3)
+    # When the first lane ends (status's turn), then status ends while status queues again
+    assert runs.inside == {"lane-0"}  # the queued lanes do not jump the waiting function
+    first.set()
+    while "status" not in runs.inside:
+        time.sleep(0.005)
+    again = threading.Event()
+    threads.append(threading.Thread(target=_invoke, args=(gate, "status", "status-again", runs, again)))
+    threads[-1].start()
+    _wait_until_waiting(gate, 3)
+    status_done.set()
+    # Then both queued lanes run side by side in send's turn, though status waits again meanwhile
+    deadline = time.monotonic() + 5
+    while runs.inside != {"lane-1", "lane-2"}:
+        assert time.monotonic() < deadline, runs.together
+        time.sleep(0.005)
+    assert "status-again" not in runs.inside
+    # And status's next turn comes after them, alone
+    lanes_done.set()
+    again.set()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert {"lane-1", "lane-2"} in runs.together
+    assert not any("status-again" in together and len(together) > 1 for together in runs.together)

@@ -79,6 +79,26 @@ def test_a_faster_clock_fires_without_explicit_jumps() -> None:
     assert [event["time"][11:16] for event in events] == ["14:30", "15:00", "15:30", "16:00"]
 
 
+def test_passing_over_a_stretch_fires_none_of_its_times_and_goes_on_after_it() -> None:
+    # Given a minutely rule at 14:10 (the demo's sweeper, an hour before its tick)
+    clock = SandboxClock(start=START, wall_time=FakeWallClock())
+    events: list[dict[str, Any]] = []
+    schedule = _schedule(clock, events.append, "rate(1 minute)")
+    tick = START.replace(hour=15, minute=0)
+    # When its times up to the tick are passed over and the clock jumps there
+    passed = schedule.pass_over(tick)
+    clock.advance_to(tick)
+    # Then nothing fires for the hour, and the times passed over are counted as skipped
+    assert schedule.poll_once() == 0 and events == []
+    assert passed == schedule.skipped == 50  # 14:11 … 15:00
+    assert schedule.idle()
+    # And it fires from its first time after the tick, once a minute
+    clock.advance(2 * 60)
+    schedule.poll_once()
+    assert [event["time"][11:16] for event in events] == ["15:01", "15:02"]
+    assert (schedule.fired, schedule.skipped) == (2, 50)
+
+
 def test_a_failing_target_is_retried_twice_on_the_clock_then_dropped() -> None:
     # Given a target that always fails
     clock = SandboxClock(start=START, wall_time=FakeWallClock())
