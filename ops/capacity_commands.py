@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +15,7 @@ from rich.text import Text
 from infra.config import ConfigError
 from infra.stack_files import committed_stacks, load_committed
 from ops.capacity import CapacityAnswer, Stage, estimate
+from ops.capacity_demo_costs import DemoReportError, with_report
 from ops.capacity_fixes import FixPlan, plan_fixes
 from ops.capacity_inputs import (
     DEFAULT_LIMITS,
@@ -74,6 +76,14 @@ def capacity(
     since: Annotated[
         str, typer.Option(help="With --from-metrics: window start, a duration back (1h, 1d) or ISO-8601.")
     ] = "1h",
+    from_report: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-report",
+            help="local: per-record costs from a `dmd sandbox demo` JSON report "
+            "(the demo writes build/sandbox/demo-report.json unless told --report).",
+        ),
+    ] = None,
     simulate_too: Annotated[
         bool, typer.Option("--simulate", help="Also run the discrete-event simulation and show its figure.")
     ] = False,
@@ -86,7 +96,8 @@ def capacity(
         typer.Option(
             "--load-factor",
             min=1.0,
-            help="local: the machine's slowdown against the bench's (load_factor()).",
+            help="local: how much slower this machine runs than when make bench measured the committed "
+            "costs (ops.capacity_sandbox.load_factor); a report's costs are this machine's already.",
         ),
     ] = 1.0,
     sms_rate: Annotated[
@@ -109,12 +120,13 @@ def capacity(
     Reads the stack's committed config (shards, parallelization factor, batch size and window,
     reserved concurrency, the generator's parallelism and the scheduler's lead time) and the
     per-record costs `make bench` wrote to bench/capacity-costs.json (or, with --from-metrics, the
-    stack's CloudWatch Duration per record over --since). Each stage shows its throughput and the
+    stack's CloudWatch Duration per record over --since; with --from-report on `--stack local`, what
+    each worker held the sandbox's process for in a demo's report). Each stage shows its throughput and the
     limit that binds, with its arithmetic; the total is compared with the lead time (the window's
     first sale opens leadMinutes after the tick). When it misses, the config change that fixes it
     is shown, re-checked with the model. `--stack local` models `dmd sandbox demo` (one process,
     the emulator, the sandbox clock): tick → every notification terminal, in real seconds;
-    --load-factor stretches its work on a busy machine.
+    --load-factor stretches the committed costs' work on a busy machine.
     docs/capacity.md explains every formula. Exit 0: the window holds; 1: it misses; 2: bad input.
 
     JSON keys: stack, fans, sales, notifications, smsShare, faults {smsTransient, smsPermanent,
@@ -138,10 +150,8 @@ def capacity(
         fail(f"bad input: {_first_line(error)}", code=EXIT_BAD_INPUT)
     shape = shape_of(config)
     limits = _limits(stack, sms_rate, ses_rate, table_writes)
-    costs = load_costs()
     emulated = stack == "local"
-    if from_metrics:
-        costs = _measured(stack, costs, since)
+    costs = _costs(stack, from_report=from_report, from_metrics=from_metrics, since=since)
     fix_plan = FixPlan(fixes=(), holds=True)
     simulation: SimResult | None = None
     if emulated:
@@ -177,6 +187,24 @@ def _limits(stack: str, sms: float | None, ses: float | None, table_writes: floa
     base = EXTERNAL_LIMITS.get(stack, DEFAULT_LIMITS)
     given = {"sms_per_second": sms, "ses_per_second": ses, "table_writes_per_second": table_writes}
     return base.model_copy(update={key: value for key, value in given.items() if value is not None})
+
+
+def _costs(stack: str, *, from_report: Path | None, from_metrics: bool, since: str) -> CapacityCosts:
+    """The committed costs, or a demo report's (local) or the stack's CloudWatch metrics in their place."""
+    costs = load_costs()
+    if from_report is not None:
+        if stack != "local":
+            fail(
+                "--from-report reads a sandbox demo's costs: it applies to --stack local only",
+                code=EXIT_BAD_INPUT,
+            )
+        try:
+            costs = with_report(costs, from_report)
+        except DemoReportError as error:
+            fail(str(error), code=EXIT_BAD_INPUT)
+    if from_metrics:
+        costs = _measured(stack, costs, since)
+    return costs
 
 
 def _measured(stack: str, costs: CapacityCosts, since: str) -> CapacityCosts:

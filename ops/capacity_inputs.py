@@ -83,18 +83,26 @@ class AwsCosts(CapacityModel):
 
 
 class EmulatorCosts(CapacityModel):
-    """Wall-clock costs on the sandbox (one process for every handler, one emulator process)."""
+    """Real seconds each worker holds the sandbox's one process, per record (a demo's `held_ms`).
+
+    Measured by `make bench` from a `dmd sandbox demo` report (`ops.capacity_demo_costs`), or read
+    from any demo's report with `dmd capacity --stack local --from-report`. Held time is the time at
+    least one of the worker's invocations ran (its lanes side by side count once), its first import
+    apart: functions take turns in the process, so these add up.
+    """
 
     generator_ms: float = Field(gt=0)
-    """Generator wall time per notification created (bench: generator, 50,000 fans)."""
-    pipeline_ms: float = Field(gt=0)
-    """Everything per notification, generator included (bench: the 50,000-fan pipeline)."""
-    cold_start_seconds: float = Field(ge=0)
-    """A worker's first invocation in the run: its handler's import (bench: cold import with bytecode)."""
+    """The generator's time per notification created."""
+    send_ms: float = Field(gt=0)
+    """The sender's time per record it handles (one send attempt: claim, vendor call, result)."""
+    status_ms: float = Field(ge=0)
+    """The status consumer's time per SMS status event."""
     scheduler_seconds: float = Field(gt=0)
-    """One scheduler run on the emulator (Discovery fake, event cache reads, one SendMessageBatch)."""
+    """One scheduler run (Discovery fake, event cache reads, one SendMessageBatch)."""
     sweeper_run_seconds: float = Field(ge=0)
-    """One sweeper run on the emulator (16 pending-index Queries): the demo's catch-up runs cost this each."""
+    """One sweeper run (16 pending-index Queries)."""
+    init_seconds: float = Field(ge=0)
+    """The first import of the scheduler's, generator's, sender's and status consumer's handlers, together."""
     reference_seconds: float = Field(gt=0)
     """`reference_work()` when these figures were measured: `load_factor` compares a machine with it."""
 

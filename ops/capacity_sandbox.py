@@ -1,62 +1,38 @@
 """The capacity model on the sandbox (`--stack local`): one process, one emulator, a faster clock.
 
 On AWS the stages run side by side and the slowest sets the pace. In the sandbox every handler
-runs in one Python process against one emulator process that applies item operations one at a
-time, and a gate lets one function's environment run at a time: the stages take turns, so their
-per-notification costs add up (the bench's 50,000-fan pipeline: 32.5 ms a notification, ~30/s).
-Waits that are sandbox time (batching windows, the demo's 2 s retry backoff, the SMS fake's status
-delays) pass `speed` times faster; polls, cold starts and work are real time. The demo starts its
-clock an hour before the tick, so at the tick the sweeper (every minute) runs its missed runs one
-after the other; through the gate they take turns with the pipeline's invocations until done.
-The answer is what `dmd sandbox demo` reports as `pipelineSeconds`: tick → every notification
-terminal (SMS delivered included), in real seconds.
+runs in one Python process against one emulator process, and a gate lets one function's
+environment run at a time: functions take turns, so the time each holds the process per record
+adds up (`EmulatorCosts`, measured from a demo's report). Waits that are sandbox time (batching
+windows, the demo's 2 s retry backoff, the SMS fake's status delays, the sweeper's minute) pass
+`speed` times faster; polls and work are real time. The answer is what `dmd sandbox demo` reports
+as `pipelineSeconds`: tick → every notification terminal (SMS delivered included), in real seconds.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, Final
+import time
+from typing import Final
 
 from pydantic import Field
 
 from ops.capacity import CapacityAnswer, Limit, Stage, one_run, retry_tail
-from ops.capacity_inputs import CapacityCosts, CapacityModel, PipelineShape, Workload
+from ops.capacity_inputs import CapacityCosts, CapacityModel, EmulatorCosts, PipelineShape, Workload
 
 REFERENCE_ROUNDS: Final = 70_000
 LOAD_SAMPLES: Final = 7
-SAMPLE_INTERVAL_SECONDS: Final = 0.5
-# The reference work, as source: run here (`reference_work`) and in the sampler process alike.
-_REFERENCE_WORK: Final = f"""
-import time
-def reference_work():
-    started = time.perf_counter()
-    table = {{}}
-    for number in range({REFERENCE_ROUNDS}):
-        key = f"fan-{{number % 997}}"
-        table[key] = table.get(key, 0) + len(key)
-    return time.perf_counter() - started
-"""
-_SAMPLER: Final = (
-    _REFERENCE_WORK
-    + f"""
-import sys
-while True:
-    print(reference_work(), flush=True)
-    time.sleep({SAMPLE_INTERVAL_SECONDS})
-"""
-)
 
 
 def reference_work() -> float:
     """Seconds a fixed piece of pure-Python work takes now (dicts and strings, as the handlers do)."""
-    namespace: dict[str, Any] = {}
-    exec(_REFERENCE_WORK, namespace)  # noqa: S102 - our own constant source, shared with the sampler
-    return float(namespace["reference_work"]())
+    started = time.perf_counter()
+    table: dict[str, int] = {}
+    for number in range(REFERENCE_ROUNDS):
+        key = f"fan-{number % 997}"
+        table[key] = table.get(key, 0) + len(key)
+    return time.perf_counter() - started
 
 
 def load_factor(reference_seconds: float, samples: int = LOAD_SAMPLES) -> float:
@@ -68,31 +44,15 @@ def load_factor(reference_seconds: float, samples: int = LOAD_SAMPLES) -> float:
     return max(1.0, statistics.median(reference_work() for _ in range(samples)) / reference_seconds)
 
 
-@contextmanager
-def sampled_load(reference_seconds: float) -> Iterator[Callable[[], float]]:
-    """Measure the machine's load factor during the block, from a small process sampling it twice a second.
-
-    Yields a function giving the factor once the block is over (the median of the samples, at least 1).
-    """
-    sampler = subprocess.Popen(  # noqa: S603 - this interpreter running our own constant source
-        [sys.executable, "-c", _SAMPLER], stdout=subprocess.PIPE, text=True
-    )
-    samples: list[float] = []
-    try:
-        yield lambda: max(1.0, statistics.median(samples) / reference_seconds) if samples else 1.0
-    finally:
-        sampler.terminate()
-        output, _ = sampler.communicate(timeout=10)
-        samples.extend(float(line) for line in output.split())
-
-
 class SandboxProfile(CapacityModel):
     """The sandbox's own pace (tests/ops/test_capacity_sandbox.py ties each to the sandbox's constant)."""
 
     speed: float = Field(default=10.0, gt=0)
     """Sandbox seconds per real second (`dmd sandbox demo --speed`, default 10)."""
     idle_poll_seconds: float = 0.2
-    """A poller's or schedule's round when idle (sandbox/polling.py IDLE_MAX_SECONDS)."""
+    """A poller's round when idle (sandbox/polling.py IDLE_MAX_SECONDS)."""
+    schedule_round_seconds: float = 0.05
+    """A schedule's round (sandbox/schedule.py SCHEDULE_ROUND_SECONDS)."""
     stream_read_seconds: float = 0.25
     """Real seconds between two reads of a shard (sandbox/runtime.py STREAM_READ_INTERVAL_SECONDS)."""
     check_seconds: float = 1.0
@@ -103,12 +63,14 @@ class SandboxProfile(CapacityModel):
     """The SMS fake's DELIVERED, sandbox seconds after acceptance (sandbox/vendors/status_events.py)."""
     status_jitter: float = 0.25
     """± jitter of the status delays, per message."""
-    catch_up_sweeps: int = 60
-    """The sweeper's runs missed while the clock jumps to the tick (an hour of rate(1 minute))."""
-    sweeper_gap_seconds: float = 0.12
-    """Between two catch-up runs the schedule waits for its next round (runs 0.17 s apart when idle)."""
+    status_events_per_sms: float = 3.0
+    """QUEUED, SENT and DELIVERED (or FAILED) per accepted message (sandbox/vendors/status_events.py)."""
+    scheduler_runs: int = 2
+    """The scheduler's half-hourly runs the demo's clock passes at the tick (it starts an hour before)."""
+    sweeper_every_seconds: float = 60.0
+    """The sweeper's schedule, sandbox seconds (rate(1 minute)); the demo starts it at the tick."""
     load_factor: float = Field(default=1.0, ge=1.0)
-    """The machine's slowdown against the bench's (`load_factor`): scales the work, not the waits."""
+    """The machine's slowdown against the costs' (`load_factor`): scales the work, not the waits."""
 
 
 def loaded_costs(profile: SandboxProfile, costs: CapacityCosts) -> CapacityCosts:
@@ -118,22 +80,70 @@ def loaded_costs(profile: SandboxProfile, costs: CapacityCosts) -> CapacityCosts
     scaled = emulator.model_copy(
         update={
             "generator_ms": emulator.generator_ms * factor,
-            "pipeline_ms": emulator.pipeline_ms * factor,
-            "cold_start_seconds": emulator.cold_start_seconds * factor,
+            "send_ms": emulator.send_ms * factor,
+            "status_ms": emulator.status_ms * factor,
             "scheduler_seconds": emulator.scheduler_seconds * factor,
             "sweeper_run_seconds": emulator.sweeper_run_seconds * factor,
+            "init_seconds": emulator.init_seconds * factor,
         }
     )
     return costs.model_copy(update={"emulator": scaled})
 
 
-def catch_up_turns(sweep_seconds: float, profile: SandboxProfile) -> float:
-    """Seconds of sweeping per second of pipeline work while the catch-up lasts.
+def sweeper_stretch(sweep_seconds: float, profile: SandboxProfile) -> float:
+    """How much the sweeper's minutely runs stretch the rest of the work (they take turns with it).
 
-    A catch-up run takes the process for `sweep_seconds` once per schedule round: its share of the
-    process is sweep / (sweep + gap); the pipeline's work stretches by share / (1 − share).
+    A run holds the process for `sweep_seconds` every `sweeper_every_seconds / speed` real seconds:
+    its share of the process is their ratio, and everything else gets what is left.
     """
-    return sweep_seconds / profile.sweeper_gap_seconds
+    share = sweep_seconds * profile.speed / profile.sweeper_every_seconds
+    return 1 / (1 - min(share, 0.9))
+
+
+class SandboxWork(CapacityModel):
+    """The process's work for a sale, in real seconds, by worker (before the sweeper's stretch)."""
+
+    sends: float
+    """Records the sender handles per notification (SMS attempts and one per email)."""
+    scheduler: float
+    generator: float
+    send: float
+    status: float
+    init: float
+
+    @property
+    def total(self) -> float:
+        """All of it, one after the other."""
+        return self.scheduler + self.generator + self.send + self.status + self.init
+
+
+def sandbox_work(
+    shape: PipelineShape, emulator: EmulatorCosts, workload: Workload, profile: SandboxProfile
+) -> SandboxWork:
+    """What each worker holds the process for during the sale."""
+    n = workload.notifications
+    attempts = workload.faults.sms_attempts(shape.max_send_attempts)
+    sends = workload.sms_share * attempts + (1 - workload.sms_share)
+    accepted = n * workload.sms_share * (1 - workload.faults.sms_transient**attempts)
+    return SandboxWork(
+        sends=sends,
+        scheduler=profile.scheduler_runs * emulator.scheduler_seconds,
+        generator=n * emulator.generator_ms / 1000,
+        send=n * sends * emulator.send_ms / 1000,
+        status=accepted * profile.status_events_per_sms * emulator.status_ms / 1000,
+        init=emulator.init_seconds,
+    )
+
+
+def last_status_seconds(shape: PipelineShape, workload: Workload, profile: SandboxProfile) -> float:
+    """The last message's DELIVERED: the latest of the jittered delays, its shard read and batching window."""
+    messages = max(1.0, workload.notifications * workload.sms_share)
+    latest = 1 + profile.status_jitter * (messages - 1) / (messages + 1)
+    return (
+        profile.delivered_after_seconds * latest / profile.speed
+        + profile.stream_read_seconds / 2
+        + shape.status_window_seconds / profile.speed
+    )
 
 
 def sandbox_estimate(
@@ -142,78 +152,74 @@ def sandbox_estimate(
     """Tick → every notification terminal on `dmd sandbox demo`, in real seconds."""
     emulator, speed, n = loaded_costs(profile, costs).emulator, profile.speed, workload.notifications
     half_poll = profile.idle_poll_seconds / 2
-    cold = emulator.cold_start_seconds
-    attempts = workload.faults.sms_attempts(shape.max_send_attempts)
-    sends = workload.sms_share * attempts + (1 - workload.sms_share)
-    # Everything after the creation (send, CDC copy, statuses) per notification; a retry costs it again.
-    after_creation_ms = emulator.pipeline_ms - emulator.generator_ms
-    work_ms = n * emulator.generator_ms + n * sends * after_creation_ms
-    process_rate = n / (work_ms / 1000)
+    work = sandbox_work(shape, emulator, workload, profile)
+    stretch = sweeper_stretch(emulator.sweeper_run_seconds, profile)
+    per_notification_ms = (work.generator + work.send + work.status) / n * 1000
+    process_rate = 1000 / (per_notification_ms * stretch)
 
     scheduler = one_run(
         "notification_scheduler",
-        f"the schedule's round ({half_poll:g} s) + cold start {cold:g} s + one run "
+        f"the schedule's round ({profile.schedule_round_seconds / 2:g} s) + {profile.scheduler_runs} runs × "
         f"{emulator.scheduler_seconds:g} s",
-        half_poll + cold + emulator.scheduler_seconds,
+        profile.schedule_round_seconds / 2 + work.scheduler,
     )
     generator = _process_stage(
         "notification_generator",
-        f"{emulator.generator_ms:g} ms per notification on the emulator",
+        f"{emulator.generator_ms:.2f} ms per notification",
         1000 / emulator.generator_ms,
-        half_poll + cold,
+        half_poll,
         n,
     )
+    # The first sale's records wait for the stream while the other sales' are generated.
+    later_sales = work.generator * (workload.sales - 1) / workload.sales
     stream_latency = half_poll + profile.stream_read_seconds / 2 + shape.send_window_seconds / speed
+    exposed_stream = max(0.0, stream_latency - later_sales)
     stream = one_run(
         "table stream",
         f"CDC round {half_poll:g} s + shard read {profile.stream_read_seconds / 2:g} s + batching window "
         f"{shape.send_window_seconds:g} s / speed {speed:g}",
-        stream_latency,
+        exposed_stream,
     )
     send = _process_stage(
         "notification_send",
-        f"{after_creation_ms:.1f} ms per send on the emulator (send, CDC, statuses) × {sends:.2f} sends",
-        1000 / (after_creation_ms * sends),
-        cold,
+        f"{emulator.send_ms:.1f} ms per record × {work.sends:.2f} records per notification",
+        1000 / (emulator.send_ms * work.sends),
+        0.0,
         n,
     )
-    messages = max(1.0, n * workload.sms_share)
-    latest = 1 + profile.status_jitter * (messages - 1) / (messages + 1)  # the latest of the jittered delays
-    status_latency = (
-        profile.delivered_after_seconds * latest / speed
-        + profile.stream_read_seconds / 2
-        + shape.status_window_seconds / speed
-        + cold
-    )
+    status_latency = last_status_seconds(shape, workload, profile)
+    # The statuses of the messages sent during the last one's wait are worked on within it.
+    span = work.generator + work.send + work.status
+    status_inside = min(status_latency, work.status * status_latency / span) if span > 0 else 0.0
+    exposed_status = status_latency - status_inside
     status = one_run(
         "sms_status_consumer",
-        f"DELIVERED {profile.delivered_after_seconds:g} s × {latest:.2f} / speed {speed:g} + shard read + "
-        f"window {shape.status_window_seconds:g} s / speed + cold start",
-        status_latency,
+        f"the last DELIVERED ({profile.delivered_after_seconds:g} s jittered / speed {speed:g}) + shard "
+        f"read + window {shape.status_window_seconds:g} s / speed, less the status work within it; "
+        f"{profile.status_events_per_sms:g} events per message × {emulator.status_ms:.1f} ms",
+        exposed_status,
     )
-    turns = catch_up_turns(emulator.sweeper_run_seconds, profile)
-    catch_up = min(work_ms / 1000 * turns, profile.catch_up_sweeps * emulator.sweeper_run_seconds)
     sweeper = one_run(
         "notification_sweeper",
-        f"missed runs taking turns with the pipeline: min(work {work_ms / 1000:.2f} s × {turns:.2f}, "
-        f"{profile.catch_up_sweeps} × {emulator.sweeper_run_seconds:.3f} s)",
-        catch_up,
+        f"a {emulator.sweeper_run_seconds:.3f} s run every {profile.sweeper_every_seconds / speed:g} s "
+        f"stretches the rest ×{stretch:.3f}; first imports {work.init:.2f} s",
+        work.init,
     )
     redelivery = half_poll + profile.stream_read_seconds / 2 + shape.send_window_seconds / speed
     scaled = shape.model_copy(update={"retry_backoff_seconds": profile.retry_backoff_seconds / speed})
     tail = retry_tail(scaled, workload, process_rate, redelivery)
     check = profile.check_seconds / 2
-    stages = (scheduler, generator, stream, send, status, sweeper)
-    latency = sum(stage.latency_seconds for stage in stages) + check
-    total = latency + work_ms / 1000 + tail
+    latency = profile.schedule_round_seconds / 2 + half_poll + exposed_stream + exposed_status + check
+    total = latency + work.total * stretch + tail
     window = shape.lead_seconds / speed
     return CapacityAnswer(
         stack=shape.stack,
         notifications=n,
-        stages=stages,
+        stages=(scheduler, generator, stream, send, status, sweeper),
         bottleneck=(
-            f"the sandbox's one process — {emulator.generator_ms:g} + {after_creation_ms:.1f} × {sends:.2f} "
-            f"ms per notification → {process_rate:,.1f}/s"
+            f"the sandbox's one process — {emulator.generator_ms:.2f} + {emulator.send_ms:.1f} × "
+            f"{work.sends:.2f} + status ms per notification, ×{stretch:.3f} for the sweeper → "
+            f"{process_rate:,.1f}/s"
         ),
         per_second=round(process_rate, 2),
         latency_seconds=round(latency, 2),
@@ -225,6 +231,9 @@ def sandbox_estimate(
         notes=(
             f"sandbox time runs ×{speed:g}: the {shape.lead_seconds / 60:g}-minute lead is "
             f"{window:g} real seconds",
+            f"functions take turns in one process: {work.total:.2f} s of work one after the other "
+            f"(scheduler {work.scheduler:.2f}, generator {work.generator:.2f}, sender {work.send:.2f}, "
+            f"status consumer {work.status:.2f}, first imports {work.init:.2f})",
             f"end detection: the demo checks every {profile.check_seconds:g} s (+{check:g} s on average)",
         ),
     )

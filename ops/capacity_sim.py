@@ -41,8 +41,6 @@ class Bucket:
     per_sms: float = 0.0
     per_email: float = 0.0
     per_sms_sent: float = 0.0
-    turns: float = 0.0  # sandbox: the sweeper's catch-up, taking turns with every use until spent
-    turn_ratio: float = 1.0  # seconds of catch-up per second of work while it lasts
     used: dict[int, float] = field(default_factory=dict)  # second → units used in it
 
     def take(self, now: float, amount: float, over: float = 0.0) -> float:
@@ -54,10 +52,6 @@ class Bucket:
         if amount <= 0:
             return now
         pace = amount / over if over > 0 else math.inf
-        if self.turns > 0:
-            extra = min(self.turns, amount * self.turn_ratio)
-            self.turns -= extra
-            amount += extra
         second, done = int(now), now
         while amount > 1e-12:
             # A second's fill level is also its clock: the room before `now` in it is gone.
@@ -180,8 +174,6 @@ class _Simulation:
                 b.per_sms,
                 b.per_email,
                 b.per_sms_sent,
-                b.turns,
-                b.turn_ratio,
             )
             for b in parameters.buckets
         ]

@@ -19,7 +19,7 @@ from ops.capacity_inputs import (
     PipelineShape,
     Workload,
 )
-from ops.capacity_sandbox import SandboxProfile, catch_up_turns, loaded_costs
+from ops.capacity_sandbox import SandboxProfile, last_status_seconds, loaded_costs, sweeper_stretch
 from ops.capacity_sim import Bucket, SimParameters
 
 
@@ -91,32 +91,27 @@ def aws_parameters(
 def sandbox_parameters(
     shape: PipelineShape, costs: CapacityCosts, workload: Workload, profile: SandboxProfile
 ) -> SimParameters:
-    """The simulation of `dmd sandbox demo`: every stage's work through the one process."""
+    """The simulation of `dmd sandbox demo`: every stage's work through the one process, in turns."""
     emulator, speed = loaded_costs(profile, costs).emulator, profile.speed
-    half_poll, cold = profile.idle_poll_seconds / 2, emulator.cold_start_seconds
-    after_creation = (emulator.pipeline_ms - emulator.generator_ms) / 1000
+    half_poll = profile.idle_poll_seconds / 2
+    # The first imports, one per pipeline stage (scheduler, generator, sender, status consumer).
+    cold = emulator.init_seconds / 4
+    stretch = sweeper_stretch(emulator.sweeper_run_seconds, profile)
     process = Bucket(
         "the sandbox's one process",
         1.0,
-        per_creation=emulator.generator_ms / 1000,
-        per_sms=after_creation,
-        per_email=after_creation,
-        turns=profile.catch_up_sweeps * emulator.sweeper_run_seconds,
-        turn_ratio=catch_up_turns(emulator.sweeper_run_seconds, profile),
-    )
-    messages = max(1.0, workload.notifications * workload.sms_share)
-    latest = 1 + profile.status_jitter * (messages - 1) / (messages + 1)
-    status = (
-        profile.delivered_after_seconds * latest / speed
-        + profile.stream_read_seconds / 2
-        + shape.status_window_seconds / speed
-        + cold
+        per_creation=emulator.generator_ms / 1000 * stretch,
+        per_sms=emulator.send_ms / 1000 * stretch,
+        per_email=emulator.send_ms / 1000 * stretch,
+        per_sms_sent=profile.status_events_per_sms * emulator.status_ms / 1000 * stretch,
     )
     return SimParameters(
         notifications=workload.notifications,
         sales=workload.sales,
         sms_share=workload.sms_share,
-        scheduler_seconds=half_poll + cold + emulator.scheduler_seconds,
+        scheduler_seconds=profile.schedule_round_seconds / 2
+        + cold
+        + profile.scheduler_runs * emulator.scheduler_seconds,
         job_start_seconds=half_poll + cold,
         generator_concurrency=1,
         page_size=shape.demand_page_size,
@@ -139,7 +134,7 @@ def sandbox_parameters(
         permanent=workload.faults.sms_permanent,
         max_attempts=shape.max_send_attempts,
         backoff_base=profile.retry_backoff_seconds / speed,
-        end_seconds=status + profile.check_seconds / 2,
+        end_seconds=last_status_seconds(shape, workload, profile) + cold + profile.check_seconds / 2,
         buckets=(process,),
         cold_start_is_work=True,
     )

@@ -25,7 +25,7 @@ def test_a_run_replaces_the_figures_it_measured_and_keeps_the_rest(tmp_path: Pat
     after = json.loads(path.read_text())
     assert written
     assert after["emulator"]["generatorMs"] == 9.877
-    assert after["emulator"]["pipelineMs"] == before["emulator"]["pipelineMs"]
+    assert after["emulator"]["sendMs"] == before["emulator"]["sendMs"]
     assert after["callsPerNotification"] == {"dynamodb:PutItem": 1.5}
     assert after["aws"] == before["aws"]
     assert after["measured"].startswith("make bench ") and "abc1234" in after["measured"]

@@ -64,5 +64,5 @@ def test_expected_attempts_and_write_delays_follow_the_rates() -> None:
 
 def test_the_committed_cost_file_validates() -> None:
     costs = load_costs(COSTS_FILE)
-    assert costs.emulator.pipeline_ms > costs.emulator.generator_ms > 0
+    assert costs.emulator.send_ms > costs.emulator.generator_ms > 0
     assert costs.aws.sms_ms > costs.aws.dynamodb_ms

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ops.capacity import send_figures
 from ops.capacity_inputs import EXTERNAL_LIMITS, Workload
 from ops.capacity_sandbox import SandboxProfile
@@ -28,5 +30,8 @@ def test_sandbox_parameters_put_every_stages_work_through_the_one_process() -> N
     parameters = sandbox_parameters(committed_shape("local"), costs(), Workload(fans=100), SandboxProfile())
     (process,) = parameters.buckets
     assert process.name == "the sandbox's one process" and process.per_second == 1.0
-    assert process.per_creation == costs().emulator.generator_ms / 1000
+    stretch = 1 / (1 - costs().emulator.sweeper_run_seconds * 10 / 60)  # the sweeper's minutely turns
+    assert process.per_creation == pytest.approx(costs().emulator.generator_ms / 1000 * stretch)
+    assert process.per_sms == process.per_email == pytest.approx(costs().emulator.send_ms / 1000 * stretch)
+    assert process.per_sms_sent == pytest.approx(3 * costs().emulator.status_ms / 1000 * stretch)
     assert parameters.cold_start_is_work and parameters.backoff_base == 0.2  # the demo's 2 s at ×10
