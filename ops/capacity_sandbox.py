@@ -218,8 +218,8 @@ def sandbox_estimate(
         stages=(scheduler, generator, stream, send, status, sweeper),
         bottleneck=(
             f"the sandbox's one process — {emulator.generator_ms:.2f} + {emulator.send_ms:.1f} × "
-            f"{work.sends:.2f} + status ms per notification, ×{stretch:.3f} for the sweeper → "
-            f"{process_rate:,.1f}/s"
+            f"{work.sends:.2f} + {work.status / n * 1000:.1f} (statuses) ms per notification, "
+            f"×{stretch:.3f} for the sweeper → {process_rate:,.1f}/s"
         ),
         per_second=round(process_rate, 2),
         latency_seconds=round(latency, 2),
